@@ -1,0 +1,19 @@
+"""CNN Model Explorer: page config, navigation and the sidebar every page shares."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from pages.sidebar import render_sidebar
+
+PAGES_DIR = Path(__file__).parent / "pages"
+
+st.set_page_config(page_title="CNN Model Explorer", page_icon=":material/neurology:", layout="wide")
+
+navigation = st.navigation(
+    [
+        st.Page(PAGES_DIR / "data.py", title="Data", icon=":material/grid_view:", default=True),
+    ]
+)
+render_sidebar()
+navigation.run()

@@ -1,0 +1,1 @@
+"""CNN Model Explorer's engine: datasets, models, training, evaluation. Never imports Streamlit."""

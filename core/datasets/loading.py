@@ -1,0 +1,102 @@
+"""`load_dataset`: try each source in order, keep why any was skipped, cache the winner per process."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.datasets.registry import DatasetInfo, dataset_info
+from core.datasets.sources import Found, Source, SourceKind, default_sources
+from core.datasets.splits import DatasetError
+
+
+@dataclass(frozen=True)
+class SkippedSource:
+    """A source that was tried and not used, and why."""
+
+    label: str
+    reason: str
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A loaded dataset: read-only uint8 arrays, class names, and a plain sentence saying where it came from."""
+
+    info: DatasetInfo
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    source_kind: SourceKind
+    source: str
+    # Sources tried before this one that held something unusable (absent ones are not listed).
+    skipped: tuple[SkippedSource, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.info.class_names
+
+    @property
+    def is_sample(self) -> bool:
+        return self.source_kind is SourceKind.SAMPLE
+
+
+def describe_source(info: DatasetInfo, found: Found, kind: SourceKind) -> str:
+    """A sentence for the UI: which data, how much, from where."""
+    n_train, n_test = len(found.splits.x_train), len(found.splits.x_test)
+    counts = f"{n_train:,} train / {n_test:,} test images"
+    if kind is SourceKind.SAMPLE:
+        return f"embedded sample of {info.display_name}: {counts}"
+    full = "full " if (n_train, n_test) == info.official_sizes else ""
+    unverified = "" if found.verified else " (files not recognised as the official ones)"
+    return f"{full}{info.display_name} ({counts}) from {found.location}{unverified}"
+
+
+def load_from_sources(info: DatasetInfo, sources: list[Source]) -> Dataset:
+    """Return the first source that holds a complete, valid dataset; remember why others failed."""
+    skipped = []
+    for source in sources:
+        try:
+            found = source.read()
+        except DatasetError as error:
+            skipped.append(SkippedSource(source.label, str(error)))
+            continue
+        if found is None:
+            continue
+        return Dataset(
+            info,
+            *found.splits,
+            source_kind=source.kind,
+            source=describe_source(info, found, source.kind),
+            skipped=tuple(skipped),
+        )
+    reasons = "; ".join(f"{s.label}: {s.reason}" for s in skipped) or "no source holds it"
+    raise DatasetError(f"{info.display_name} could not be loaded ({reasons}).")
+
+
+_cache: dict[tuple[str, str], Dataset] = {}
+_cache_lock = threading.Lock()
+
+
+def load_dataset(name: str, data_dir: str | Path | None = None) -> Dataset:
+    """Load a dataset by name from the first usable source; cached per process and data folder."""
+    info = dataset_info(name)
+    key = (name, str(data_dir or ""))
+    # One lock for all loads: two sessions asking at once read the files once.
+    with _cache_lock:
+        if key not in _cache:
+            _cache[key] = load_from_sources(info, default_sources(info, data_dir))
+        return _cache[key]
+
+
+def forget_loaded_datasets() -> None:
+    """Drop the per-process cache, so the next load looks at the sources again."""
+    with _cache_lock:
+        _cache.clear()

@@ -1,0 +1,75 @@
+"""The datasets the explorer knows: names, classes, and how drawn input should be shaped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+IMAGE_SIDE = 28
+NUM_CLASSES = 10
+
+
+class DrawingRecipe(str, Enum):
+    """How a user's drawing is turned into a dataset-like 28x28 image."""
+
+    # MNIST digits sit in a 20x20 box, centred by centre of mass in the 28x28 frame.
+    DIGIT_BOX = "digit_box"
+    # Fashion-MNIST items fill the frame.
+    FILL_FRAME = "fill_frame"
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What the app needs to know about one dataset, independent of where its files are."""
+
+    name: str
+    display_name: str
+    class_names: tuple[str, ...]
+    drawing_recipe: DrawingRecipe
+    # Folder names a user is likely to give this dataset inside a data folder.
+    folder_names: tuple[str, ...]
+    # Keras' own `.npz` name for it, if Keras ships it that way.
+    npz_names: tuple[str, ...]
+    # Size of the official splits, so a source can be called "full".
+    official_sizes: tuple[int, int] = (60_000, 10_000)
+
+
+MNIST = DatasetInfo(
+    name="mnist",
+    display_name="MNIST",
+    class_names=tuple(str(digit) for digit in range(NUM_CLASSES)),
+    drawing_recipe=DrawingRecipe.DIGIT_BOX,
+    folder_names=("mnist",),
+    npz_names=("mnist.npz",),
+)
+
+FASHION_MNIST = DatasetInfo(
+    name="fashion_mnist",
+    display_name="Fashion-MNIST",
+    class_names=(
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ),
+    drawing_recipe=DrawingRecipe.FILL_FRAME,
+    folder_names=("fashion_mnist", "fashion-mnist", "fashion"),
+    npz_names=("fashion_mnist.npz", "fashion-mnist.npz"),
+)
+
+DATASETS: dict[str, DatasetInfo] = {info.name: info for info in (MNIST, FASHION_MNIST)}
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    """Look a dataset up by name, with a clear error for an unknown one."""
+    try:
+        return DATASETS[name]
+    except KeyError:
+        known = ", ".join(DATASETS)
+        raise ValueError(f"Unknown dataset {name!r}; choose one of: {known}.") from None

@@ -1,0 +1,85 @@
+"""The sidebar every page shares: the dataset picker and where its data comes from."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from core.datasets import DATA_DIR_ENV, DATASETS, Dataset, DatasetError, forget_loaded_datasets, load_dataset
+
+DATASET_KEY = "dataset_name"
+DATA_DIR_KEY = "data_dir"
+
+FULL_DATA_HINT = """This is a small sample, so the app works offline. For the full 70,000 images:
+- **Fashion-MNIST:** `sudo apt install dataset-fashion-mnist` (Debian/Ubuntu), then press *Look again*;
+- **either dataset:** put the four IDX files (`train-images-idx3-ubyte.gz`, …) or Keras' `mnist.npz`
+  in a folder and name it under *Data folder* below (or set `EXPLORER_DATA_DIR` before starting);
+- **online:** Keras downloads them into `~/.keras/datasets` by itself when the machine is online."""
+
+
+def render_sidebar() -> None:
+    """Draw the shared sidebar widgets; pages read the choice through `current_dataset()`."""
+    with st.sidebar:
+        st.selectbox(
+            "Dataset",
+            options=list(DATASETS),
+            format_func=lambda name: DATASETS[name].display_name,
+            key=DATASET_KEY,
+            help="Every page works on this dataset.",
+        )
+        dataset = _load_or_report()
+        if dataset is not None:
+            _source_line(dataset)
+        with st.expander("Data folder", expanded=False):
+            st.text_input(
+                "Folder with IDX files or an .npz",
+                value=os.environ.get(DATA_DIR_ENV, ""),
+                key=DATA_DIR_KEY,
+                placeholder="/path/to/mnist-files",
+                help=f"Tried first. Same as the {DATA_DIR_ENV} environment variable.",
+            )
+            folder = st.session_state.get(DATA_DIR_KEY, "").strip()
+            if folder and not Path(folder).expanduser().is_dir():
+                st.warning(f"No folder at `{folder}`: check the path.")
+            if st.button(
+                "Look again", key="reload_data", help="Search every source again, e.g. after installing data."
+            ):
+                forget_loaded_datasets()
+                st.rerun()
+
+
+def current_dataset() -> Dataset | None:
+    """The dataset picked in the sidebar, loaded (cached per process); None if it cannot be loaded."""
+    try:
+        return _load()
+    except DatasetError:
+        return None
+
+
+def _load() -> Dataset:
+    name = st.session_state.get(DATASET_KEY, next(iter(DATASETS)))
+    folder = st.session_state.get(DATA_DIR_KEY, "").strip() or None
+    return load_dataset(name, folder)
+
+
+def _load_or_report() -> Dataset | None:
+    try:
+        return _load()
+    except DatasetError as error:
+        st.error(f"No usable copy of this dataset was found. {error}")
+        return None
+
+
+def _source_line(dataset: Dataset) -> None:
+    if dataset.is_sample:
+        st.warning(f"Using the {dataset.source}.", icon=":material/info:")
+        with st.expander("How to get the full dataset"):
+            st.markdown(FULL_DATA_HINT)
+    else:
+        st.success(f"Using the {dataset.source}.", icon=":material/check_circle:")
+    if dataset.skipped:
+        with st.expander(f"Skipped {len(dataset.skipped)} source(s)"):
+            for skipped in dataset.skipped:
+                st.markdown(f"- **{skipped.label}:** {skipped.reason}")

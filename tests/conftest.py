@@ -1,0 +1,92 @@
+"""Test-wide guards: no test may reach the network, and none may download data."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+# Tests use embedded or synthetic data only; subprocesses inherit this too.
+os.environ["EXPLORER_OFFLINE"] = "1"
+
+
+class NetworkBlocked(OSError):
+    """Raised instead of opening a connection that would leave this machine."""
+
+
+_attempts: list[str] = []
+
+
+def _is_loopback(host: object) -> bool:
+    if not isinstance(host, str):
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _guard(address: object) -> None:
+    if isinstance(address, tuple) and address and not _is_loopback(address[0]):
+        _attempts.append(repr(address))
+        raise NetworkBlocked(f"tests may not reach the network (tried {address!r})")
+
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _connect(self: socket.socket, address: object) -> None:
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        _guard(address)
+    return _real_connect(self, address)
+
+
+def _connect_ex(self: socket.socket, address: object) -> int:
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        _guard(address)
+    return _real_connect_ex(self, address)
+
+
+def _getaddrinfo(host: object, *args: object, **kwargs: object) -> list:
+    # Name lookups leave the machine too (DNS), unless they are for loopback.
+    if host is not None:
+        _guard((host.decode() if isinstance(host, bytes) else host,))
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+socket.socket.connect = _connect
+socket.socket.connect_ex = _connect_ex
+socket.getaddrinfo = _getaddrinfo
+
+
+@pytest.fixture
+def network_attempts() -> Callable[[], list[str]]:
+    """For a test of offline behaviour: a function listing the blocked attempts so far (then forgiven)."""
+    start = len(_attempts)
+    yield lambda: _attempts[start:]
+    del _attempts[start:]
+
+
+@pytest.fixture(autouse=True)
+def fail_on_network_use(request: pytest.FixtureRequest) -> None:
+    """Any test that tried to open a non-loopback connection fails, even if the code caught the error."""
+    start = len(_attempts)
+    yield
+    if "network_attempts" in request.fixturenames:
+        return
+    tried = _attempts[start:]
+    del _attempts[start:]
+    if tried:
+        pytest.fail(f"test tried to reach the network: {', '.join(tried)}")
