@@ -1,0 +1,109 @@
+"""Layers made the same way for every architecture: seeded, regularised, and typed per model.
+
+Each model gets its own seeds and dtype policy through this factory instead of Keras' global
+settings, because several sessions share one TensorFlow runtime.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import keras
+from keras import layers
+
+from core.architectures.live_dropout import LiveDropout
+from core.architectures.spec import ModelSpec
+from core.datasets.registry import IMAGE_SIDE, NUM_CLASSES
+
+INPUT_SHAPE = (IMAGE_SIDE, IMAGE_SIDE, 1)
+
+
+class LayerFactory:
+    """Builds the pieces of a model from its spec, with a fresh seed for every random layer."""
+
+    def __init__(self, spec: ModelSpec, seed: int, dtype_policy: str | None = None):
+        self.spec = spec
+        self.dtype = dtype_policy
+        self._seeds = itertools.count(seed * 1_000 + 1)
+
+    def _seed(self) -> int:
+        return next(self._seeds)
+
+    def _regulariser(self) -> keras.regularizers.Regularizer | None:
+        return keras.regularizers.L2(self.spec.l2) if self.spec.l2 else None
+
+    def inputs(self) -> list[layers.Layer]:
+        """Raw 0-255 pixels in; augmentation (training only) and scaling to [0, 1] inside the model."""
+        pieces: list[layers.Layer] = [keras.Input(INPUT_SHAPE, name="pixels")]
+        augmentation = self.spec.augmentation
+        # Augment raw pixels before scaling: the fill value 0 is then the background, as in the data.
+        if augmentation.horizontal_flip:
+            pieces.append(layers.RandomFlip("horizontal", seed=self._seed(), name="random_flip"))
+        if augmentation.rotation_degrees:
+            pieces.append(
+                layers.RandomRotation(
+                    augmentation.rotation_degrees / 360, fill_mode="constant", seed=self._seed(), name="random_rotation"
+                )
+            )
+        if augmentation.shift_fraction:
+            shift = augmentation.shift_fraction
+            pieces.append(
+                layers.RandomTranslation(shift, shift, fill_mode="constant", seed=self._seed(), name="random_shift")
+            )
+        if augmentation.zoom_fraction:
+            pieces.append(
+                layers.RandomZoom(
+                    augmentation.zoom_fraction, fill_mode="constant", seed=self._seed(), name="random_zoom"
+                )
+            )
+        pieces.append(layers.Rescaling(1 / 255, name="scale_to_unit", dtype=self.dtype))
+        return pieces
+
+    def conv(self, filters: int, kernel: int = 3, padding: str = "valid", strides: int = 1) -> list[layers.Layer]:
+        """Convolution, then batch norm if enabled, then ReLU."""
+        batch_norm = self.spec.batch_norm
+        conv = layers.Conv2D(
+            filters,
+            kernel,
+            strides=strides,
+            padding=padding,
+            # Batch norm adds its own shift, so a bias would be redundant.
+            use_bias=not batch_norm,
+            kernel_initializer=keras.initializers.HeNormal(seed=self._seed()),
+            kernel_regularizer=self._regulariser(),
+            dtype=self.dtype,
+        )
+        return [conv, *self.norm(), layers.Activation("relu", dtype=self.dtype)]
+
+    def dense(self, units: int) -> list[layers.Layer]:
+        """Fully connected layer, then batch norm if enabled, then ReLU."""
+        dense = layers.Dense(
+            units,
+            use_bias=not self.spec.batch_norm,
+            kernel_initializer=keras.initializers.HeNormal(seed=self._seed()),
+            kernel_regularizer=self._regulariser(),
+            dtype=self.dtype,
+        )
+        return [dense, *self.norm(), layers.Activation("relu", dtype=self.dtype)]
+
+    def norm(self) -> list[layers.Layer]:
+        """Batch norm when the spec asks for it, nothing otherwise."""
+        return [layers.BatchNormalization(dtype=self.dtype)] if self.spec.batch_norm else []
+
+    def dropout(self, rate: float | None = None) -> LiveDropout:
+        """A live dropout layer; its rate follows the spec unless the architecture fixes one."""
+        return LiveDropout(self.spec.dropout if rate is None else rate, seed=self._seed(), dtype=self.dtype)
+
+    def pool(self) -> layers.Layer:
+        return layers.MaxPooling2D(2, dtype=self.dtype)
+
+    def classifier(self) -> layers.Layer:
+        """Ten class probabilities, always in float32 so mixed precision cannot overflow the softmax."""
+        return layers.Dense(
+            NUM_CLASSES,
+            activation="softmax",
+            kernel_initializer=keras.initializers.GlorotUniform(seed=self._seed()),
+            kernel_regularizer=self._regulariser(),
+            dtype="float32",
+            name="class_probabilities",
+        )

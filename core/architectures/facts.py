@@ -1,0 +1,56 @@
+"""What the UI shows about a model: its layer table, parameter count and cost per image."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import keras
+from keras import layers
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """One row of the layer table."""
+
+    name: str
+    kind: str
+    output_shape: tuple[int | None, ...]
+    parameters: int
+    flops: int
+
+
+def layer_table(model: keras.Model) -> list[LayerRow]:
+    """Every layer with its output shape (per image), parameter count and FLOPs per image."""
+    return [
+        LayerRow(layer.name, type(layer).__name__, _output_shape(layer), layer.count_params(), layer_flops(layer))
+        for layer in model.layers
+    ]
+
+
+def parameter_count(model: keras.Model) -> int:
+    """Weights the model learns or normalises with; a live dropout rate is a setting, not a parameter."""
+    return sum(row.parameters for row in layer_table(model) if row.kind != "LiveDropout")
+
+
+def flops_per_image(model: keras.Model) -> int:
+    """Floating-point operations for one forward pass (a multiply-add counts as two)."""
+    return sum(layer_flops(layer) for layer in model.layers)
+
+
+def layer_flops(layer: keras.layers.Layer) -> int:
+    """Multiply-adds of the layers that dominate cost; pooling, activations and norms are counted per element."""
+    output = _output_shape(layer)
+    if isinstance(layer, layers.Conv2D):
+        kernel_h, kernel_w = layer.kernel_size
+        in_channels = layer.input.shape[-1]
+        return 2 * math.prod(output[1:]) * kernel_h * kernel_w * in_channels
+    if isinstance(layer, layers.Dense):
+        return 2 * layer.input.shape[-1] * layer.units
+    if isinstance(layer, (layers.BatchNormalization, layers.Activation, layers.Add, layers.MaxPooling2D)):
+        return math.prod(d for d in output[1:] if d)
+    return 0
+
+
+def _output_shape(layer: keras.layers.Layer) -> tuple[int | None, ...]:
+    return tuple(layer.output.shape)

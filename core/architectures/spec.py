@@ -1,0 +1,62 @@
+"""Typed model settings: what to build and how it is regularised. Serialised with every run."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Random changes to training images; Keras preprocessing layers, active only in training."""
+
+    rotation_degrees: float = 0.0
+    shift_fraction: float = 0.0
+    zoom_fraction: float = 0.0
+    # Only sensible for clothing: a mirrored digit is a different symbol.
+    horizontal_flip: bool = False
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.rotation_degrees or self.shift_fraction or self.zoom_fraction or self.horizontal_flip)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """An architecture by registry name plus its regularisation settings."""
+
+    architecture: str = "compact"
+    dropout: float = 0.25
+    l2: float = 0.0
+    batch_norm: bool = True
+    augmentation: Augmentation = field(default_factory=Augmentation)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"Dropout rate must be at least 0 and below 1, got {self.dropout}.")
+        if self.l2 < 0:
+            raise ValueError(f"L2 weight decay cannot be negative, got {self.l2}.")
+        augmentation = self.augmentation
+        if not 0 <= augmentation.rotation_degrees <= 180:
+            raise ValueError(f"Rotation must be 0-180 degrees, got {augmentation.rotation_degrees}.")
+        for name in ("shift_fraction", "zoom_fraction"):
+            if not 0 <= getattr(augmentation, name) < 1:
+                raise ValueError(f"{name.replace('_', ' ').capitalize()} must be 0 to below 1.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
+        """Rebuild from `to_dict` output, refusing unknown keys so a typo never passes silently."""
+        data = dict(data)
+        augmentation = Augmentation(**_known(Augmentation, data.pop("augmentation", {}) or {}))
+        return cls(augmentation=augmentation, **_known(cls, data))
+
+
+def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"Unknown {cls.__name__} setting(s): {', '.join(sorted(unknown))}.")
+    return data

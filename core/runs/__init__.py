@@ -1,0 +1,1 @@
+"""Runs: everything a user trained, one folder each, written atomically."""

@@ -1,0 +1,117 @@
+"""One folder per run, written so that a crash can never leave a run that looks complete.
+
+Every file goes to a temporary name in the run's folder and is then `os.replace`d into place; the
+manifest `run.json`, which marks the run complete and records the model's SHA-256, comes last.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.datasets.files import sha256_file
+from core.training.job import TrainingResult
+
+RUNS_DIR_ENV = "EXPLORER_RUNS_DIR"
+DEFAULT_RUNS_DIR = Path(__file__).resolve().parents[2] / "runs"
+RUN_ID_PATTERN = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6}$")
+MANIFEST = "run.json"
+MODEL_FILE = "model.keras"
+FORMAT_VERSION = 1
+
+
+def runs_dir(configured: str | Path | None = None) -> Path:
+    """Where runs live: the given folder, else EXPLORER_RUNS_DIR, else `runs/` in the app's folder."""
+    return Path(configured or os.environ.get(RUNS_DIR_ENV) or DEFAULT_RUNS_DIR).expanduser()
+
+
+def new_run_id() -> str:
+    """A sortable, unguessable id such as 20261123-154212-3fa9c1."""
+    return f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(3)}"
+
+
+def is_valid_run_id(run_id: str) -> bool:
+    """Run ids are names, never paths: only the exact generated form is accepted."""
+    return isinstance(run_id, str) and RUN_ID_PATTERN.fullmatch(run_id) is not None
+
+
+def _fsync_and_replace(partial: Path, final: Path) -> None:
+    with open(partial, "rb") as file:
+        os.fsync(file.fileno())
+    os.replace(partial, final)
+
+
+def write_bytes_atomically(path: Path, data: bytes) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_bytes(data)
+    _fsync_and_replace(partial, path)
+
+
+def write_json_atomically(path: Path, content: Any) -> None:
+    write_bytes_atomically(path, json.dumps(content, indent=2, allow_nan=False, default=str).encode())
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is None or np.isfinite(value) else None
+
+
+def history_of(result: TrainingResult) -> dict[str, Any]:
+    """The epochs and live-change events of a run, as plain JSON."""
+    epochs = [{k: _finite(v) if isinstance(v, float) else v for k, v in vars(e).items()} for e in result.epochs]
+    return {"epochs": epochs, "events": [vars(event) for event in result.events]}
+
+
+def write_run(result: TrainingResult, dataset_source: str, directory: str | Path | None = None) -> Path:
+    """Save a training result as a complete run folder and return it."""
+    if result.model is None:
+        raise ValueError("There is no model to save.")
+    run_id = new_run_id()
+    folder = runs_dir(directory) / run_id
+    folder.mkdir(parents=True)
+    # Keras picks the format from the suffix, so the temporary name must end in .keras too.
+    partial_model = folder / f".partial.{MODEL_FILE}"
+    result.model.save(partial_model)
+    _fsync_and_replace(partial_model, folder / MODEL_FILE)
+
+    write_json_atomically(folder / "config.json", {"model": result.spec.to_dict(), "training": result.config.to_dict()})
+    write_json_atomically(folder / "history.json", history_of(result))
+    write_json_atomically(
+        folder / "metrics.json",
+        {
+            "test_accuracy": _finite(result.test_accuracy),
+            "test_loss": _finite(result.test_loss),
+            "best_val_accuracy": max((e.val_accuracy for e in result.epochs), default=None),
+            "epochs_completed": len(result.epochs),
+            "elapsed_s": round(result.elapsed_s, 2),
+            "device": result.device,
+            "parameters": int(result.model.count_params()),
+        },
+    )
+    partial_confusion = folder / ".confusion.partial.npz"
+    matrices = np.stack(result.confusion_matrices) if result.confusion_matrices else np.zeros((0, 10, 10), np.int64)
+    np.savez(partial_confusion, validation=matrices)
+    _fsync_and_replace(partial_confusion, folder / "confusion.npz")
+
+    write_json_atomically(
+        folder / MANIFEST,
+        {
+            "format_version": FORMAT_VERSION,
+            "run_id": run_id,
+            "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "state": result.state.value,
+            "error": result.error,
+            "dataset": result.config.dataset,
+            "dataset_source": dataset_source,
+            "architecture": result.spec.architecture,
+            "model_sha256": sha256_file(folder / MODEL_FILE),
+            "complete": True,
+        },
+    )
+    return folder

@@ -1,0 +1,21 @@
+"""Training: typed settings, the live-controllable `TrainingJob`, and the process-wide scheduler."""
+
+from core.training.config import OPTIMIZERS, SCHEDULES, TrainConfig
+from core.training.job import TrainingJob, TrainingResult, evaluate
+from core.training.progress import EpochRecord, Event, JobState, Snapshot
+from core.training.scheduler import TrainingScheduler, shared_scheduler
+
+__all__ = [
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "EpochRecord",
+    "Event",
+    "JobState",
+    "Snapshot",
+    "TrainConfig",
+    "TrainingJob",
+    "TrainingResult",
+    "TrainingScheduler",
+    "evaluate",
+    "shared_scheduler",
+]

@@ -1,0 +1,53 @@
+"""Training data: a stratified validation split and a `tf.data` pipeline over uint8 arrays.
+
+The dataset stays uint8 in memory; each batch is gathered, cast to float and one-hot encoded on
+the fly, so there is never a float copy of the whole dataset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+from sklearn.model_selection import train_test_split
+
+from core.datasets.registry import NUM_CLASSES
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """The images a model learns from and the held-out validation images that steer training."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+
+
+def split_for_training(
+    images: np.ndarray, labels: np.ndarray, validation_split: float, seed: int, train_size: int | None = None
+) -> TrainingData:
+    """Stratified split of the training set; the test set is never used to steer training."""
+    indices = np.arange(len(labels))
+    if train_size is not None and train_size < len(labels):
+        indices, _ = train_test_split(indices, train_size=train_size, stratify=labels, random_state=seed)
+    train, val = train_test_split(indices, test_size=validation_split, stratify=labels[indices], random_state=seed)
+    return TrainingData(images[train], labels[train], images[val], labels[val])
+
+
+def batches(
+    images: np.ndarray, labels: np.ndarray, batch_size: int, *, shuffle: bool, seed: int = 0
+) -> tf.data.Dataset:
+    """Batches of (float32 pixels 0-255 shaped (B, 28, 28, 1), one-hot labels), reshuffled every epoch."""
+    pixels = tf.constant(images, dtype=tf.uint8)
+    classes = tf.constant(labels, dtype=tf.int32)
+    order = tf.data.Dataset.range(len(labels))
+    if shuffle:
+        order = order.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+
+    def gather(index_batch: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        batch = tf.cast(tf.gather(pixels, index_batch), tf.float32)[..., tf.newaxis]
+        return batch, tf.one_hot(tf.gather(classes, index_batch), NUM_CLASSES)
+
+    return order.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,254 @@
+"""`TrainingJob`: one model trained by `fit` on a background thread, observable and controllable.
+
+The job never calls Streamlit. Readers take `snapshot()`s; controls are messages applied by the
+training thread at the next batch.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import traceback
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+
+from core import runtime
+from core.architectures import ModelSpec, build_model
+from core.datasets import Dataset
+from core.datasets.registry import NUM_CLASSES
+from core.training.config import MAX_EPOCHS, TrainConfig
+from core.training.data import TrainingData, batches, split_for_training
+from core.training.live_control import Command, LiveControl, TrainingFailed
+from core.training.progress import EpochRecord, Event, JobState, ProgressRecord, Snapshot
+
+EVALUATION_BATCH = 1_000
+
+
+@dataclass
+class TrainingResult:
+    """What a finished, stopped or failed job leaves behind."""
+
+    state: JobState
+    spec: ModelSpec
+    config: TrainConfig
+    device: str
+    epochs: tuple[EpochRecord, ...]
+    events: tuple[Event, ...]
+    elapsed_s: float
+    model: keras.Model | None = None
+    # One validation confusion matrix per finished epoch (rows: true class, columns: predicted).
+    confusion_matrices: list[np.ndarray] = field(default_factory=list)
+    test_loss: float | None = None
+    test_accuracy: float | None = None
+    error: str | None = None
+
+
+def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
+    """The optimiser a config names; the learning rate is set per batch by the live control."""
+    if config.optimizer == "adamw":
+        return keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay)
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(config.learning_rate, momentum=0.9, nesterov=True)
+    return keras.optimizers.Adam(config.learning_rate)
+
+
+def evaluate(model: keras.Model, images: np.ndarray, labels: np.ndarray, label_smoothing: float = 0.0):
+    """Loss, accuracy and confusion matrix of a model on uint8 images, in inference mode."""
+    probabilities = model.predict(batches(images, labels, EVALUATION_BATCH, shuffle=False), verbose=0)
+    targets = np.eye(NUM_CLASSES)[labels] * (1 - label_smoothing) + label_smoothing / NUM_CLASSES
+    loss = float(-np.mean(np.sum(targets * np.log(np.clip(probabilities, 1e-7, 1.0)), axis=1)))
+    predicted = probabilities.argmax(axis=1)
+    confusion = np.bincount(labels.astype(np.int64) * NUM_CLASSES + predicted, minlength=NUM_CLASSES**2)
+    return loss, float(np.mean(predicted == labels)), confusion.reshape(NUM_CLASSES, NUM_CLASSES)
+
+
+class TrainingJob:
+    """Train one model on one dataset; start it through a `TrainingScheduler`."""
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        spec: ModelSpec,
+        config: TrainConfig,
+        *,
+        on_finish: Callable[[TrainingResult], None] | None = None,
+        extra_callbacks: Sequence[keras.callbacks.Callback] = (),
+    ):
+        if config.dataset != dataset.name:
+            raise ValueError(f"The config is for {config.dataset!r} but the dataset is {dataset.name!r}.")
+        self.id = uuid.uuid4().hex[:12]
+        self.dataset = dataset
+        self.spec = spec
+        self.config = config
+        self.result: TrainingResult | None = None
+        self._on_finish = on_finish
+        self._extra_callbacks = list(extra_callbacks)
+        self._progress = ProgressRecord()
+        self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._resume = threading.Event()
+        self._resume.set()
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._finished_callbacks: list[Callable[[TrainingJob], None]] = []
+        self._progress.update(total_epochs=config.epochs, dropout=spec.dropout)
+
+    # --- reading --------------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        return self._progress.snapshot()
+
+    @property
+    def state(self) -> JobState:
+        return self._progress.snapshot_state.state
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the job is over; False if the timeout passed first."""
+        return self._done.wait(timeout)
+
+    # --- controls -------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop within one batch, keeping the weights learned so far."""
+        self._stop.set()
+        self._resume.set()
+
+    def pause(self) -> None:
+        self._resume.clear()
+
+    def resume(self) -> None:
+        self._resume.set()
+
+    def set_dropout(self, rate: float) -> None:
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"Dropout rate must be at least 0 and below 1, got {rate}.")
+        self._commands.put(Command("dropout", float(rate)))
+
+    def set_learning_rate(self, rate: float) -> None:
+        if not 0 < rate <= 10:
+            raise ValueError(f"Learning rate must be above 0 and at most 10, got {rate}.")
+        self._commands.put(Command("learning_rate", float(rate)))
+
+    def set_epochs(self, epochs: int) -> None:
+        if not 1 <= epochs <= MAX_EPOCHS:
+            raise ValueError(f"Epochs must be 1-{MAX_EPOCHS}, got {epochs}.")
+        self._commands.put(Command("epochs", int(epochs)))
+
+    # --- for the scheduler ----------------------------------------------------------------------
+
+    def add_finished_callback(self, callback: Callable[[TrainingJob], None]) -> None:
+        self._finished_callbacks.append(callback)
+
+    def set_queue_position(self, position: int | None) -> None:
+        self._progress.update(queue_position=position)
+
+    def start(self) -> None:
+        """Begin training on a background thread (the scheduler calls this when a slot is free)."""
+        self._thread = threading.Thread(target=self._run, name=f"training-{self.id}", daemon=True)
+        self._thread.start()
+
+    def cancel_queued(self) -> None:
+        """End a job that never started."""
+        self._finish(self._result(JobState.STOPPED, error=None))
+
+    # --- the training thread --------------------------------------------------------------------
+
+    def _run(self) -> None:
+        control: LiveControl | None = None
+        model = None
+        try:
+            strategy = runtime.training_strategy()
+            device = runtime.describe_devices(strategy)
+            self._progress.update(state=JobState.RUNNING, device=device, queue_position=None)
+            config = self.config
+            data = split_for_training(
+                self.dataset.x_train, self.dataset.y_train, config.validation_split, config.seed, config.train_size
+            )
+            use_mixed = config.mixed_precision and bool(runtime.gpus())
+            with strategy.scope():
+                model = build_model(self.spec, config.seed, "mixed_float16" if use_mixed else None)
+                optimizer = make_optimizer(config)
+                if use_mixed:
+                    optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+                model.compile(
+                    optimizer=optimizer,
+                    loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+                    metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+                )
+            control = LiveControl(
+                config,
+                self._progress,
+                self._commands,
+                self._stop,
+                self._resume,
+                validate=lambda m: evaluate(m, data.x_val, data.y_val, config.label_smoothing),
+                n_train=len(data.y_train),
+            )
+            callbacks = [control, *self._early_stopping(), *self._extra_callbacks]
+            model.fit(
+                batches(data.x_train, data.y_train, config.batch_size, shuffle=True, seed=config.seed),
+                epochs=MAX_EPOCHS,
+                callbacks=callbacks,
+                # The pipeline reshuffles itself every epoch.
+                shuffle=False,
+                verbose=0,
+            )
+            result = self._completed(model, control, data)
+        except Exception as error:
+            result = self._result(JobState.FAILED, error=_plain_error(error), model=model, control=control)
+        self._finish(result)
+
+    def _early_stopping(self) -> list[keras.callbacks.Callback]:
+        patience = self.config.early_stopping_patience
+        if not patience:
+            return []
+        return [keras.callbacks.EarlyStopping("val_loss", patience=patience, restore_best_weights=True)]
+
+    def _completed(self, model: keras.Model, control: LiveControl, data: TrainingData) -> TrainingResult:
+        state = JobState.STOPPED if self._stop.is_set() else JobState.FINISHED
+        result = self._result(state, error=None, model=model, control=control)
+        # The test set is looked at once, after training, and never steers it.
+        result.test_loss, result.test_accuracy, _ = evaluate(model, self.dataset.x_test, self.dataset.y_test)
+        return result
+
+    def _result(self, state: JobState, error: str | None, model=None, control=None) -> TrainingResult:
+        snapshot = self._progress.snapshot()
+        return TrainingResult(
+            state=state,
+            spec=self.spec,
+            config=self.config,
+            device=snapshot.device,
+            epochs=snapshot.epochs,
+            events=snapshot.events,
+            elapsed_s=self._progress.elapsed(),
+            model=model,
+            confusion_matrices=control.confusion_matrices if control else [],
+            error=error,
+        )
+
+    def _finish(self, result: TrainingResult) -> None:
+        if self._on_finish is not None and result.model is not None:
+            try:
+                self._on_finish(result)
+            except Exception as error:
+                result.error = f"Training ended but saving the run failed: {error}"
+        self.result = result
+        self._progress.update(state=result.state, error=result.error, eta_s=None, queue_position=None)
+        self._done.set()
+        for callback in self._finished_callbacks:
+            callback(self)
+
+
+def _plain_error(error: Exception) -> str:
+    """A failure in words a user can act on, with the technical detail last."""
+    if isinstance(error, (TrainingFailed, ValueError)):
+        return str(error)
+    name = type(error).__name__
+    if "ResourceExhausted" in name or isinstance(error, MemoryError):
+        return "Out of memory: try a smaller batch size or a smaller architecture."
+    last_line = traceback.format_exception_only(type(error), error)[-1].strip()
+    return f"Training failed: {last_line}"

@@ -1,0 +1,92 @@
+"""A process-wide cap on how many jobs train at once; the rest wait in a queue that knows its order."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import deque
+
+from core import runtime
+from core.training.job import TrainingJob
+from core.training.progress import JobState
+
+MAX_JOBS_ENV = "EXPLORER_MAX_JOBS"
+
+
+class TrainingScheduler:
+    """Starts jobs while fewer than `max_concurrent` run; queues the rest and starts them in order."""
+
+    def __init__(self, max_concurrent: int = 1):
+        if max_concurrent < 1:
+            raise ValueError("At least one job must be allowed to run.")
+        self.max_concurrent = max_concurrent
+        self._lock = threading.Lock()
+        self._running: list[TrainingJob] = []
+        self._queue: deque[TrainingJob] = deque()
+
+    def submit(self, job: TrainingJob) -> TrainingJob:
+        """Start the job now if a slot is free, otherwise queue it."""
+        job.add_finished_callback(self._job_finished)
+        with self._lock:
+            self._queue.append(job)
+            self._start_waiting_jobs()
+        return job
+
+    def cancel(self, job: TrainingJob) -> bool:
+        """Take a job out of the queue before it starts; False if it is already running or over."""
+        with self._lock:
+            if job not in self._queue:
+                return False
+            self._queue.remove(job)
+            self._report_positions()
+        job.cancel_queued()
+        return True
+
+    def running(self) -> list[TrainingJob]:
+        with self._lock:
+            return list(self._running)
+
+    def queued(self) -> list[TrainingJob]:
+        with self._lock:
+            return list(self._queue)
+
+    def _job_finished(self, job: TrainingJob) -> None:
+        with self._lock:
+            if job in self._running:
+                self._running.remove(job)
+            self._start_waiting_jobs()
+
+    def _start_waiting_jobs(self) -> None:
+        # Called with the lock held.
+        while self._queue and len(self._running) < self.max_concurrent:
+            job = self._queue.popleft()
+            if job.state is not JobState.QUEUED:
+                continue
+            self._running.append(job)
+            job.start()
+        self._report_positions()
+
+    def _report_positions(self) -> None:
+        for position, job in enumerate(self._queue, start=1):
+            job.set_queue_position(position)
+
+
+def default_max_jobs() -> int:
+    """One job at a time on a CPU (two would only share its cores), two on a GPU; override with EXPLORER_MAX_JOBS."""
+    configured = os.environ.get(MAX_JOBS_ENV)
+    if configured:
+        return max(1, int(configured))
+    return 2 if runtime.gpus() else 1
+
+
+_scheduler: TrainingScheduler | None = None
+_scheduler_lock = threading.Lock()
+
+
+def shared_scheduler() -> TrainingScheduler:
+    """The scheduler every session in this process submits to."""
+    global _scheduler
+    with _scheduler_lock:
+        if _scheduler is None:
+            _scheduler = TrainingScheduler(default_max_jobs())
+        return _scheduler

@@ -1,0 +1,230 @@
+"""The training engine on tiny real data: progress, stop, pause, live changes, queueing, failures."""
+
+from __future__ import annotations
+
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from core.architectures import LiveDropout, ModelSpec
+from core.datasets import Dataset, SourceKind, load_dataset
+from core.training import JobState, TrainConfig, TrainingJob, TrainingScheduler
+from core.training.data import batches, split_for_training
+from core.training.schedule import learning_rate_at
+
+TINY_SPEC = ModelSpec("simple_cnn", dropout=0.3, batch_norm=False)
+
+
+@pytest.fixture(scope="module")
+def tiny_mnist() -> Dataset:
+    """600 real digits to train on and 200 to test on, from the embedded sample."""
+    sample = load_dataset("mnist")
+    return Dataset(
+        sample.info,
+        sample.x_train[:600],
+        sample.y_train[:600],
+        sample.x_test[:200],
+        sample.y_test[:200],
+        source_kind=SourceKind.SAMPLE,
+        source="600 digits of the embedded sample",
+    )
+
+
+def config(**overrides) -> TrainConfig:
+    settings = {"dataset": "mnist", "epochs": 2, "batch_size": 32, "learning_rate": 2e-3, "schedule": "constant"}
+    return TrainConfig(**{**settings, **overrides})
+
+
+def run(dataset: Dataset, spec: ModelSpec = TINY_SPEC, **overrides) -> TrainingJob:
+    job = TrainingJob(dataset, spec, config(**overrides))
+    TrainingScheduler(1).submit(job)
+    return job
+
+
+def wait_for(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.02)
+
+
+def test_a_job_trains_and_reports_everything_the_live_panel_needs(tiny_mnist):
+    job = run(tiny_mnist)
+    assert job.wait(120)
+    result, snapshot = job.result, job.snapshot()
+    assert result.state is JobState.FINISHED and result.error is None
+    assert snapshot.state is JobState.FINISHED
+    # 600 images, 10 % for validation: 540 to train on in batches of 32.
+    assert snapshot.batches_per_epoch == 17
+    assert snapshot.step == 34 and len(snapshot.batch_loss) == 34
+    assert [record.epoch for record in result.epochs] == [0, 1]
+    assert result.epochs[-1].val_accuracy > 0.5  # real digits are learnable even from 540 of them
+    assert all(matrix.sum() == 60 for matrix in result.confusion_matrices)
+    assert len(result.confusion_matrices) == 2
+    assert 0.0 <= result.test_accuracy <= 1.0
+    assert snapshot.device.startswith("CPU")
+    assert snapshot.samples_per_second > 0
+    # The per-batch values are exact: their size-weighted mean is the epoch's training loss.
+    sizes = np.array([32] * 16 + [540 - 16 * 32])
+    first_epoch_losses = np.array(snapshot.batch_loss[:17])
+    assert np.sum(first_epoch_losses * sizes) / 540 == pytest.approx(result.epochs[0].loss, rel=1e-3)
+
+
+def test_stop_is_honoured_within_a_batch_and_keeps_the_weights(tiny_mnist):
+    job = run(tiny_mnist, epochs=50)
+    wait_for(lambda: job.snapshot().step >= 3)
+    job.stop()
+    assert job.wait(60)
+    result = job.result
+    assert result.state is JobState.STOPPED
+    assert job.snapshot().step < 17 + 3  # it did not run on to the end of the next epoch
+    assert result.model is not None and result.test_accuracy is not None
+
+
+def test_pause_holds_training_and_resume_continues(tiny_mnist):
+    job = run(tiny_mnist, epochs=3)
+    wait_for(lambda: job.snapshot().step >= 2)
+    job.pause()
+    wait_for(lambda: job.snapshot().state is JobState.PAUSED)
+    held = job.snapshot().step
+    time.sleep(0.5)
+    assert job.snapshot().step == held
+    job.resume()
+    assert job.wait(120)
+    assert job.result.state is JobState.FINISHED
+    assert job.snapshot().step == 3 * 17
+
+
+def test_live_changes_apply_at_the_next_batch_and_are_recorded_as_events(tiny_mnist):
+    job = run(tiny_mnist, epochs=20)
+    wait_for(lambda: job.snapshot().step >= 2)
+    job.pause()
+    wait_for(lambda: job.snapshot().state is JobState.PAUSED)
+    job.set_dropout(0.0)
+    job.set_learning_rate(5e-4)
+    job.set_epochs(1)
+    job.resume()
+    assert job.wait(120)
+    events = {event.setting: event for event in job.result.events}
+    assert events["dropout"].old == pytest.approx(0.3) and events["dropout"].new == 0.0
+    assert events["learning_rate"].old == pytest.approx(2e-3) and events["learning_rate"].new == 5e-4
+    assert events["epochs"].old == 20 and events["epochs"].new == 1
+    assert all(event.step >= 2 for event in job.result.events)
+    # The epoch count took effect, and so did the rate inside the model.
+    assert len(job.result.epochs) == 1
+    dropout_layers = [layer for layer in job.result.model.layers if isinstance(layer, LiveDropout)]
+    assert [float(layer.rate.numpy()) for layer in dropout_layers] == [0.0]
+    assert job.snapshot().learning_rate == pytest.approx(5e-4)
+
+
+def test_dropout_changed_mid_run_changes_what_the_training_step_does(tiny_mnist):
+    """Inside the compiled training step, a dropout layer zeroes what its current rate says."""
+
+    class ZeroFraction(keras.callbacks.Callback):
+        """Measures the dropout layer's behaviour with the model's own, already compiled, layer."""
+
+        def __init__(self):
+            super().__init__()
+            self.by_step = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            layer = next(layer for layer in self.model.layers if isinstance(layer, LiveDropout))
+            ones = np.ones((64, 128), np.float32)
+            self.by_step.append(float(np.mean(np.asarray(layer(ones, training=True)) == 0)))
+
+    probe = ZeroFraction()
+    job = TrainingJob(tiny_mnist, TINY_SPEC, config(epochs=1), extra_callbacks=[probe])
+    TrainingScheduler(1).submit(job)
+    wait_for(lambda: len(probe.by_step) >= 3)
+    job.set_dropout(0.8)
+    assert job.wait(120)
+    assert 0.2 < np.mean(probe.by_step[:3]) < 0.4
+    assert 0.7 < np.mean(probe.by_step[-3:]) < 0.9
+
+
+def test_the_scheduler_queues_jobs_beyond_its_limit_and_reports_positions(tiny_mnist):
+    scheduler = TrainingScheduler(1)
+    first, second, third = (TrainingJob(tiny_mnist, TINY_SPEC, config(epochs=1)) for _ in range(3))
+    for job in (first, second, third):
+        scheduler.submit(job)
+    assert first.snapshot().queue_position is None
+    assert second.snapshot().queue_position == 1 and third.snapshot().queue_position == 2
+    assert second.state is JobState.QUEUED
+    assert scheduler.cancel(third)
+    assert third.result.state is JobState.STOPPED and third.result.model is None
+    assert first.wait(120) and second.wait(120)
+    assert second.result.state is JobState.FINISHED
+    assert scheduler.running() == [] and scheduler.queued() == []
+
+
+def test_a_failing_job_reports_its_error_and_frees_its_slot(tiny_mnist):
+    class PoisonWeights(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 1:
+                kernel = self.model.layers[-1].kernel
+                kernel.assign(np.full(kernel.shape, np.nan, np.float32))
+
+    scheduler = TrainingScheduler(1)
+    failing = TrainingJob(tiny_mnist, TINY_SPEC, config(epochs=3), extra_callbacks=[PoisonWeights()])
+    waiting = TrainingJob(tiny_mnist, TINY_SPEC, config(epochs=1))
+    scheduler.submit(failing)
+    scheduler.submit(waiting)
+    assert failing.wait(120)
+    assert failing.result.state is JobState.FAILED
+    assert "loss became nan" in failing.result.error and "lower learning rate" in failing.result.error
+    assert failing.snapshot().error == failing.result.error
+    assert waiting.wait(120) and waiting.result.state is JobState.FINISHED
+
+
+def test_same_seed_and_settings_give_the_same_metrics(tiny_mnist):
+    """Reproducible on CPU to within 1e-4 in loss (thread scheduling can reorder float sums)."""
+    results = []
+    for _ in range(2):
+        job = run(tiny_mnist, seed=7)
+        job.wait(120)
+        results.append(job.result)
+    for a, b in zip(results[0].epochs, results[1].epochs, strict=True):
+        assert a.loss == pytest.approx(b.loss, abs=1e-4)
+        assert a.val_loss == pytest.approx(b.val_loss, abs=1e-4)
+        assert a.val_accuracy == pytest.approx(b.val_accuracy, abs=1 / 60)
+
+
+def test_validation_split_is_stratified_and_batches_are_raw_pixels(tiny_mnist):
+    data = split_for_training(tiny_mnist.x_train, tiny_mnist.y_train, 0.1, seed=0)
+    assert len(data.y_val) == 60 and len(data.y_train) == 540
+    np.testing.assert_allclose(
+        np.bincount(data.y_val, minlength=10) / 60, np.bincount(tiny_mnist.y_train, minlength=10) / 600, atol=0.02
+    )
+    images, labels = next(iter(batches(data.x_train, data.y_train, 32, shuffle=False)))
+    assert images.shape == (32, 28, 28, 1) and images.dtype.name == "float32"
+    np.testing.assert_array_equal(images.numpy()[..., 0], data.x_train[:32])
+    np.testing.assert_array_equal(labels.numpy().argmax(1), data.y_train[:32])
+    subset = split_for_training(tiny_mnist.x_train, tiny_mnist.y_train, 0.1, seed=0, train_size=200)
+    assert len(subset.y_train) + len(subset.y_val) == 200
+
+
+def test_learning_rate_schedules_have_the_promised_shape():
+    peak, total, warmup = 1e-2, 1000, 100
+    assert learning_rate_at("constant", peak, 500, total, warmup) == peak
+    one_cycle = [learning_rate_at("one_cycle", peak, step, total, warmup) for step in range(total + 1)]
+    assert one_cycle[0] == pytest.approx(peak / 10)
+    assert max(one_cycle) == pytest.approx(peak) and int(np.argmax(one_cycle)) == warmup
+    assert one_cycle[-1] == pytest.approx(peak / 1000)
+    cosine = [learning_rate_at("cosine", peak, step, total, warmup) for step in range(total + 1)]
+    assert cosine[warmup - 1] == pytest.approx(peak)
+    assert all(a >= b for a, b in zip(cosine[warmup:], cosine[warmup + 1 :], strict=False))
+    assert cosine[-1] == pytest.approx(peak / 100)
+
+
+def test_bad_settings_and_controls_are_refused(tiny_mnist):
+    with pytest.raises(ValueError, match="Batch size must be"):
+        TrainConfig(batch_size=0)
+    with pytest.raises(ValueError, match="config is for 'fashion_mnist'"):
+        TrainingJob(tiny_mnist, TINY_SPEC, TrainConfig(dataset="fashion_mnist"))
+    job = TrainingJob(tiny_mnist, TINY_SPEC, config())
+    with pytest.raises(ValueError, match="Dropout rate"):
+        job.set_dropout(1.5)
+    with pytest.raises(ValueError, match="Epochs must be"):
+        job.set_epochs(0)
