@@ -11,6 +11,7 @@ import itertools
 import keras
 from keras import layers
 
+from core.architectures.fused_batch_norm import FusedBatchNorm
 from core.architectures.live_dropout import LiveDropout
 from core.architectures.spec import ModelSpec
 from core.datasets.registry import IMAGE_SIDE, NUM_CLASSES
@@ -59,11 +60,15 @@ class LayerFactory:
         pieces.append(layers.Rescaling(1 / 255, name="scale_to_unit", dtype=self.dtype))
         return pieces
 
+    def width(self, units: int) -> int:
+        """Channels or units scaled by the spec's width multiplier (1 keeps the published sizes)."""
+        return max(1, round(units * self.spec.width))
+
     def conv(self, filters: int, kernel: int = 3, padding: str = "valid", strides: int = 1) -> list[layers.Layer]:
         """Convolution, then batch norm if enabled, then ReLU."""
         batch_norm = self.spec.batch_norm
         conv = layers.Conv2D(
-            filters,
+            self.width(filters),
             kernel,
             strides=strides,
             padding=padding,
@@ -78,7 +83,7 @@ class LayerFactory:
     def dense(self, units: int) -> list[layers.Layer]:
         """Fully connected layer, then batch norm if enabled, then ReLU."""
         dense = layers.Dense(
-            units,
+            self.width(units),
             use_bias=not self.spec.batch_norm,
             kernel_initializer=keras.initializers.HeNormal(seed=self._seed()),
             kernel_regularizer=self._regulariser(),
@@ -88,7 +93,7 @@ class LayerFactory:
 
     def norm(self) -> list[layers.Layer]:
         """Batch norm when the spec asks for it, nothing otherwise."""
-        return [layers.BatchNormalization(dtype=self.dtype)] if self.spec.batch_norm else []
+        return [FusedBatchNorm(dtype=self.dtype)] if self.spec.batch_norm else []
 
     def dropout(self, rate: float | None = None) -> LiveDropout:
         """A live dropout layer; its rate follows the spec unless the architecture fixes one."""

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
 import keras
 from keras import layers
+
+from core.architectures.fused_batch_norm import FusedBatchNorm
+from core.architectures.registry import build_model
+from core.architectures.spec import ModelSpec
 
 
 @dataclass(frozen=True)
@@ -18,6 +23,22 @@ class LayerRow:
     output_shape: tuple[int | None, ...]
     parameters: int
     flops: int
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """Everything the architecture panel shows about a spec."""
+
+    layers: tuple[LayerRow, ...]
+    parameters: int
+    flops: int
+
+
+@functools.lru_cache(maxsize=64)
+def model_facts(spec: ModelSpec) -> ModelFacts:
+    """Layer table, parameter count and FLOPs per image of a spec (built once, then cached)."""
+    model = build_model(spec)
+    return ModelFacts(tuple(layer_table(model)), parameter_count(model), flops_per_image(model))
 
 
 def layer_table(model: keras.Model) -> list[LayerRow]:
@@ -47,7 +68,7 @@ def layer_flops(layer: keras.layers.Layer) -> int:
         return 2 * math.prod(output[1:]) * kernel_h * kernel_w * in_channels
     if isinstance(layer, layers.Dense):
         return 2 * layer.input.shape[-1] * layer.units
-    if isinstance(layer, (layers.BatchNormalization, layers.Activation, layers.Add, layers.MaxPooling2D)):
+    if isinstance(layer, (FusedBatchNorm, layers.Activation, layers.Add, layers.MaxPooling2D)):
         return math.prod(d for d in output[1:] if d)
     return 0
 

@@ -14,16 +14,15 @@ from core.architectures.factory import LayerFactory
 
 
 def compact_cnn(make: LayerFactory) -> keras.Model:
-    """Narrow at 28x28, wide at 7x7: most of the accuracy of a VGG-style net at a fraction of its cost."""
+    """Narrow at 28x28, wider at 14x14 and 7x7, batch norm throughout: as cheap as the tutorial net, faster to learn."""
     return keras.Sequential(
         [
             *make.inputs(),
             *make.conv(16, padding="same"),
             make.pool(),
-            *make.conv(48, padding="same"),
-            *make.conv(48, padding="same"),
+            *make.conv(32, padding="same"),
             make.pool(),
-            *make.conv(96, padding="same"),
+            *make.conv(64, padding="same"),
             layers.Flatten(),
             make.dropout(),
             *make.dense(128),
@@ -52,7 +51,7 @@ def small_resnet(make: LayerFactory) -> keras.Model:
 
 def _residual_block(make: LayerFactory, x, filters: int):
     """Two 3x3 convs added to a 1x1 projection of the input, then ReLU."""
-    shortcut = layers.Conv2D(filters, 1, use_bias=False, dtype=make.dtype)(x)
+    shortcut = layers.Conv2D(make.width(filters), 1, use_bias=False, dtype=make.dtype)(x)
     y = _apply(make.conv(filters, padding="same"), x)
     conv, *norm, _relu = make.conv(filters, padding="same")
     y = _apply([conv, *norm], y)

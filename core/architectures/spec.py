@@ -29,11 +29,15 @@ class ModelSpec:
     dropout: float = 0.25
     l2: float = 0.0
     batch_norm: bool = True
+    # Multiplies every layer's channels or units: 2 doubles them, 0.5 halves them.
+    width: float = 1.0
     augmentation: Augmentation = field(default_factory=Augmentation)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"Dropout rate must be at least 0 and below 1, got {self.dropout}.")
+        if not 0.25 <= self.width <= 4:
+            raise ValueError(f"Width multiplier must be 0.25-4, got {self.width}.")
         if self.l2 < 0:
             raise ValueError(f"L2 weight decay cannot be negative, got {self.l2}.")
         augmentation = self.augmentation

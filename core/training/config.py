@@ -23,7 +23,7 @@ class TrainConfig:
     """How to train: data, optimiser, schedule, and the knobs that decide when to stop."""
 
     dataset: str = "fashion_mnist"
-    epochs: int = 5
+    epochs: int = 3
     batch_size: int = 128
     optimizer: Optimizer = "adam"
     learning_rate: float = 3e-3

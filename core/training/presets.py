@@ -45,15 +45,16 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "best_10_minutes",
             "Best accuracy in 10 minutes",
-            "The compact CNN trained longer with light augmentation and label smoothing: "
-            "about 93 % on Fashion-MNIST in under ten minutes on a 2-core CPU.",
+            "The compact CNN at twice the width, trained for 20 epochs with random shifts and flips and "
+            "label smoothing: about 93 % on Fashion-MNIST in under ten minutes on a 2-core CPU.",
             ModelSpec(
                 "compact",
                 dropout=0.3,
                 batch_norm=True,
+                width=2.0,
                 augmentation=Augmentation(shift_fraction=0.08, horizontal_flip=True),
             ),
-            TrainConfig(epochs=16, batch_size=128, learning_rate=3e-3, schedule="one_cycle", label_smoothing=0.1),
+            TrainConfig(epochs=20, batch_size=128, learning_rate=3e-3, schedule="one_cycle", label_smoothing=0.1),
         ),
     )
 }

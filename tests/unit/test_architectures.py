@@ -10,6 +10,7 @@ import tensorflow as tf
 from core.architectures import (
     ARCHITECTURES,
     Augmentation,
+    FusedBatchNorm,
     LiveDropout,
     ModelSpec,
     build_model,
@@ -49,8 +50,33 @@ def _kinds(model: keras.Model) -> list[str]:
 
 
 def test_batch_norm_setting_adds_and_removes_batch_norm_layers():
-    assert "BatchNormalization" in _kinds(build_model(ModelSpec("simple_cnn", batch_norm=True)))
-    assert "BatchNormalization" not in _kinds(build_model(ModelSpec("simple_cnn", batch_norm=False)))
+    assert _kinds(build_model(ModelSpec("simple_cnn", batch_norm=True))).count("FusedBatchNorm") == 3
+    assert "FusedBatchNorm" not in _kinds(build_model(ModelSpec("simple_cnn", batch_norm=False)))
+
+
+def test_fused_batch_norm_matches_keras_batch_normalization():
+    """Same maths as Keras' layer: normalised by batch statistics in training, moving averages in inference."""
+    images = RNG.normal(3.0, 2.0, (32, 7, 7, 5)).astype(np.float32)
+    ours = FusedBatchNorm(momentum=0.9)
+    reference = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-3)
+    for _ in range(3):
+        np.testing.assert_allclose(ours(images, training=True), reference(images, training=True), atol=1e-4)
+    # The fused kernel averages the unbiased (n - 1) batch variance, as TensorFlow 1 did: a 0.06 % difference here.
+    np.testing.assert_allclose(ours(images, training=False), reference(images, training=False), rtol=2e-3, atol=1e-5)
+    flat = images.reshape(32, -1)
+    np.testing.assert_allclose(
+        FusedBatchNorm()(flat, training=True),
+        keras.layers.BatchNormalization(epsilon=1e-3)(flat, training=True),
+        atol=1e-4,
+    )
+
+
+def test_width_multiplier_scales_every_layer_and_keeps_the_published_sizes_at_one():
+    narrow = build_model(ModelSpec("compact", width=1.0))
+    wide = build_model(ModelSpec("compact", width=2.0))
+    convs = lambda model: [layer.filters for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]  # noqa: E731
+    assert convs(narrow) == [16, 32, 64]
+    assert convs(wide) == [32, 64, 128]
 
 
 def test_l2_setting_adds_a_weight_penalty_to_the_loss():
