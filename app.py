@@ -13,6 +13,8 @@ st.set_page_config(page_title="CNN Model Explorer", page_icon=":material/neurolo
 navigation = st.navigation(
     [
         st.Page(PAGES_DIR / "data.py", title="Data", icon=":material/grid_view:", default=True),
+        st.Page(PAGES_DIR / "train.py", title="Train", icon=":material/model_training:"),
+        st.Page(PAGES_DIR / "runs.py", title="Runs", icon=":material/table_chart:"),
     ]
 )
 render_sidebar()

@@ -114,7 +114,7 @@ def progress_line(snapshot) -> str:
 def main(argv: list[str] | None = None) -> int:
     # Imported after argument parsing would be nicer for --help speed, but the choices need the registries.
     from core.architectures import ARCHITECTURES
-    from core.runs.folder import write_run
+    from core.runs.store import RunStore
     from core.training import OPTIMIZERS, SCHEDULES, TrainingJob, TrainingScheduler
     from core.training.presets import PRESETS
 
@@ -128,10 +128,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"Data: {dataset.source}")
     print(f"Model: {spec.architecture}, dropout {spec.dropout}, batch norm {'on' if spec.batch_norm else 'off'}")
-    saved = {}
-    job = TrainingJob(
-        dataset, spec, config, on_finish=lambda r: saved.update(folder=write_run(r, dataset.source, args.runs_dir))
-    )
+    store = RunStore(args.runs_dir)
+    job = TrainingJob(dataset, spec, config, on_finish=lambda result: store.save(result, dataset.source))
     TrainingScheduler(1).submit(job)
     interactive = sys.stdout.isatty()
     reported_epochs = 0
@@ -154,8 +152,8 @@ def main(argv: list[str] | None = None) -> int:
             f"Test accuracy {100 * result.test_accuracy:.2f} %, test loss {result.test_loss:.4f} "
             f"({result.elapsed_s:.1f} s, {result.device})"
         )
-    if "folder" in saved:
-        print(f"Saved run: {saved['folder']}")
+    if result.saved_run_id:
+        print(f"Saved run: {store.root / result.saved_run_id}")
     return 0 if result.state.value in ("finished", "stopped") and not result.error else 1
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import streamlit as st
 
 from core.datasets import DATA_DIR_ENV, DATASETS, Dataset, DatasetError, forget_loaded_datasets, load_dataset
+from core.runs.store import RunSummary
+from pages.resources import ACTIVE_RUN_KEY, run_store
 
 DATASET_KEY = "dataset_name"
 DATA_DIR_KEY = "data_dir"
@@ -32,6 +34,7 @@ def render_sidebar() -> None:
         dataset = _load_or_report()
         if dataset is not None:
             _source_line(dataset)
+            _active_run_picker(dataset.name)
         with st.expander("Data folder", expanded=False):
             st.text_input(
                 "Folder with IDX files or an .npz",
@@ -48,6 +51,25 @@ def render_sidebar() -> None:
             ):
                 forget_loaded_datasets()
                 st.rerun()
+
+
+def _run_label(run: RunSummary) -> str:
+    accuracy = f"{100 * run.test_accuracy:.1f} %" if run.test_accuracy is not None else "no test score"
+    return f"{run.name or run.architecture} · {accuracy} · {run.run_id[:15]}"
+
+
+def _active_run_picker(dataset_name: str) -> None:
+    runs = {run.run_id: run for run in run_store().list_runs() if run.complete and run.dataset == dataset_name}
+    if st.session_state.get(ACTIVE_RUN_KEY) not in runs:
+        # A run of another dataset, or one deleted meanwhile, cannot stay active.
+        st.session_state[ACTIVE_RUN_KEY] = None
+    st.selectbox(
+        "Active model",
+        [None, *runs],
+        key=ACTIVE_RUN_KEY,
+        format_func=lambda run_id: "none yet: train one" if run_id is None else _run_label(runs[run_id]),
+        help="The trained run the Evaluate and Predict pages use.",
+    )
 
 
 def current_dataset() -> Dataset | None:

@@ -13,6 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # shared test helpers: factories.py
 
 # Tests use embedded or synthetic data only; subprocesses inherit this too.
 os.environ["EXPLORER_OFFLINE"] = "1"

@@ -12,14 +12,14 @@ TRAIN_COLOUR = "#4C78A8"
 TEST_COLOUR = "#F58518"
 
 
-def example_grid_figure(picture: np.ndarray, class_names: Sequence[str], tile: int = 28) -> go.Figure:
-    """A mosaic with one row of examples per class, the class name beside each row."""
+def example_grid_figure(picture: np.ndarray, row_labels: Sequence[str], tile: int = 28) -> go.Figure:
+    """A mosaic of 28x28 tiles with a label beside each row (a class name, or 'original')."""
     figure = px.imshow(picture, binary_string=True)
-    rows = len(class_names)
+    rows = len(row_labels)
     figure.update_yaxes(
         tickmode="array",
         tickvals=[tile * row + tile / 2 for row in range(rows)],
-        ticktext=list(class_names),
+        ticktext=list(row_labels),
         showgrid=False,
     )
     figure.update_xaxes(visible=False)

@@ -12,12 +12,14 @@ import re
 import secrets
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from core.datasets.files import sha256_file
-from core.training.job import TrainingResult
+
+if TYPE_CHECKING:
+    from core.training.job import TrainingResult
 
 RUNS_DIR_ENV = "EXPLORER_RUNS_DIR"
 DEFAULT_RUNS_DIR = Path(__file__).resolve().parents[2] / "runs"
@@ -63,9 +65,41 @@ def _finite(value: float | None) -> float | None:
 
 
 def history_of(result: TrainingResult) -> dict[str, Any]:
-    """The epochs and live-change events of a run, as plain JSON."""
+    """The epochs, per-batch curve and live-change events of a run, as plain JSON."""
     epochs = [{k: _finite(v) if isinstance(v, float) else v for k, v in vars(e).items()} for e in result.epochs]
-    return {"epochs": epochs, "events": [vars(event) for event in result.events]}
+    return {
+        "epochs": epochs,
+        "batches": {
+            "step": list(result.batch_steps),
+            "loss": [_finite(v) for v in result.batch_loss],
+            "accuracy": [_finite(v) for v in result.batch_accuracy],
+        },
+        "events": [vars(event) for event in result.events],
+    }
+
+
+def write_tensorboard_logs(folder: Path, result: TrainingResult) -> None:
+    """Curves and events in TensorBoard's format: `tensorboard --logdir <runs folder>` shows every run."""
+    import tensorflow as tf
+
+    train = tf.summary.create_file_writer(str(folder / "train"))
+    validation = tf.summary.create_file_writer(str(folder / "validation"))
+    with train.as_default():
+        for step, loss, accuracy in zip(result.batch_steps, result.batch_loss, result.batch_accuracy, strict=True):
+            tf.summary.scalar("batch_loss", loss, step=step)
+            tf.summary.scalar("batch_accuracy", accuracy, step=step)
+        for record in result.epochs:
+            tf.summary.scalar("epoch_loss", record.loss, step=record.epoch)
+            tf.summary.scalar("epoch_accuracy", record.accuracy, step=record.epoch)
+            tf.summary.scalar("learning_rate", record.learning_rate, step=record.epoch)
+        for event in result.events:
+            tf.summary.text("live_changes", event.describe(), step=event.step)
+    with validation.as_default():
+        for record in result.epochs:
+            tf.summary.scalar("epoch_loss", record.val_loss, step=record.epoch)
+            tf.summary.scalar("epoch_accuracy", record.val_accuracy, step=record.epoch)
+    for writer in (train, validation):
+        writer.close()
 
 
 def write_run(result: TrainingResult, dataset_source: str, directory: str | Path | None = None) -> Path:
@@ -94,6 +128,7 @@ def write_run(result: TrainingResult, dataset_source: str, directory: str | Path
             "parameters": int(result.model.count_params()),
         },
     )
+    write_tensorboard_logs(folder / "tensorboard", result)
     partial_confusion = folder / ".confusion.partial.npz"
     matrices = np.stack(result.confusion_matrices) if result.confusion_matrices else np.zeros((0, 10, 10), np.int64)
     np.savez(partial_confusion, validation=matrices)

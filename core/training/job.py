@@ -39,12 +39,18 @@ class TrainingResult:
     epochs: tuple[EpochRecord, ...]
     events: tuple[Event, ...]
     elapsed_s: float
+    # Per-batch training curve (downsampled to bounded length), as the live panel drew it.
+    batch_steps: tuple[int, ...] = ()
+    batch_loss: tuple[float, ...] = ()
+    batch_accuracy: tuple[float, ...] = ()
     model: keras.Model | None = None
     # One validation confusion matrix per finished epoch (rows: true class, columns: predicted).
     confusion_matrices: list[np.ndarray] = field(default_factory=list)
     test_loss: float | None = None
     test_accuracy: float | None = None
     error: str | None = None
+    # The run id the `on_finish` hook saved this result under, if it returns one.
+    saved_run_id: str | None = None
 
 
 def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
@@ -75,7 +81,7 @@ class TrainingJob:
         spec: ModelSpec,
         config: TrainConfig,
         *,
-        on_finish: Callable[[TrainingResult], None] | None = None,
+        on_finish: Callable[[TrainingResult], str | None] | None = None,
         extra_callbacks: Sequence[keras.callbacks.Callback] = (),
     ):
         if config.dataset != dataset.name:
@@ -95,6 +101,7 @@ class TrainingJob:
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
         self._finished_callbacks: list[Callable[[TrainingJob], None]] = []
+        self._leave_queue: Callable[[TrainingJob], bool] | None = None
         self._progress.update(total_epochs=config.epochs, dropout=spec.dropout)
 
     # --- reading --------------------------------------------------------------------------------
@@ -113,9 +120,11 @@ class TrainingJob:
     # --- controls -------------------------------------------------------------------------------
 
     def stop(self) -> None:
-        """Stop within one batch, keeping the weights learned so far."""
+        """Stop within one batch, keeping the weights learned so far; a queued job just leaves the queue."""
         self._stop.set()
         self._resume.set()
+        if self.state is JobState.QUEUED and self._leave_queue is not None:
+            self._leave_queue(self)
 
     def pause(self) -> None:
         self._resume.clear()
@@ -140,8 +149,10 @@ class TrainingJob:
 
     # --- for the scheduler ----------------------------------------------------------------------
 
-    def add_finished_callback(self, callback: Callable[[TrainingJob], None]) -> None:
-        self._finished_callbacks.append(callback)
+    def attach(self, on_finished: Callable[[TrainingJob], None], cancel: Callable[[TrainingJob], bool]) -> None:
+        """Called by the scheduler: who to tell when the job is over, and how to leave its queue."""
+        self._finished_callbacks.append(on_finished)
+        self._leave_queue = cancel
 
     def set_queue_position(self, position: int | None) -> None:
         self._progress.update(queue_position=position)
@@ -151,7 +162,7 @@ class TrainingJob:
         self._thread = threading.Thread(target=self._run, name=f"training-{self.id}", daemon=True)
         self._thread.start()
 
-    def cancel_queued(self) -> None:
+    def end_without_starting(self) -> None:
         """End a job that never started."""
         self._finish(self._result(JobState.STOPPED, error=None))
 
@@ -225,6 +236,9 @@ class TrainingJob:
             epochs=snapshot.epochs,
             events=snapshot.events,
             elapsed_s=self._progress.elapsed(),
+            batch_steps=snapshot.batch_steps,
+            batch_loss=snapshot.batch_loss,
+            batch_accuracy=snapshot.batch_accuracy,
             model=model,
             confusion_matrices=control.confusion_matrices if control else [],
             error=error,
@@ -233,7 +247,7 @@ class TrainingJob:
     def _finish(self, result: TrainingResult) -> None:
         if self._on_finish is not None and result.model is not None:
             try:
-                self._on_finish(result)
+                result.saved_run_id = self._on_finish(result)
             except Exception as error:
                 result.error = f"Training ended but saving the run failed: {error}"
         self.result = result

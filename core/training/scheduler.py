@@ -11,6 +11,7 @@ from core.training.job import TrainingJob
 from core.training.progress import JobState
 
 MAX_JOBS_ENV = "EXPLORER_MAX_JOBS"
+RECENT_JOBS_KEPT = 8
 
 
 class TrainingScheduler:
@@ -23,11 +24,19 @@ class TrainingScheduler:
         self._lock = threading.Lock()
         self._running: list[TrainingJob] = []
         self._queue: deque[TrainingJob] = deque()
+        # Recent jobs by id, so a page reloaded in the browser finds its job again.
+        self._recent: dict[str, TrainingJob] = {}
 
     def submit(self, job: TrainingJob) -> TrainingJob:
         """Start the job now if a slot is free, otherwise queue it."""
-        job.add_finished_callback(self._job_finished)
+        job.attach(on_finished=self._job_finished, cancel=self.cancel)
         with self._lock:
+            self._recent[job.id] = job
+            while len(self._recent) > RECENT_JOBS_KEPT:
+                oldest = next(iter(self._recent))
+                if not self._recent[oldest].state.is_over:
+                    break
+                del self._recent[oldest]
             self._queue.append(job)
             self._start_waiting_jobs()
         return job
@@ -39,8 +48,13 @@ class TrainingScheduler:
                 return False
             self._queue.remove(job)
             self._report_positions()
-        job.cancel_queued()
+        job.end_without_starting()
         return True
+
+    def find(self, job_id: str) -> TrainingJob | None:
+        """A job submitted here recently, by id."""
+        with self._lock:
+            return self._recent.get(job_id)
 
     def running(self) -> list[TrainingJob]:
         with self._lock:

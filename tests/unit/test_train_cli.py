@@ -37,7 +37,7 @@ def test_cli_trains_and_writes_a_complete_run(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "epoch 1:" in done.stdout and "epoch 2:" in done.stdout
     assert "Test accuracy" in done.stdout
-    (folder,) = tmp_path.iterdir()
+    (folder,) = [path for path in tmp_path.iterdir() if path.is_dir()]
     assert f"Saved run: {folder}" in done.stdout
     manifest = json.loads((folder / "run.json").read_text())
     assert manifest["complete"] is True and manifest["state"] == "finished"
@@ -88,5 +88,5 @@ def test_the_multi_device_path_trains_on_two_logical_cpus(tmp_path):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert "2 x CPU (MirroredStrategy)" in done.stdout
-    (folder,) = tmp_path.iterdir()
+    (folder,) = [path for path in tmp_path.iterdir() if path.is_dir()]
     assert json.loads((folder / "metrics.json").read_text())["device"] == "2 x CPU (MirroredStrategy)"

@@ -152,8 +152,9 @@ def test_the_scheduler_queues_jobs_beyond_its_limit_and_reports_positions(tiny_m
     assert first.snapshot().queue_position is None
     assert second.snapshot().queue_position == 1 and third.snapshot().queue_position == 2
     assert second.state is JobState.QUEUED
-    assert scheduler.cancel(third)
+    third.stop()  # a queued job just leaves the queue
     assert third.result.state is JobState.STOPPED and third.result.model is None
+    assert scheduler.queued() == [second]
     assert first.wait(120) and second.wait(120)
     assert second.result.state is JobState.FINISHED
     assert scheduler.running() == [] and scheduler.queued() == []

@@ -1,0 +1,257 @@
+"""`RunStore`: every run a user trained, indexed in SQLite, each in its own folder.
+
+The folders are the truth; the SQLite index (WAL, one connection per call so any thread may use
+it) makes listing fast and holds what users add later: names and tags. A folder whose manifest is
+missing is an interrupted save and is listed as such, never as complete; a damaged folder is
+listed with its reason and never breaks the listing of the others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core.datasets.files import sha256_file
+from core.runs.folder import MANIFEST, MODEL_FILE, is_valid_run_id, runs_dir, write_run
+
+if TYPE_CHECKING:
+    from core.training.job import TrainingResult
+
+INDEX_FILE = "index.sqlite"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    created_utc TEXT,
+    state TEXT NOT NULL,
+    complete INTEGER NOT NULL,
+    problem TEXT,
+    dataset TEXT,
+    architecture TEXT,
+    test_accuracy REAL,
+    best_val_accuracy REAL,
+    epochs_completed INTEGER,
+    elapsed_s REAL,
+    device TEXT,
+    parameters INTEGER,
+    model_sha256 TEXT,
+    config_json TEXT,
+    name TEXT NOT NULL DEFAULT '',
+    tags TEXT NOT NULL DEFAULT '[]'
+)
+"""
+MAX_NAME_LENGTH = 80
+MAX_TAGS = 10
+
+
+class RunStoreError(Exception):
+    """A run cannot be used; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One row of the runs table."""
+
+    run_id: str
+    state: str
+    complete: bool
+    created_utc: str | None = None
+    problem: str | None = None
+    dataset: str | None = None
+    architecture: str | None = None
+    test_accuracy: float | None = None
+    best_val_accuracy: float | None = None
+    epochs_completed: int | None = None
+    elapsed_s: float | None = None
+    device: str | None = None
+    parameters: int | None = None
+    model_sha256: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    name: str = ""
+    tags: tuple[str, ...] = ()
+
+
+class RunStore:
+    """Runs under one folder: save, list, load safely, rename, tag, delete."""
+
+    def __init__(self, root: str | Path | None = None):
+        self.root = runs_dir(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.index_path = self.root / INDEX_FILE
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(SCHEMA)
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.index_path, timeout=30)
+        try:
+            with db:
+                yield db
+        finally:
+            db.close()
+
+    # --- writing --------------------------------------------------------------------------------
+
+    def save(self, result: TrainingResult, dataset_source: str) -> str:
+        """Write a training result as a new run and index it; returns the run id."""
+        folder = write_run(result, dataset_source, self.root)
+        self._index(self._read_folder(folder))
+        return folder.name
+
+    def rename(self, run_id: str, name: str) -> None:
+        name = " ".join(str(name).split())[:MAX_NAME_LENGTH]
+        self._require(run_id)
+        with self._connect() as db:
+            db.execute("UPDATE runs SET name = ? WHERE run_id = ?", (name, run_id))
+
+    def set_tags(self, run_id: str, tags: list[str]) -> None:
+        cleaned = sorted({" ".join(str(tag).split())[:30] for tag in tags if str(tag).strip()})[:MAX_TAGS]
+        self._require(run_id)
+        with self._connect() as db:
+            db.execute("UPDATE runs SET tags = ? WHERE run_id = ?", (json.dumps(cleaned), run_id))
+
+    def delete(self, run_id: str) -> None:
+        """Remove a run's folder and its row."""
+        folder = self._folder(run_id)
+        if folder.is_dir():
+            shutil.rmtree(folder)
+        with self._connect() as db:
+            db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+
+    # --- reading --------------------------------------------------------------------------------
+
+    def list_runs(self) -> list[RunSummary]:
+        """Every run, newest first; folders the index has not seen yet are read and added."""
+        with self._connect() as db:
+            known = {row[0] for row in db.execute("SELECT run_id FROM runs")}
+        present = {p.name for p in self.root.iterdir() if p.is_dir() and is_valid_run_id(p.name)}
+        for run_id in present - known:
+            self._index(self._read_folder(self.root / run_id))
+        with self._connect() as db:
+            if known - present:
+                db.executemany("DELETE FROM runs WHERE run_id = ?", [(r,) for r in known - present])
+            db.row_factory = sqlite3.Row
+            rows = db.execute("SELECT * FROM runs ORDER BY run_id DESC").fetchall()
+        return [_summary_from_row(row) for row in rows]
+
+    def get(self, run_id: str) -> RunSummary:
+        self._require(run_id)
+        return next(run for run in self.list_runs() if run.run_id == run_id)
+
+    def history(self, run_id: str) -> dict[str, Any]:
+        return self._read_json(self._complete_folder(run_id) / "history.json")
+
+    def model_path(self, run_id: str) -> Path:
+        """The verified model file of a complete run (its SHA-256 checked against the manifest)."""
+        folder = self._complete_folder(run_id)
+        manifest = self._read_json(folder / MANIFEST)
+        path = folder / MODEL_FILE
+        if not path.is_file():
+            raise RunStoreError(f"Run {run_id} has no model file.")
+        if sha256_file(path) != manifest.get("model_sha256"):
+            raise RunStoreError(
+                f"Run {run_id}: model.keras does not match its recorded SHA-256; it was changed or damaged."
+            )
+        return path
+
+    def load_model(self, run_id: str):
+        """Load a run's model by id only, hash-checked, with Keras' safe mode on."""
+        import keras
+
+        import core.architectures  # noqa: F401  (registers the app's own layers for safe loading)
+
+        path = self.model_path(run_id)
+        try:
+            return keras.saving.load_model(path, safe_mode=True)
+        except Exception as error:  # any refusal or failure of Keras' loader is reported, never raised raw
+            raise RunStoreError(f"Run {run_id}: the model could not be loaded safely ({error}).") from None
+
+    # --- internals ------------------------------------------------------------------------------
+
+    def _folder(self, run_id: str) -> Path:
+        if not is_valid_run_id(run_id):
+            raise RunStoreError(f"{run_id!r} is not a run id.")
+        return self.root / run_id
+
+    def _require(self, run_id: str) -> None:
+        if not self._folder(run_id).is_dir():
+            raise RunStoreError(f"There is no run {run_id}.")
+
+    def _complete_folder(self, run_id: str) -> Path:
+        folder = self._folder(run_id)
+        summary = self._read_folder(folder) if folder.is_dir() else None
+        if summary is None:
+            raise RunStoreError(f"There is no run {run_id}.")
+        if not summary.complete:
+            raise RunStoreError(f"Run {run_id} is {summary.state}: {summary.problem}")
+        return folder
+
+    @staticmethod
+    def _read_json(path: Path) -> dict[str, Any]:
+        try:
+            content = json.loads(path.read_text())
+        except (OSError, ValueError) as error:
+            raise RunStoreError(f"{path.name} of run {path.parent.name} cannot be read ({error}).") from None
+        if not isinstance(content, dict):
+            raise RunStoreError(f"{path.name} of run {path.parent.name} is not a JSON object.")
+        return content
+
+    def _read_folder(self, folder: Path) -> RunSummary:
+        run_id = folder.name
+        if not (folder / MANIFEST).exists():
+            return RunSummary(run_id, "interrupted", False, problem="the save never finished (no run.json).")
+        try:
+            manifest = self._read_json(folder / MANIFEST)
+            metrics = self._read_json(folder / "metrics.json")
+            config = self._read_json(folder / "config.json")
+        except RunStoreError as error:
+            return RunSummary(run_id, "damaged", False, problem=str(error))
+        if manifest.get("run_id") != run_id or manifest.get("complete") is not True:
+            return RunSummary(run_id, "damaged", False, problem="its manifest does not describe this run.")
+        return RunSummary(
+            run_id=run_id,
+            state=str(manifest.get("state", "finished")),
+            complete=True,
+            created_utc=manifest.get("created_utc"),
+            dataset=manifest.get("dataset"),
+            architecture=manifest.get("architecture"),
+            test_accuracy=metrics.get("test_accuracy"),
+            best_val_accuracy=metrics.get("best_val_accuracy"),
+            epochs_completed=metrics.get("epochs_completed"),
+            elapsed_s=metrics.get("elapsed_s"),
+            device=metrics.get("device"),
+            parameters=metrics.get("parameters"),
+            model_sha256=manifest.get("model_sha256"),
+            config=config,
+            problem=manifest.get("error"),
+        )
+
+    def _index(self, run: RunSummary) -> None:
+        with self._connect() as db:
+            db.execute(
+                """INSERT INTO runs (run_id, created_utc, state, complete, problem, dataset, architecture,
+                       test_accuracy, best_val_accuracy, epochs_completed, elapsed_s, device, parameters,
+                       model_sha256, config_json)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT(run_id) DO UPDATE SET state = excluded.state, complete = excluded.complete,
+                       problem = excluded.problem""",
+                (
+                    run.run_id, run.created_utc, run.state, int(run.complete), run.problem, run.dataset,
+                    run.architecture, run.test_accuracy, run.best_val_accuracy, run.epochs_completed,
+                    run.elapsed_s, run.device, run.parameters, run.model_sha256, json.dumps(run.config),
+                ),
+            )  # fmt: skip
+
+
+def _summary_from_row(row: sqlite3.Row) -> RunSummary:
+    values = dict(row)
+    config = json.loads(values.pop("config_json") or "{}")
+    tags = tuple(json.loads(values.pop("tags") or "[]"))
+    values["complete"] = bool(values["complete"])
+    return RunSummary(config=config, tags=tags, **values)

@@ -1,0 +1,178 @@
+"""Runs page: every run kept, compared, renamed, exported or deleted."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.figures.training import curves_from_history, training_curves_figure
+from core.runs.store import RunStoreError, RunSummary
+from pages.resources import ACTIVE_RUN_KEY, activate_run, run_store
+from pages.sidebar import current_dataset
+
+TABLE_KEY = "runs_table"
+
+
+def run_table(runs: list[RunSummary]) -> pd.DataFrame:
+    """One row per run with the settings and results worth comparing."""
+    rows = []
+    for run in runs:
+        model = run.config.get("model", {})
+        training = run.config.get("training", {})
+        augmentation = model.get("augmentation", {})
+        rows.append(
+            {
+                "name": run.name or run.architecture or "",
+                "dataset": run.dataset,
+                "architecture": run.architecture,
+                "dropout": model.get("dropout"),
+                "L2": model.get("l2"),
+                "batch norm": model.get("batch_norm"),
+                "augmented": any(bool(value) for value in augmentation.values()),
+                "parameters": run.parameters,
+                "epochs": run.epochs_completed,
+                "best validation": run.best_val_accuracy,
+                "test accuracy": run.test_accuracy,
+                "time (s)": run.elapsed_s,
+                "device": run.device,
+                "state": run.state,
+                "tags": ", ".join(run.tags),
+                "created": run.created_utc,
+                "run id": run.run_id,
+                "problem": run.problem or "",
+                "learning rate": training.get("learning_rate"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+COLUMNS = {
+    "best validation": st.column_config.NumberColumn(format="percent"),
+    "test accuracy": st.column_config.NumberColumn(format="percent"),
+    "parameters": st.column_config.NumberColumn(format="localized"),
+    "time (s)": st.column_config.NumberColumn(format="%.1f"),
+}
+
+
+def render_filters(runs: list[RunSummary], dataset_name: str) -> list[RunSummary]:
+    left, middle, right = st.columns(3)
+    datasets = sorted({run.dataset for run in runs if run.dataset})
+    chosen = left.multiselect(
+        "Dataset", datasets, default=[dataset_name] if dataset_name in datasets else [], key="filter_dataset"
+    )
+    architectures = sorted({run.architecture for run in runs if run.architecture})
+    kinds = middle.multiselect("Architecture", architectures, key="filter_architecture")
+    text = right.text_input("Search names and tags", key="filter_text").strip().lower()
+    return [
+        run
+        for run in runs
+        if (not chosen or run.dataset in chosen)
+        and (not kinds or run.architecture in kinds)
+        and (not text or text in f"{run.name} {' '.join(run.tags)} {run.run_id}".lower())
+    ]
+
+
+def render_overlay(selected: list[RunSummary]) -> None:
+    curves = []
+    for run in selected:
+        if not run.complete:
+            continue
+        try:
+            curves.append(curves_from_history(run.name or run.run_id[-6:], run_store().history(run.run_id)))
+        except RunStoreError as error:
+            st.warning(str(error))
+    if curves:
+        st.plotly_chart(training_curves_figure(curves), key="runs_overlay")
+
+
+def render_actions(run: RunSummary) -> None:
+    store = run_store()
+    st.subheader(f"Run {run.name or run.run_id}")
+    if not run.complete:
+        st.warning(f"This run is {run.state}: {run.problem} It can only be deleted.")
+    else:
+        activate, download, _ = st.columns(3)
+        is_active = st.session_state.get(ACTIVE_RUN_KEY) == run.run_id
+        activate.button(
+            "Active model" if is_active else "Make active", key="activate_run", disabled=is_active,
+            icon=":material/star:", on_click=activate_run, args=(run.run_id,),
+        )  # fmt: skip
+        try:
+            model_file = store.model_path(run.run_id)
+            download.download_button(
+                "Download model.keras", data=model_file.read_bytes(), file_name=f"{run.run_id}.keras",
+                mime="application/octet-stream", key="download_model", icon=":material/download:",
+            )  # fmt: skip
+        except RunStoreError as error:
+            download.error(str(error))
+        name_column, tags_column = st.columns(2)
+        with name_column.form("rename_form", border=False):
+            new_name = st.text_input("Name", value=run.name, max_chars=80, key="rename_text")
+            if st.form_submit_button("Rename"):
+                store.rename(run.run_id, new_name)
+                st.rerun()
+        with tags_column.form("tags_form", border=False):
+            tags = st.multiselect("Tags", sorted(set(run.tags) | {"baseline", "best", "overfits"}),
+                                  default=list(run.tags), accept_new_options=True, key="tags_select")  # fmt: skip
+            if st.form_submit_button("Save tags"):
+                store.set_tags(run.run_id, tags)
+                st.rerun()
+        render_export(run)
+    with st.expander("Delete this run"):
+        st.write("Deletes the run's folder: its model, curves and logs. This cannot be undone.")
+        confirmed = st.checkbox("Yes, delete it", key="confirm_delete")
+        if st.button("Delete", type="primary", key="delete_run", disabled=not confirmed):
+            # The sidebar drops a deleted run from "Active model" on the rerun.
+            store.delete(run.run_id)
+            st.rerun()
+
+
+def render_export(run: RunSummary) -> None:
+    with st.expander("Export for deployment"):
+        st.write(
+            "A TensorFlow SavedModel and a TensorFlow Lite file, both taking raw 0-255 pixels shaped (N, 28, 28, 1)."
+        )
+        if st.button("Export", key="export_run", icon=":material/deployed_code:"):
+            dataset = current_dataset()
+            if dataset is None or dataset.name != run.dataset:
+                st.error(f"Pick {run.dataset} in the sidebar to check the exported model on its test set.")
+                return
+            from core.runs.export import export_run  # TensorFlow only when exporting
+
+            with st.spinner("Exporting and checking the TFLite model on the test set…"):
+                try:
+                    report = export_run(run_store().load_model(run.run_id), run_store().root / run.run_id,
+                                        dataset.x_test, dataset.y_test)  # fmt: skip
+                except (RunStoreError, OSError, ValueError) as error:
+                    st.error(f"Export failed: {error}")
+                    return
+            st.success(
+                f"TFLite model: {report.tflite_bytes / 1e6:.2f} MB, {100 * report.tflite_test_accuracy:.2f} % "
+                f"test accuracy (Keras model: {100 * (run.test_accuracy or 0):.2f} %). "
+                f"SavedModel in `{report.saved_model_dir}`."
+            )
+            st.download_button("Download model.tflite", data=report.tflite_path.read_bytes(),
+                               file_name=f"{run.run_id}.tflite", key="download_tflite")  # fmt: skip
+
+
+def render() -> None:
+    st.title("Runs")
+    dataset = current_dataset()
+    runs = run_store().list_runs()
+    if not runs:
+        st.info("No runs yet. Train a model on the Train page and it appears here.")
+        return
+    shown = render_filters(runs, dataset.name if dataset else "")
+    table = run_table(shown)
+    selection = st.dataframe(
+        table, hide_index=True, column_config=COLUMNS, on_select="rerun", selection_mode="multi-row", key=TABLE_KEY,
+    )  # fmt: skip
+    selected = [shown[index] for index in selection.selection.rows if index < len(shown)]
+    if not selected:
+        st.caption("Select rows to overlay their curves and to manage a run.")
+        return
+    render_overlay(selected)
+    render_actions(selected[0])
+
+
+render()

@@ -1,0 +1,91 @@
+"""Train page: choose a model and its regularisation, press Train, watch it learn, change it live."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.figures.training import curves_from_snapshot, training_curves_figure
+from core.training import JobState, TrainingJob
+from pages.live_panel import describe_time, live_panel
+from pages.resources import activate_run, run_store, training_scheduler
+from pages.sidebar import current_dataset
+from pages.train_settings import read_settings, render_settings
+
+JOB_KEY = "train_job_id"
+
+
+def current_job() -> TrainingJob | None:
+    """This session's latest job; after a browser refresh, the one named in the page's URL."""
+    job_id = st.session_state.get(JOB_KEY) or st.query_params.get("job")
+    job = training_scheduler().find(job_id) if job_id else None
+    if job is not None:
+        st.session_state[JOB_KEY] = job.id
+    return job
+
+
+def start_training(dataset, spec, config) -> None:
+    store = run_store()
+    # The job saves itself from its own thread when it ends, finished, stopped or failed.
+    job = TrainingJob(dataset, spec, config, on_finish=lambda result: store.save(result, dataset.source))
+    training_scheduler().submit(job)
+    st.session_state[JOB_KEY] = job.id
+    st.query_params["job"] = job.id
+
+
+def render_finished(job: TrainingJob) -> None:
+    result = job.result
+    if result.state is JobState.FAILED:
+        st.error(f"Training failed. {result.error}", icon=":material/error:")
+    elif result.error:
+        st.warning(result.error)
+    if result.test_accuracy is not None:
+        verb = "Stopped early" if result.state is JobState.STOPPED else "Finished"
+        st.success(
+            f"{verb}: **{100 * result.test_accuracy:.2f} % test accuracy** (test loss {result.test_loss:.3f}) "
+            f"after {len(result.epochs)} epoch(s) in {describe_time(result.elapsed_s)} on {result.device}.",
+            icon=":material/check_circle:",
+        )
+    snapshot = job.snapshot()
+    if snapshot.batch_steps:
+        st.plotly_chart(training_curves_figure([curves_from_snapshot("this run", snapshot)]), key="final_curves")
+    if result.saved_run_id:
+        left, right = st.columns(2)
+        left.caption(f"Saved as run `{result.saved_run_id}`; compare it with others on the Runs page.")
+        right.button(
+            "Use this model on the other pages", key="activate_new_run", icon=":material/star:",
+            on_click=activate_run, args=(result.saved_run_id,),
+        )  # fmt: skip
+
+
+def render() -> None:
+    dataset = current_dataset()
+    if dataset is None:
+        st.error("Pick a dataset with usable data in the sidebar first.")
+        st.stop()
+    st.title(f"Train a CNN on {dataset.info.display_name}")
+    job = current_job()
+    if job is not None and not job.state.is_over:
+        st.caption(
+            f"Training {job.spec.architecture} (dropout {job.spec.dropout:g}, batch norm "
+            f"{'on' if job.spec.batch_norm else 'off'}) on {dataset.info.display_name}. "
+            "You can leave this page: training goes on."
+        )
+        live_panel(job)
+        return
+    if job is not None and job.result is not None:
+        with st.container(border=True):
+            st.subheader("Last run")
+            render_finished(job)
+
+    render_settings(dataset)
+    try:
+        spec, config = read_settings(dataset.name)
+    except ValueError as error:
+        st.error(f"These settings cannot be used: {error}")
+        return
+    if st.button("Train", type="primary", key="train", icon=":material/play_arrow:"):
+        start_training(dataset, spec, config)
+        st.rerun()
+
+
+render()

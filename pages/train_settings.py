@@ -1,0 +1,210 @@
+"""The Train page's settings: widgets in, a (ModelSpec, TrainConfig) pair out."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.architectures import ARCHITECTURES, Augmentation, ModelSpec, architecture_info, model_facts
+from core.architectures.augmentation_preview import augmentation_preview
+from core.datasets import Dataset
+from core.datasets.summary import mosaic
+from core.figures.data import example_grid_figure
+from core.training import OPTIMIZERS, SCHEDULES, TrainConfig
+from core.training.presets import PRESETS
+
+LEARNING_RATES = [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 3e-2, 1e-1]
+L2_VALUES = [0.0, 1e-5, 1e-4, 5e-4, 1e-3, 5e-3]
+BATCH_SIZES = [32, 64, 128, 256, 512]
+PREVIEW_IMAGES, PREVIEW_COPIES = 5, 7
+# Settings survive a visit to another page.
+KEEP = {"persist_state": "session"}
+
+
+def widget_values(spec: ModelSpec, config: TrainConfig) -> dict[str, object]:
+    """Widget keys and values that show a spec and config."""
+    augmentation = spec.augmentation
+    return {
+        "arch": spec.architecture,
+        "dropout": spec.dropout,
+        "l2": spec.l2,
+        "batch_norm": spec.batch_norm,
+        "width": spec.width,
+        "rotation": augmentation.rotation_degrees,
+        "shift": augmentation.shift_fraction,
+        "zoom": augmentation.zoom_fraction,
+        "flip": augmentation.horizontal_flip,
+        "optimizer": config.optimizer,
+        "learning_rate": config.learning_rate,
+        "schedule": config.schedule,
+        "batch_size": config.batch_size,
+        "epochs": config.epochs,
+        "seed": config.seed,
+        "validation_split": config.validation_split,
+        "label_smoothing": config.label_smoothing,
+        "early_stopping": config.early_stopping_patience,
+        "train_size": config.train_size or 0,
+    }
+
+
+def apply_preset() -> None:
+    """Widget callback: load the chosen preset into every setting."""
+    preset = PRESETS.get(st.session_state.get("preset") or "default", PRESETS["default"])
+    st.session_state.update(widget_values(preset.spec, preset.config))
+
+
+def apply_architecture_defaults() -> None:
+    """Widget callback: a new architecture starts from its own dropout and batch-norm defaults."""
+    info = architecture_info(st.session_state["arch"])
+    st.session_state.update(dropout=info.default_dropout, batch_norm=info.default_batch_norm)
+
+
+def _init_once() -> None:
+    if "arch" not in st.session_state:
+        st.session_state["preset"] = "default"
+        apply_preset()
+
+
+def read_settings(dataset_name: str) -> tuple[ModelSpec, TrainConfig]:
+    """Build the spec and config from the widgets; raises ValueError with a plain reason."""
+    state = st.session_state
+    augmentation = Augmentation(
+        rotation_degrees=float(state["rotation"]),
+        shift_fraction=float(state["shift"]),
+        zoom_fraction=float(state["zoom"]),
+        horizontal_flip=bool(state.get("flip")) and dataset_name == "fashion_mnist",
+    )
+    spec = ModelSpec(
+        architecture=state["arch"],
+        dropout=float(state["dropout"]),
+        l2=float(state["l2"]),
+        batch_norm=bool(state["batch_norm"]),
+        width=float(state["width"]),
+        augmentation=augmentation,
+    )
+    config = TrainConfig(
+        dataset=dataset_name,
+        epochs=int(state["epochs"]),
+        batch_size=int(state["batch_size"]),
+        optimizer=state["optimizer"],
+        learning_rate=float(state["learning_rate"]),
+        schedule=state["schedule"],
+        label_smoothing=float(state["label_smoothing"]),
+        early_stopping_patience=int(state["early_stopping"]),
+        validation_split=float(state["validation_split"]),
+        train_size=int(state["train_size"]) or None,
+        seed=int(state["seed"]),
+    )
+    return spec, config
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _preview_picture(dataset_name: str, source: str, augmentation: Augmentation, seed: int, _images: np.ndarray):
+    augmented = augmentation_preview(_images, augmentation, PREVIEW_COPIES, seed)
+    tiles = np.concatenate([_images[:, None], augmented], axis=1).reshape(-1, 28, 28)
+    columns = PREVIEW_COPIES + 1
+    return mosaic(tiles, [np.arange(row * columns, (row + 1) * columns) for row in range(len(_images))], columns)
+
+
+def render_model_settings(dataset: Dataset) -> None:
+    st.selectbox(
+        "Architecture", list(ARCHITECTURES), key="arch", **KEEP,
+        format_func=lambda name: ARCHITECTURES[name].display_name,
+        on_change=apply_architecture_defaults,
+    )  # fmt: skip
+    info = architecture_info(st.session_state["arch"])
+    st.caption(f"{info.description} *Origin: {info.origin}.*")
+    spec = ModelSpec(
+        st.session_state["arch"],
+        batch_norm=bool(st.session_state["batch_norm"]),
+        width=float(st.session_state["width"]),
+    )
+    facts = model_facts(spec)
+    parameters, flops = st.columns(2)
+    parameters.metric("Parameters", f"{facts.parameters:,}")
+    flops.metric("Cost per image", f"{facts.flops / 1e6:,.1f} MFLOPs")
+    with st.expander("Layers"):
+        # Numbered rather than named: Keras' automatic names change with every model built in the process.
+        table = pd.DataFrame(
+            [(row.kind, " × ".join(map(str, row.output_shape[1:])), row.parameters, row.flops) for row in facts.layers],
+            columns=["layer", "output shape", "parameters", "FLOPs per image"],
+        )
+        table.index += 1
+        st.dataframe(table, key="layer_table")
+
+
+def render_regularisation(dataset: Dataset) -> None:
+    info = architecture_info(st.session_state["arch"])
+    st.slider(
+        "Dropout rate", 0.0, 0.9, step=0.05, key="dropout", **KEEP, disabled=not info.has_dropout,
+        help="Fraction of units switched off at random in training; can be changed live while training.",
+    )  # fmt: skip
+    st.select_slider("L2 weight decay", L2_VALUES, key="l2", **KEEP, format_func=lambda v: f"{v:g}" if v else "off")
+    st.toggle("Batch norm", key="batch_norm", **KEEP, help="Normalise each layer's outputs: faster, steadier training.")
+    st.select_slider("Width", [0.5, 0.75, 1.0, 1.5, 2.0, 3.0], key="width", **KEEP, format_func=lambda w: f"{w:g}x")
+    st.markdown("**Augmentation** (training images only)")
+    st.slider("Random rotation (degrees)", 0.0, 30.0, step=1.0, key="rotation", **KEEP)
+    st.slider("Random shift (fraction of size)", 0.0, 0.3, step=0.02, key="shift", **KEEP)
+    st.slider("Random zoom (fraction)", 0.0, 0.3, step=0.02, key="zoom", **KEEP)
+    if dataset.name == "fashion_mnist":
+        st.toggle("Random horizontal flip", key="flip", **KEEP, help="Clothes look the same mirrored.")
+    else:
+        st.caption("No horizontal flips for digits: a mirrored digit is a different symbol.")
+    augmentation = Augmentation(
+        float(st.session_state["rotation"]), float(st.session_state["shift"]), float(st.session_state["zoom"]),
+        bool(st.session_state.get("flip")) and dataset.name == "fashion_mnist",
+    )  # fmt: skip
+    if augmentation.enabled:
+        with st.expander("What the model is fed", expanded=True):
+            if st.button("New random versions", key="reshuffle_augmentation", icon=":material/shuffle:"):
+                st.session_state["augmentation_seed"] = st.session_state.get("augmentation_seed", 0) + 1
+            picks = np.linspace(0, len(dataset.x_train) - 1, PREVIEW_IMAGES).astype(int)
+            images = dataset.x_train[picks]
+            picture = _preview_picture(
+                dataset.name, dataset.source, augmentation, st.session_state.get("augmentation_seed", 0), images
+            )
+            labels = [dataset.class_names[label] for label in dataset.y_train[picks]]
+            st.plotly_chart(example_grid_figure(picture, labels), key="augmentation_preview")
+            st.caption("First column: the original. The others: random augmented versions, new every epoch.")
+
+
+def render_training_settings(dataset: Dataset) -> None:
+    st.segmented_control(
+        "Optimizer", list(OPTIMIZERS), key="optimizer", **KEEP, format_func=OPTIMIZERS.get, required=True
+    )
+    st.select_slider("Learning rate", LEARNING_RATES, key="learning_rate", **KEEP, format_func=lambda v: f"{v:g}")
+    st.selectbox("Schedule", list(SCHEDULES), key="schedule", **KEEP, format_func=SCHEDULES.get)
+    st.select_slider("Batch size", BATCH_SIZES, key="batch_size", **KEEP)
+    st.number_input("Epochs", 1, 200, key="epochs", **KEEP)
+    with st.expander("More settings"):
+        st.number_input("Seed", 0, 1_000_000, key="seed", **KEEP, help="Same seed and settings: the same result.")
+        st.slider("Validation split", 0.05, 0.3, step=0.05, key="validation_split", **KEEP,
+                  help="Held out from training to steer it; the test set is never used for that.")  # fmt: skip
+        st.slider("Label smoothing", 0.0, 0.3, step=0.05, key="label_smoothing", **KEEP)
+        st.number_input("Early stopping patience (epochs, 0 = off)", 0, 50, key="early_stopping", **KEEP)
+        st.number_input(
+            f"Train on a subset (images, 0 = all {len(dataset.x_train):,})", 0, len(dataset.x_train), step=1000,
+            key="train_size", **KEEP,
+        )  # fmt: skip
+
+
+def render_settings(dataset: Dataset) -> None:
+    """All the setting widgets, starting from a preset."""
+    _init_once()
+    st.pills(
+        "Start from", list(PRESETS), key="preset", **KEEP, format_func=lambda name: PRESETS[name].display_name,
+        on_change=apply_preset,
+    )  # fmt: skip
+    if st.session_state.get("preset"):
+        st.caption(PRESETS[st.session_state["preset"]].description)
+    model, regularisation, training = st.columns(3, gap="large")
+    with model:
+        st.subheader("Model")
+        render_model_settings(dataset)
+    with regularisation:
+        st.subheader("Regularisation")
+        render_regularisation(dataset)
+    with training:
+        st.subheader("Training")
+        render_training_settings(dataset)

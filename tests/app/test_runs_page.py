@@ -1,0 +1,81 @@
+"""The Runs page through AppTest: list, overlay, activate, rename, delete."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from factories import make_training_result
+from streamlit.testing.v1 import AppTest
+
+from core.datasets import forget_loaded_datasets
+from core.runs.store import RunStore
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(Path(__file__).with_name("app_entry.py"))
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch) -> RunStore:
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
+    st.cache_resource.clear()
+    forget_loaded_datasets()
+    store = RunStore(tmp_path / "runs")
+    for seed, dropout in ((0, 0.0), (1, 0.5)):
+        store.save(make_training_result(seed, dropout=dropout), "embedded sample of MNIST")
+    yield store
+    st.cache_resource.clear()
+
+
+def open_runs_page() -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.run()
+    app.switch_page(str(ROOT / "pages" / "runs.py")).run()
+    assert not app.exception
+    return app
+
+
+def select_rows(app: AppTest, rows: list[int]) -> None:
+    app.session_state["runs_table"] = {"selection": {"rows": rows, "columns": [], "cells": []}}
+    app.run()
+    assert not app.exception
+
+
+def test_runs_are_listed_with_their_settings_and_results(store):
+    app = open_runs_page()
+    table = app.dataframe[0].value
+    assert len(table) == 2
+    assert sorted(table["dropout"]) == [0.0, 0.5]
+    assert sorted(round(value, 2) for value in table["test accuracy"]) == [0.71, 0.72]
+    assert set(table["state"]) == {"finished"}
+
+
+def test_selected_runs_are_overlaid_and_one_can_be_made_active(store):
+    app = open_runs_page()
+    select_rows(app, [0, 1])
+    traces = json.loads(app.get("plotly_chart")[0].proto.spec)["data"]
+    training_curves = {trace["name"] for trace in traces if "training" in trace["name"]}
+    assert len(training_curves) == 2  # one curve per selected run, each named after its run
+    app.button(key="activate_run").click().run()
+    assert not app.exception
+    newest = store.list_runs()[0].run_id
+    assert app.session_state["active_run_id"] == newest
+    assert app.sidebar.selectbox(key="active_run_id").value == newest
+
+
+def test_a_run_can_be_renamed_and_deleted_after_confirmation(store):
+    app = open_runs_page()
+    select_rows(app, [0])
+    newest = store.list_runs()[0].run_id
+    app.text_input(key="rename_text").input("dropout off")
+    next(button for button in app.button if button.label == "Rename").click().run()
+    assert not app.exception
+    assert store.get(newest).name == "dropout off"
+    assert app.button(key="delete_run").disabled, "nothing is deleted without confirmation"
+    app.checkbox(key="confirm_delete").check().run()
+    app.button(key="delete_run").click().run()
+    assert not app.exception
+    assert [run.run_id for run in store.list_runs()] == [store.list_runs()[0].run_id]
+    assert newest not in {run.run_id for run in store.list_runs()}

@@ -1,0 +1,98 @@
+"""The Train page through AppTest: start a tiny run, watch it, change it live, stop it, find it saved."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from core.datasets import forget_loaded_datasets
+from core.training import JobState, shared_scheduler
+
+APP = str(Path(__file__).with_name("app_entry.py"))
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    """The app on its Train page, saving runs into a fresh folder, set up for a tiny MNIST run."""
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
+    st.cache_resource.clear()  # the run store is opened once per process: reopen it here
+    forget_loaded_datasets()
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.run()
+    app.switch_page(str(Path(__file__).resolve().parents[2] / "pages" / "train.py")).run()
+    assert not app.exception
+    app.selectbox(key="arch").select("simple_cnn").run()
+    app.number_input(key="train_size").set_value(400).run()
+    app.number_input(key="epochs").set_value(60).run()
+    yield app
+    for job in shared_scheduler().running() + shared_scheduler().queued():
+        job.stop()
+        job.wait(60)
+    st.cache_resource.clear()
+
+
+def wait_until(condition, app: AppTest, job=None, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            snapshot = job.snapshot() if job else None
+            pytest.fail(f"timed out; job state {snapshot and snapshot.state}, step {snapshot and snapshot.step}, "
+                        f"events {snapshot and snapshot.events}, error {snapshot and snapshot.error}")  # fmt: skip
+        time.sleep(0.2)
+    app.run()
+
+
+def test_train_page_shows_the_architecture_and_its_cost(app):
+    metrics = {metric.label: metric.value for metric in app.metric}
+    assert metrics["Parameters"] == "225,034"  # the seed tutorial's Simple CNN
+    assert metrics["Cost per image"].endswith("MFLOPs")
+    assert "Conv32-Pool-Conv64-Pool-Dense128-Dropout" in " ".join(caption.value for caption in app.caption)
+    # A new architecture starts from its own defaults: the tutorial's dropout of 0.5, no batch norm.
+    assert app.slider(key="dropout").value == 0.5 and app.toggle(key="batch_norm").value is False
+
+
+def test_a_live_run_can_be_watched_changed_and_stopped(app):
+    app.button(key="train").click().run()
+    assert not app.exception
+    job = shared_scheduler().find(app.session_state["train_job_id"])
+    assert job is not None and job.spec.architecture == "simple_cnn" and job.config.train_size == 400
+    wait_until(lambda: job.snapshot().step >= 3, app, job)
+    assert not app.exception
+    assert "Running: epoch" in app.get("progress")[0].proto.text
+
+    app.slider(key=f"live_dropout_{job.id}").set_value(0.1).run()
+    wait_until(lambda: any(event.setting == "dropout" for event in job.snapshot().events), app, job)
+    (event,) = [event for event in job.snapshot().events if event.setting == "dropout"]
+    assert event.old == pytest.approx(0.5) and event.new == pytest.approx(0.1)
+    assert "dropout: 0.5 -> 0.1" in " ".join(caption.value for caption in app.caption)
+
+    app.button(key=f"stop_{job.id}").click().run()
+    assert job.wait(60) and job.result.state is JobState.STOPPED
+    app.run()
+    assert not app.exception
+    finished = " ".join(success.value for success in app.success)
+    assert "Stopped early" in finished and "test accuracy" in finished
+    assert job.result.saved_run_id and job.result.saved_run_id in " ".join(c.value for c in app.caption)
+
+
+def test_leaving_the_page_does_not_interrupt_training(app):
+    app.button(key="train").click().run()
+    job = shared_scheduler().find(app.session_state["train_job_id"])
+    wait_until(lambda: job.snapshot().step >= 2, app, job)
+    app.switch_page(str(Path(__file__).resolve().parents[2] / "pages" / "data.py")).run()
+    before = job.snapshot().step
+    wait_until(lambda: job.snapshot().step > before + 3, app, job)
+    assert job.state is JobState.RUNNING
+    app.switch_page(str(Path(__file__).resolve().parents[2] / "pages" / "train.py")).run()
+    assert not app.exception
+    assert app.get("progress"), "coming back shows the live panel again"
+
+
+def test_bad_settings_are_explained_not_raised(app):
+    app.number_input(key="train_size").set_value(5).run()  # fewer than 20 images cannot be split
+    assert not app.exception
+    assert any("A training subset needs at least 20 images" in error.value for error in app.error)

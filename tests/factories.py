@@ -1,0 +1,36 @@
+"""Real objects for tests that need a finished training run without training one."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.architectures import ModelSpec, build_model
+from core.training import EpochRecord, Event, JobState, TrainConfig, TrainingResult
+
+
+def make_training_result(
+    seed: int = 0, dataset: str = "mnist", dropout: float = 0.0, state: JobState = JobState.FINISHED
+) -> TrainingResult:
+    """A three-epoch result with curves, one live change and an (untrained) softmax-regression model."""
+    spec = ModelSpec("softmax", dropout=dropout, batch_norm=False)
+    epochs = tuple(
+        EpochRecord(epoch=i, step=10 * (i + 1), loss=1.0 / (i + 1), accuracy=0.5 + 0.1 * i, val_loss=1.1 / (i + 1),
+                    val_accuracy=0.45 + 0.1 * i, learning_rate=1e-3, seconds=2.0)
+        for i in range(3)
+    )  # fmt: skip
+    return TrainingResult(
+        state=state,
+        spec=spec,
+        config=TrainConfig(dataset=dataset, epochs=3, seed=seed),
+        device="CPU (2 cores)",
+        epochs=epochs,
+        events=(Event(step=12, epoch=1, setting="dropout", old=0.0, new=0.5, elapsed_s=3.0),),
+        elapsed_s=6.0,
+        batch_steps=tuple(range(1, 31)),
+        batch_loss=tuple(np.linspace(2, 0.5, 30)),
+        batch_accuracy=tuple(np.linspace(0.1, 0.8, 30)),
+        model=build_model(spec, seed=seed),
+        confusion_matrices=[np.eye(10, dtype=np.int64) * (i + 1) for i in range(3)],
+        test_loss=0.9,
+        test_accuracy=0.71 + 0.01 * seed,
+    )

@@ -1,0 +1,138 @@
+"""The run store: atomic saves, safe loading by id only, and a listing that survives damaged runs."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from factories import make_training_result
+
+from core.runs import folder as run_folder
+from core.runs.store import RunStore, RunStoreError
+
+PIXELS = np.random.default_rng(0).integers(0, 256, (4, 28, 28, 1)).astype(np.uint8)
+
+
+def make_result(seed: int = 0):
+    return make_training_result(seed)
+
+
+def test_a_saved_run_is_listed_complete_and_its_model_loads_the_same(tmp_path):
+    store = RunStore(tmp_path)
+    result = make_result()
+    run_id = store.save(result, "embedded sample of MNIST")
+    (run,) = store.list_runs()
+    assert run.run_id == run_id and run.complete and run.state == "finished"
+    assert run.test_accuracy == pytest.approx(0.71) and run.epochs_completed == 3 and run.architecture == "softmax"
+    assert run.config["training"]["dataset"] == "mnist"
+    model = store.load_model(run_id)
+    np.testing.assert_allclose(model.predict(PIXELS, verbose=0), result.model.predict(PIXELS, verbose=0), rtol=1e-6)
+    history = store.history(run_id)
+    assert len(history["epochs"]) == 3 and history["events"][0]["setting"] == "dropout"
+    assert len(history["batches"]["loss"]) == 30
+
+
+def test_tensorboard_can_read_the_run_curves(tmp_path):
+    store = RunStore(tmp_path)
+    run_id = store.save(make_result(), "sample")
+    scalars: dict[str, list[float]] = {}
+    for split in ("train", "validation"):
+        for event_file in (tmp_path / run_id / "tensorboard" / split).glob("events.out.tfevents.*"):
+            for event in tf.compat.v1.train.summary_iterator(str(event_file)):
+                for value in event.summary.value:
+                    number = tf.make_ndarray(value.tensor) if value.HasField("tensor") else value.simple_value
+                    if np.asarray(number).dtype.kind == "f":
+                        scalars.setdefault(f"{split}/{value.tag}", []).append(float(number))
+    assert scalars["validation/epoch_accuracy"] == pytest.approx([0.45, 0.55, 0.65])
+    assert scalars["train/epoch_loss"] == pytest.approx([1.0, 0.5, 1 / 3])
+    assert len(scalars["train/batch_loss"]) == 30
+
+
+def test_a_crash_between_files_leaves_no_complete_run(tmp_path, monkeypatch):
+    store = RunStore(tmp_path)
+    real_write = run_folder.write_json_atomically
+
+    def crash_on_metrics(path, content):
+        if path.name == "metrics.json":
+            raise OSError("power cut")
+        real_write(path, content)
+
+    monkeypatch.setattr(run_folder, "write_json_atomically", crash_on_metrics)
+    with pytest.raises(OSError, match="power cut"):
+        store.save(make_result(), "sample")
+    (run,) = store.list_runs()
+    assert run.state == "interrupted" and not run.complete
+    with pytest.raises(RunStoreError, match="interrupted"):
+        store.load_model(run.run_id)
+
+
+def test_a_changed_model_file_is_refused(tmp_path):
+    store = RunStore(tmp_path)
+    run_id = store.save(make_result(), "sample")
+    model_file = tmp_path / run_id / "model.keras"
+    model_file.write_bytes(model_file.read_bytes() + b"\0")
+    with pytest.raises(RunStoreError, match="does not match its recorded SHA-256"):
+        store.load_model(run_id)
+
+
+@pytest.mark.parametrize(
+    "run_id", ["../../etc/passwd", "/tmp/x", "20261123-154212-3fa9c1/../x", "", "20261123-154212-3FA9C1"]
+)
+def test_path_like_or_malformed_ids_are_refused(tmp_path, run_id):
+    store = RunStore(tmp_path)
+    with pytest.raises(RunStoreError, match="is not a run id"):
+        store.load_model(run_id)
+    with pytest.raises(RunStoreError, match="is not a run id"):
+        store.delete(run_id)
+
+
+def test_a_damaged_run_is_listed_with_its_reason_beside_good_ones(tmp_path):
+    store = RunStore(tmp_path)
+    good = store.save(make_result(0), "sample")
+    bad = store.save(make_result(1), "sample")
+    (tmp_path / bad / "metrics.json").write_text("{ not json")
+    (tmp_path / "index.sqlite").unlink()  # as after copying the folders to another machine
+    runs = {run.run_id: run for run in RunStore(tmp_path).list_runs()}
+    assert runs[good].complete
+    assert runs[bad].state == "damaged" and "metrics.json" in runs[bad].problem
+    with pytest.raises(RunStoreError, match="damaged"):
+        store.load_model(bad)
+
+
+def test_two_writers_at_once_both_land(tmp_path):
+    store = RunStore(tmp_path)
+    results = [make_result(seed) for seed in range(2)]
+    errors = []
+
+    def save(result):
+        try:
+            RunStore(tmp_path).save(result, "sample")
+        except Exception as error:  # collected and asserted below
+            errors.append(error)
+
+    threads = [threading.Thread(target=save, args=(result,)) for result in results]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    runs = store.list_runs()
+    assert len(runs) == 2 and all(run.complete for run in runs)
+    assert len({run.run_id for run in runs}) == 2
+
+
+def test_names_tags_and_deletion_survive_a_restart(tmp_path):
+    store = RunStore(tmp_path)
+    keep = store.save(make_result(0), "sample")
+    drop = store.save(make_result(1), "sample")
+    store.rename(keep, "  dropout   0.5 ")
+    store.set_tags(keep, ["baseline", "baseline", " fast "])
+    store.delete(drop)
+    reopened = RunStore(tmp_path)
+    (run,) = reopened.list_runs()
+    assert run.run_id == keep and run.name == "dropout 0.5" and run.tags == ("baseline", "fast")
+    assert not (tmp_path / drop).exists()
+    assert json.loads((tmp_path / keep / "run.json").read_text())["complete"] is True
