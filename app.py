@@ -4,9 +4,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages.sidebar import render_sidebar
+from app_pages.sidebar import render_sidebar
 
-PAGES_DIR = Path(__file__).parent / "pages"
+PAGES_DIR = Path(__file__).parent / "app_pages"
 
 st.set_page_config(page_title="CNN Model Explorer", page_icon=":material/neurology:", layout="wide")
 

@@ -23,7 +23,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from core.datasets import forget_loaded_datasets, load_dataset  # noqa: E402
 
-ENTRY = ROOT / "tests" / "app" / "app_entry.py"
+ENTRY = ROOT / "app.py"
 
 
 def timed(action) -> float:

@@ -7,14 +7,13 @@ and hidden dense layer, and dropout sits where the tutorial put it.
 from __future__ import annotations
 
 import keras
-from keras import layers
 
 from core.architectures.factory import LayerFactory
 
 
 def softmax_regression(make: LayerFactory) -> keras.Model:
     """Pixels straight to class scores: a linear model, the floor every network must beat."""
-    return keras.Sequential([*make.inputs(), layers.Flatten(), make.classifier()], name="softmax_regression")
+    return keras.Sequential([*make.inputs(), make.flatten(), make.classifier()], name="softmax_regression")
 
 
 def mlp(make: LayerFactory) -> keras.Model:
@@ -22,7 +21,7 @@ def mlp(make: LayerFactory) -> keras.Model:
     return keras.Sequential(
         [
             *make.inputs(),
-            layers.Flatten(),
+            make.flatten(),
             *make.dense(256),
             make.dropout(),
             *make.dense(128),
@@ -42,7 +41,7 @@ def simple_cnn(make: LayerFactory) -> keras.Model:
             make.pool(),
             *make.conv(64),
             make.pool(),
-            layers.Flatten(),
+            make.flatten(),
             *make.dense(128),
             make.dropout(),
             make.classifier(),
@@ -61,7 +60,7 @@ def three_conv_cnn(make: LayerFactory) -> keras.Model:
             *make.conv(64),
             make.pool(),
             *make.conv(64),
-            layers.Flatten(),
+            make.flatten(),
             make.dropout(),
             *make.dense(64),
             make.classifier(),
@@ -86,7 +85,7 @@ def vgg_style(make: LayerFactory) -> keras.Model:
             *make.conv(256, padding="same"),
             make.pool(),
             make.dropout(),
-            layers.Flatten(),
+            make.flatten(),
             *make.dense(512),
             make.dropout(),
             *make.dense(64),
@@ -106,7 +105,7 @@ def wide_5x5(make: LayerFactory) -> keras.Model:
             make.pool(),
             *make.conv(128, kernel=5),
             make.pool(),
-            layers.Flatten(),
+            make.flatten(),
             *make.dense(256),
             make.dropout(),
             make.classifier(),

@@ -1,12 +1,14 @@
-"""Layers made the same way for every architecture: seeded, regularised, and typed per model.
+"""Layers made the same way for every architecture: seeded, named, regularised, and typed per model.
 
-Each model gets its own seeds and dtype policy through this factory instead of Keras' global
-settings, because several sessions share one TensorFlow runtime.
+Each model gets its own seeds, layer names and dtype policy through this factory instead of Keras'
+global state, because several threads build models in one process: Keras' automatic layer names
+come from a process-wide counter that two threads can hand out twice.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 
 import keras
 from keras import layers
@@ -26,9 +28,15 @@ class LayerFactory:
         self.spec = spec
         self.dtype = dtype_policy
         self._seeds = itertools.count(seed * 1_000 + 1)
+        self._names: Counter[str] = Counter()
 
     def _seed(self) -> int:
         return next(self._seeds)
+
+    def name(self, kind: str) -> str:
+        """A name unique within this model: conv_1, conv_2, relu_1, ..."""
+        self._names[kind] += 1
+        return f"{kind}_{self._names[kind]}"
 
     def _regulariser(self) -> keras.regularizers.Regularizer | None:
         return keras.regularizers.L2(self.spec.l2) if self.spec.l2 else None
@@ -77,8 +85,9 @@ class LayerFactory:
             kernel_initializer=keras.initializers.HeNormal(seed=self._seed()),
             kernel_regularizer=self._regulariser(),
             dtype=self.dtype,
+            name=self.name("conv"),
         )
-        return [conv, *self.norm(), layers.Activation("relu", dtype=self.dtype)]
+        return [conv, *self.norm(), self.relu()]
 
     def dense(self, units: int) -> list[layers.Layer]:
         """Fully connected layer, then batch norm if enabled, then ReLU."""
@@ -88,19 +97,37 @@ class LayerFactory:
             kernel_initializer=keras.initializers.HeNormal(seed=self._seed()),
             kernel_regularizer=self._regulariser(),
             dtype=self.dtype,
+            name=self.name("dense"),
         )
-        return [dense, *self.norm(), layers.Activation("relu", dtype=self.dtype)]
+        return [dense, *self.norm(), self.relu()]
+
+    def relu(self) -> layers.Layer:
+        return layers.Activation("relu", dtype=self.dtype, name=self.name("relu"))
 
     def norm(self) -> list[layers.Layer]:
         """Batch norm when the spec asks for it, nothing otherwise."""
-        return [FusedBatchNorm(dtype=self.dtype)] if self.spec.batch_norm else []
+        return [FusedBatchNorm(dtype=self.dtype, name=self.name("batch_norm"))] if self.spec.batch_norm else []
 
     def dropout(self, rate: float | None = None) -> LiveDropout:
         """A live dropout layer; its rate follows the spec unless the architecture fixes one."""
-        return LiveDropout(self.spec.dropout if rate is None else rate, seed=self._seed(), dtype=self.dtype)
+        rate = self.spec.dropout if rate is None else rate
+        return LiveDropout(rate, seed=self._seed(), dtype=self.dtype, name=self.name("dropout"))
 
     def pool(self) -> layers.Layer:
-        return layers.MaxPooling2D(2, dtype=self.dtype)
+        return layers.MaxPooling2D(2, dtype=self.dtype, name=self.name("max_pool"))
+
+    def flatten(self) -> layers.Layer:
+        return layers.Flatten(dtype=self.dtype, name=self.name("flatten"))
+
+    def global_pool(self) -> layers.Layer:
+        return layers.GlobalAveragePooling2D(dtype=self.dtype, name=self.name("global_average_pool"))
+
+    def shortcut(self, filters: int) -> layers.Layer:
+        """A 1x1 convolution that projects a residual block's input to its output's channels."""
+        return layers.Conv2D(self.width(filters), 1, use_bias=False, dtype=self.dtype, name=self.name("shortcut"))
+
+    def add(self) -> layers.Layer:
+        return layers.Add(dtype=self.dtype, name=self.name("add"))
 
     def classifier(self) -> layers.Layer:
         """Ten class probabilities, always in float32 so mixed precision cannot overflow the softmax."""

@@ -23,7 +23,7 @@ def compact_cnn(make: LayerFactory) -> keras.Model:
             *make.conv(32, padding="same"),
             make.pool(),
             *make.conv(64, padding="same"),
-            layers.Flatten(),
+            make.flatten(),
             make.dropout(),
             *make.dense(128),
             make.dropout(),
@@ -44,18 +44,18 @@ def small_resnet(make: LayerFactory) -> keras.Model:
     x = _residual_block(make, x, 48)
     x = make.pool()(x)
     x = _residual_block(make, x, 96)
-    x = layers.GlobalAveragePooling2D()(x)
+    x = make.global_pool()(x)
     x = make.dropout()(x)
     return keras.Model(inputs, make.classifier()(x), name="small_resnet")
 
 
 def _residual_block(make: LayerFactory, x, filters: int):
     """Two 3x3 convs added to a 1x1 projection of the input, then ReLU."""
-    shortcut = layers.Conv2D(make.width(filters), 1, use_bias=False, dtype=make.dtype)(x)
+    shortcut = make.shortcut(filters)(x)
     y = _apply(make.conv(filters, padding="same"), x)
     conv, *norm, _relu = make.conv(filters, padding="same")
     y = _apply([conv, *norm], y)
-    return layers.Activation("relu", dtype=make.dtype)(layers.Add(dtype=make.dtype)([shortcut, y]))
+    return make.relu()(make.add()([shortcut, y]))
 
 
 def _apply(stack: list[layers.Layer], x):

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from app_driver import open_app
 from streamlit.testing.v1 import AppTest
 
 from core.datasets import forget_loaded_datasets, load_dataset
 
-APP = str(Path(__file__).with_name("app_entry.py"))
-
 
 def run_app(dataset_name: str | None = None) -> AppTest:
-    app = AppTest.from_file(APP, default_timeout=60)
-    app.run()
+    app = open_app()
     if dataset_name:
         app.sidebar.selectbox(key="dataset_name").select(dataset_name).run()
     return app

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import streamlit as st
+from app_driver import open_app
 from factories import make_training_result
 from streamlit.testing.v1 import AppTest
 
 from core.datasets import forget_loaded_datasets
 from core.runs.store import RunStore
-
-ROOT = Path(__file__).resolve().parents[2]
-APP = str(Path(__file__).with_name("app_entry.py"))
 
 
 @pytest.fixture
@@ -30,9 +27,7 @@ def store(tmp_path, monkeypatch) -> RunStore:
 
 
 def open_runs_page() -> AppTest:
-    app = AppTest.from_file(APP, default_timeout=60)
-    app.run()
-    app.switch_page(str(ROOT / "pages" / "runs.py")).run()
+    app = open_app("runs")
     assert not app.exception
     return app
 

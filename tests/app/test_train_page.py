@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 import streamlit as st
+from app_driver import open_app, switch_to
 from streamlit.testing.v1 import AppTest
 
 from core.datasets import forget_loaded_datasets
 from core.training import JobState, shared_scheduler
-
-APP = str(Path(__file__).with_name("app_entry.py"))
 
 
 @pytest.fixture
@@ -21,9 +19,7 @@ def app(tmp_path, monkeypatch):
     monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
     st.cache_resource.clear()  # the run store is opened once per process: reopen it here
     forget_loaded_datasets()
-    app = AppTest.from_file(APP, default_timeout=120)
-    app.run()
-    app.switch_page(str(Path(__file__).resolve().parents[2] / "pages" / "train.py")).run()
+    app = open_app("train")
     assert not app.exception
     app.selectbox(key="arch").select("simple_cnn").run()
     app.number_input(key="train_size").set_value(400).run()
@@ -49,7 +45,7 @@ def wait_until(condition, app: AppTest, job=None, timeout: float = 90.0) -> None
 def test_train_page_shows_the_architecture_and_its_cost(app):
     metrics = {metric.label: metric.value for metric in app.metric}
     assert metrics["Parameters"] == "225,034"  # the seed tutorial's Simple CNN
-    assert metrics["Cost per image"].endswith("MFLOPs")
+    assert metrics["FLOPs per image"] == "5.3 M"
     assert "Conv32-Pool-Conv64-Pool-Dense128-Dropout" in " ".join(caption.value for caption in app.caption)
     # A new architecture starts from its own defaults: the tutorial's dropout of 0.5, no batch norm.
     assert app.slider(key="dropout").value == 0.5 and app.toggle(key="batch_norm").value is False
@@ -83,11 +79,11 @@ def test_leaving_the_page_does_not_interrupt_training(app):
     app.button(key="train").click().run()
     job = shared_scheduler().find(app.session_state["train_job_id"])
     wait_until(lambda: job.snapshot().step >= 2, app, job)
-    app.switch_page(str(Path(__file__).resolve().parents[2] / "pages" / "data.py")).run()
+    switch_to(app, "data")
     before = job.snapshot().step
     wait_until(lambda: job.snapshot().step > before + 3, app, job)
     assert job.state is JobState.RUNNING
-    app.switch_page(str(Path(__file__).resolve().parents[2] / "pages" / "train.py")).run()
+    switch_to(app, "train")
     assert not app.exception
     assert app.get("progress"), "coming back shows the live panel again"
 

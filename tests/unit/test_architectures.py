@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import keras
 import numpy as np
 import pytest
@@ -36,6 +38,27 @@ def test_every_architecture_takes_raw_pixels_and_trains_a_few_batches(name):
     assert np.isfinite(history.history["loss"][-1])
     # Scaling is inside the model: uint8 pixels give exactly what the same values as floats give.
     np.testing.assert_allclose(model.predict(PIXELS, verbose=0), model.predict(PIXELS.astype(np.float32), verbose=0))
+
+
+def test_models_can_be_built_on_several_threads_at_once():
+    """The app builds models for its layer table while a job builds one to train."""
+    errors = []
+
+    def build_some():
+        try:
+            for name in ("compact", "resnet", "simple_cnn"):
+                build_model(default_spec(name))
+        except Exception as error:  # collected and asserted below
+            errors.append(error)
+
+    threads = [threading.Thread(target=build_some) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    names = [layer.name for layer in build_model(default_spec("simple_cnn")).layers]
+    assert names[:4] == ["scale_to_unit", "conv_1", "relu_1", "max_pool_1"]
 
 
 def test_the_same_seed_gives_the_same_initial_weights_and_another_seed_does_not():

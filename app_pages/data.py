@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from app_pages.sidebar import current_dataset
 from core.datasets import Dataset
 from core.datasets.summary import class_counts, examples_per_class, mean_images, mosaic, pixel_histogram
 from core.figures.data import (
@@ -14,7 +15,6 @@ from core.figures.data import (
     mean_images_figure,
     pixel_histogram_figure,
 )
-from pages.sidebar import current_dataset
 
 EXAMPLES_PER_CLASS = 12
 SPLITS = {"train": "Training set", "test": "Test set"}

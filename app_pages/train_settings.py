@@ -123,15 +123,18 @@ def render_model_settings(dataset: Dataset) -> None:
     facts = model_facts(spec)
     parameters, flops = st.columns(2)
     parameters.metric("Parameters", f"{facts.parameters:,}")
-    flops.metric("Cost per image", f"{facts.flops / 1e6:,.1f} MFLOPs")
+    flops.metric(
+        "FLOPs per image", f"{facts.flops / 1e6:,.1f} M", help="Floating-point operations for one forward pass."
+    )
     with st.expander("Layers"):
-        # Numbered rather than named: Keras' automatic names change with every model built in the process.
         table = pd.DataFrame(
-            [(row.kind, " × ".join(map(str, row.output_shape[1:])), row.parameters, row.flops) for row in facts.layers],
-            columns=["layer", "output shape", "parameters", "FLOPs per image"],
+            [
+                (row.name, row.kind, " × ".join(map(str, row.output_shape[1:])), row.parameters, row.flops)
+                for row in facts.layers
+            ],
+            columns=["layer", "kind", "output shape", "parameters", "FLOPs per image"],
         )
-        table.index += 1
-        st.dataframe(table, key="layer_table")
+        st.dataframe(table, hide_index=True, key="layer_table")
 
 
 def render_regularisation(dataset: Dataset) -> None:

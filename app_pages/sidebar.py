@@ -7,9 +7,9 @@ from pathlib import Path
 
 import streamlit as st
 
+from app_pages.resources import ACTIVE_RUN_KEY, run_store
 from core.datasets import DATA_DIR_ENV, DATASETS, Dataset, DatasetError, forget_loaded_datasets, load_dataset
 from core.runs.store import RunSummary
-from pages.resources import ACTIVE_RUN_KEY, run_store
 
 DATASET_KEY = "dataset_name"
 DATA_DIR_KEY = "data_dir"
@@ -65,9 +65,10 @@ def _active_run_picker(dataset_name: str) -> None:
         st.session_state[ACTIVE_RUN_KEY] = None
     st.selectbox(
         "Active model",
-        [None, *runs],
+        list(runs),
         key=ACTIVE_RUN_KEY,
-        format_func=lambda run_id: "none yet: train one" if run_id is None else _run_label(runs[run_id]),
+        format_func=lambda run_id: _run_label(runs[run_id]),
+        placeholder="Pick a trained run" if runs else "None yet: train one",
         help="The trained run the Evaluate and Predict pages use.",
     )
 

@@ -18,9 +18,12 @@ LEARNING_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 3e-2, 1e
 
 
 def describe_time(seconds: float | None) -> str:
+    """'45 s', '3:07' or '1.2 h'."""
     if seconds is None:
         return "–"
-    return time.strftime("%M:%S", time.gmtime(seconds)) if seconds < 3600 else f"{seconds / 3600:.1f} h"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    return time.strftime("%-M:%S", time.gmtime(seconds)) if seconds < 3600 else f"{seconds / 3600:.1f} h"
 
 
 def _state_line(snapshot: Snapshot) -> str:

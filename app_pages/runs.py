@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from app_pages.resources import ACTIVE_RUN_KEY, activate_run, run_store
+from app_pages.sidebar import current_dataset
 from core.figures.training import curves_from_history, training_curves_figure
 from core.runs.store import RunStoreError, RunSummary
-from pages.resources import ACTIVE_RUN_KEY, activate_run, run_store
-from pages.sidebar import current_dataset
 
 TABLE_KEY = "runs_table"
 
