@@ -92,3 +92,15 @@ def test_bad_settings_are_explained_not_raised(app):
     app.number_input(key="train_size").set_value(5).run()  # fewer than 20 images cannot be split
     assert not app.exception
     assert any("A training subset needs at least 20 images" in error.value for error in app.error)
+
+
+def test_a_browser_refresh_finds_the_running_job_again(app):
+    app.button(key="train").click().run()
+    job = shared_scheduler().find(app.session_state["train_job_id"])
+    wait_until(lambda: job.snapshot().step >= 2, app, job)
+    refreshed = open_app()  # a new session, as after reloading the page: only the URL survives
+    refreshed.query_params["job"] = job.id
+    switch_to(refreshed, "train")
+    assert not refreshed.exception
+    assert refreshed.get("progress"), "the reloaded page shows the running job"
+    assert refreshed.session_state["train_job_id"] == job.id

@@ -12,6 +12,7 @@ from factories import make_training_result
 
 from core.runs import folder as run_folder
 from core.runs.store import RunStore, RunStoreError
+from core.training import JobState
 
 PIXELS = np.random.default_rng(0).integers(0, 256, (4, 28, 28, 1)).astype(np.uint8)
 
@@ -136,3 +137,27 @@ def test_names_tags_and_deletion_survive_a_restart(tmp_path):
     assert run.run_id == keep and run.name == "dropout 0.5" and run.tags == ("baseline", "fast")
     assert not (tmp_path / drop).exists()
     assert json.loads((tmp_path / keep / "run.json").read_text())["complete"] is True
+
+
+def test_a_failed_run_is_kept_as_failed_with_its_reason(tmp_path):
+    store = RunStore(tmp_path)
+    result = make_training_result(0, state=JobState.FAILED)
+    result.error = "The loss became nan at step 3: training diverged."
+    run_id = store.save(result, "sample")
+    run = store.get(run_id)
+    assert run.complete and run.state == "failed" and "diverged" in run.problem
+
+
+def test_export_gives_a_tflite_model_that_agrees_with_keras(tmp_path):
+    from core.runs.export import export_run
+
+    store = RunStore(tmp_path)
+    run_id = store.save(make_training_result(3), "sample")
+    model = store.load_model(run_id)
+    images = np.random.default_rng(1).integers(0, 256, (200, 28, 28)).astype(np.uint8)
+    labels = model.predict(images[..., None], verbose=0).argmax(axis=1)  # Keras' own answers
+    report = export_run(model, tmp_path / run_id, images, labels)
+    assert report.tflite_test_accuracy >= 0.99  # the TFLite model gives the same answers
+    assert report.tflite_bytes == report.tflite_path.stat().st_size > 0
+    assert (report.saved_model_dir / "saved_model.pb").is_file()
+    assert store.get(run_id).complete  # exporting leaves the run itself untouched
