@@ -15,6 +15,7 @@ navigation = st.navigation(
         st.Page(PAGES_DIR / "data.py", title="Data", icon=":material/grid_view:", default=True),
         st.Page(PAGES_DIR / "train.py", title="Train", icon=":material/model_training:"),
         st.Page(PAGES_DIR / "runs.py", title="Runs", icon=":material/table_chart:"),
+        st.Page(PAGES_DIR / "evaluate.py", title="Evaluate", icon=":material/fact_check:"),
     ]
 )
 render_sidebar()

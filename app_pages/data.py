@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from app_pages.sidebar import current_dataset
+from app_pages.sidebar import require_dataset
 from core.datasets import Dataset
 from core.datasets.summary import class_counts, examples_per_class, mean_images, mosaic, pixel_histogram
 from core.figures.data import (
@@ -68,11 +68,7 @@ def render_single_image(dataset: Dataset) -> None:
 
 
 def render() -> None:
-    dataset = current_dataset()
-    if dataset is None:
-        st.error("Pick a dataset with usable data in the sidebar to explore it.")
-        st.stop()
-
+    dataset = require_dataset()
     st.title(f"{dataset.info.display_name}: the data")
     summary = dataset_summary(dataset.name, dataset.source, dataset)
     train, test, classes, size = st.columns(4)

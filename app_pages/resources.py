@@ -26,3 +26,9 @@ def training_scheduler():
     from core.training import shared_scheduler
 
     return shared_scheduler()
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
+def load_run_model(run_id: str, model_sha256: str):
+    """A run's model, loaded once per process; the hash in the key means a changed file is never served stale."""
+    return run_store().load_model(run_id)

@@ -81,6 +81,15 @@ def current_dataset() -> Dataset | None:
         return None
 
 
+def require_dataset() -> Dataset:
+    """The picked dataset; if it cannot be loaded, say so and end the page here."""
+    dataset = current_dataset()
+    if dataset is None:
+        st.error("This dataset has no usable data: see the sidebar for why, and pick another or fix its folder.")
+        st.stop()
+    return dataset
+
+
 def _load() -> Dataset:
     name = st.session_state.get(DATASET_KEY, next(iter(DATASETS)))
     folder = st.session_state.get(DATA_DIR_KEY, "").strip() or None

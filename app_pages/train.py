@@ -6,7 +6,7 @@ import streamlit as st
 
 from app_pages.live_panel import describe_time, live_panel
 from app_pages.resources import activate_run, run_store, training_scheduler
-from app_pages.sidebar import current_dataset
+from app_pages.sidebar import require_dataset
 from app_pages.train_settings import read_settings, render_settings
 from core.figures.training import curves_from_snapshot, training_curves_figure
 from core.training import JobState, TrainingJob
@@ -58,10 +58,7 @@ def render_finished(job: TrainingJob) -> None:
 
 
 def render() -> None:
-    dataset = current_dataset()
-    if dataset is None:
-        st.error("Pick a dataset with usable data in the sidebar first.")
-        st.stop()
+    dataset = require_dataset()
     st.title(f"Train a CNN on {dataset.info.display_name}")
     job = current_job()
     if job is not None and not job.state.is_over:

@@ -20,6 +20,7 @@ from core import runtime
 from core.architectures import ModelSpec, build_model
 from core.datasets import Dataset
 from core.datasets.registry import NUM_CLASSES
+from core.evaluation import confusion_matrix
 from core.training.config import MAX_EPOCHS, TrainConfig
 from core.training.data import TrainingData, batches, split_for_training
 from core.training.live_control import Command, LiveControl, TrainingFailed
@@ -68,8 +69,7 @@ def evaluate(model: keras.Model, images: np.ndarray, labels: np.ndarray, label_s
     targets = np.eye(NUM_CLASSES)[labels] * (1 - label_smoothing) + label_smoothing / NUM_CLASSES
     loss = float(-np.mean(np.sum(targets * np.log(np.clip(probabilities, 1e-7, 1.0)), axis=1)))
     predicted = probabilities.argmax(axis=1)
-    confusion = np.bincount(labels.astype(np.int64) * NUM_CLASSES + predicted, minlength=NUM_CLASSES**2)
-    return loss, float(np.mean(predicted == labels)), confusion.reshape(NUM_CLASSES, NUM_CLASSES)
+    return loss, float(np.mean(predicted == labels)), confusion_matrix(labels, predicted)
 
 
 class TrainingJob:

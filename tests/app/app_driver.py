@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
+import numpy as np
+import plotly.graph_objects as go
+import plotly.io
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,3 +24,16 @@ def open_app(page: str | None = None, timeout: float = 120) -> AppTest:
 
 def switch_to(app: AppTest, page: str) -> None:
     app.switch_page(str(ROOT / "app_pages" / f"{page}.py")).run()
+
+
+def figure_of(chart) -> go.Figure:
+    """The Plotly figure a `st.plotly_chart` element shows (arrays decoded from Plotly's binary JSON)."""
+    return plotly.io.from_json(chart.proto.spec)
+
+
+def plotly_array(value) -> np.ndarray:
+    """An array from a figure, whether Plotly kept it as a list or packed it as base64 binary."""
+    if isinstance(value, dict) and "bdata" in value:
+        shape = tuple(int(n) for n in str(value.get("shape", "-1")).split(","))
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"])).reshape(shape)
+    return np.asarray(value)

@@ -1,0 +1,157 @@
+"""Evaluate page: how the active run does on the held-out test set, and which images it gets wrong."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from app_pages.resources import ACTIVE_RUN_KEY, load_run_model, run_store
+from app_pages.sidebar import require_dataset
+from core.datasets import Dataset
+from core.evaluation import (
+    Evaluation,
+    cell_examples,
+    confident_mistakes,
+    diagnose_fit,
+    evaluate_model,
+    hardest_examples,
+    most_confused_pairs,
+    per_class_scores,
+)
+from core.figures.evaluation import class_scores_figure, confusion_figure
+from core.figures.training import curves_from_history, training_curves_figure
+from core.runs.store import RunStoreError, RunSummary
+
+GALLERY_SIZE = 24
+
+
+@st.cache_data(show_spinner="Evaluating the test set…", max_entries=8)
+def test_set_evaluation(run_id: str, model_sha256: str, dataset_source: str, _dataset: Dataset) -> Evaluation:
+    """The run's predictions for every test image, computed once per run, model file and data source."""
+    return evaluate_model(load_run_model(run_id, model_sha256), _dataset.x_test, _dataset.y_test)
+
+
+def gallery(dataset: Dataset, evaluation: Evaluation, indices: np.ndarray, empty: str) -> None:
+    """Test images with what the model said about them."""
+    if len(indices) == 0:
+        st.caption(empty)
+        return
+    names = dataset.class_names
+    captions = [
+        f"#{i} true {names[evaluation.labels[i]]} · said {names[evaluation.predictions[i]]} "
+        f"({100 * evaluation.confidence[i]:.0f} %)"
+        for i in indices
+    ]
+    st.image([dataset.x_test[i] for i in indices], caption=captions, width=96)
+
+
+def render_curves(run: RunSummary) -> None:
+    history = run_store().history(run.run_id)
+    epochs = history.get("epochs", [])
+    st.plotly_chart(training_curves_figure([curves_from_history("this run", history)]), key="evaluate_curves")
+    st.markdown(
+        diagnose_fit(
+            [e["accuracy"] for e in epochs], [e["val_accuracy"] for e in epochs],
+            [e["loss"] for e in epochs], [e["val_loss"] for e in epochs],
+        )
+    )  # fmt: skip
+
+
+def render_confusion(dataset: Dataset, run: RunSummary, evaluation: Evaluation) -> None:
+    names = dataset.class_names
+    matrix_column, gallery_column = st.columns([3, 2], gap="large")
+    with matrix_column:
+        source = st.segmented_control(
+            "Matrix of", ["test", "validation"], default="test", key="confusion_source", required=True,
+            format_func={"test": "Test set (final model)", "validation": "Validation set, by epoch"}.get,
+        )  # fmt: skip
+        if source == "validation":
+            matrices = run_store().validation_confusions(run.run_id)
+            if not len(matrices):
+                st.info("This run has no finished epoch to replay.")
+                return
+            epoch = (
+                st.slider("Epoch", 1, len(matrices), len(matrices), key="confusion_epoch") if len(matrices) > 1 else 1
+            )
+            st.plotly_chart(confusion_figure(matrices[epoch - 1], names, f"Validation set after epoch {epoch}"),
+                            key="validation_confusion")  # fmt: skip
+            st.caption("Replays how the mistakes changed while the model trained. Select the test-set matrix to "
+                       "open the images behind a cell.")  # fmt: skip
+            return
+        selection = st.plotly_chart(
+            confusion_figure(evaluation.confusion, names, "Test set"), key="test_confusion",
+            on_select="rerun", selection_mode="points",
+        )  # fmt: skip
+    cell = _selected_cell(selection)
+    with gallery_column:
+        if cell is None:
+            st.markdown("**Click a cell** to see its images.")
+            pairs = most_confused_pairs(evaluation.confusion)
+            if pairs:
+                st.markdown("**Most confused pairs**")
+                rows = [(names[true], names[predicted], count) for true, predicted, count in pairs]
+                table = pd.DataFrame(rows, columns=["true", "predicted as", "images"])
+                st.dataframe(table, hide_index=True, key="confused_pairs")
+            return
+        true_class, predicted_class = cell
+        label = "correct" if true_class == predicted_class else "mistaken for"
+        st.markdown(f"**{names[true_class]}** {label} **{names[predicted_class]}**, most confident first")
+        gallery(dataset, evaluation, cell_examples(evaluation, true_class, predicted_class, GALLERY_SIZE),
+                "No test image falls in this cell.")  # fmt: skip
+
+
+def _selected_cell(selection) -> tuple[int, int] | None:
+    points = (selection or {}).get("selection", {}).get("points", []) if selection else []
+    for point in points:
+        data = point.get("customdata")
+        if isinstance(data, dict):  # the browser sends an array as {"0": ..., "1": ...}
+            data = [data[key] for key in sorted(data, key=int)]
+        if isinstance(data, (list, tuple)) and len(data) >= 2:
+            return int(data[0]), int(data[1])
+    return None
+
+
+def render() -> None:
+    dataset = require_dataset()
+    st.title("Evaluate")
+    run_id = st.session_state.get(ACTIVE_RUN_KEY)
+    if not run_id:
+        st.info("Pick a trained run as the **Active model** in the sidebar, or train one on the Train page.")
+        return
+    try:
+        run = run_store().get(run_id)
+        evaluation = test_set_evaluation(run.run_id, run.model_sha256, dataset.source, dataset)
+    except RunStoreError as error:
+        st.error(f"This run cannot be evaluated: {error}")
+        return
+    st.caption(f"Run `{run.run_id}` ({run.name or run.architecture}) on the {dataset.source}.")
+    accuracy, loss, errors, trained = st.columns(4)
+    accuracy.metric("Test accuracy", f"{100 * evaluation.accuracy:.2f} %")
+    loss.metric("Test loss", f"{evaluation.loss:.3f}")
+    errors.metric(
+        "Mistakes", f"{int((evaluation.predictions != evaluation.labels).sum()):,} of {len(evaluation.labels):,}"
+    )
+    trained.metric("Trained for", f"{run.epochs_completed} epochs")
+
+    curves, confusion, classes, mistakes = st.tabs(["Curves", "Confusion matrix", "Per class", "Mistakes"])
+    with curves:
+        render_curves(run)
+    with confusion:
+        render_confusion(dataset, run, evaluation)
+    with classes:
+        scores = per_class_scores(evaluation.confusion)
+        st.plotly_chart(class_scores_figure(scores, dataset.class_names), key="class_scores")
+        table = pd.DataFrame({"class": dataset.class_names, "precision": scores.precision, "recall": scores.recall,
+                              "F1": scores.f1, "support": scores.support})  # fmt: skip
+        percent = st.column_config.NumberColumn(format="percent")
+        st.dataframe(table, hide_index=True, key="class_table",
+                     column_config={"precision": percent, "recall": percent, "F1": percent})  # fmt: skip
+    with mistakes:
+        st.markdown("**Confident mistakes**: wrong answers the model was surest about.")
+        gallery(dataset, evaluation, confident_mistakes(evaluation, GALLERY_SIZE), "No mistakes at all.")
+        st.markdown("**Hardest examples**: the images whose true class got the least probability.")
+        gallery(dataset, evaluation, hardest_examples(evaluation, GALLERY_SIZE), "")
+
+
+render()

@@ -1,0 +1,141 @@
+"""How well a model does on held-out images: confusion, per-class scores, and the examples behind them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.datasets.registry import NUM_CLASSES
+
+EVALUATION_BATCH = 1_000
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A model's class probabilities for every image of a labelled set."""
+
+    probabilities: np.ndarray  # (N, 10) float32
+    labels: np.ndarray  # (N,) true classes
+
+    @property
+    def predictions(self) -> np.ndarray:
+        return self.probabilities.argmax(axis=1)
+
+    @property
+    def confidence(self) -> np.ndarray:
+        """The probability the model gave its own answer."""
+        return self.probabilities.max(axis=1)
+
+    @property
+    def losses(self) -> np.ndarray:
+        """Cross-entropy of each image: how surprised the model was by the true class."""
+        true_probability = self.probabilities[np.arange(len(self.labels)), self.labels]
+        return -np.log(np.clip(true_probability, 1e-7, 1.0))
+
+    @property
+    def accuracy(self) -> float:
+        return float(np.mean(self.predictions == self.labels))
+
+    @property
+    def loss(self) -> float:
+        return float(np.mean(self.losses))
+
+    @property
+    def confusion(self) -> np.ndarray:
+        return confusion_matrix(self.labels, self.predictions)
+
+
+def evaluate_model(model, images: np.ndarray, labels: np.ndarray) -> Evaluation:
+    """Run a model over uint8 images (N, 28, 28) in inference mode."""
+    probabilities = model.predict(images[..., None], batch_size=EVALUATION_BATCH, verbose=0)
+    return Evaluation(probabilities.astype(np.float32), labels.astype(np.int64))
+
+
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray) -> np.ndarray:
+    """Counts of (true class, predicted class): rows are the truth, columns the model's answer."""
+    pairs = labels.astype(np.int64) * NUM_CLASSES + predictions.astype(np.int64)
+    return np.bincount(pairs, minlength=NUM_CLASSES**2).reshape(NUM_CLASSES, NUM_CLASSES)
+
+
+def row_percentages(confusion: np.ndarray) -> np.ndarray:
+    """Each row as percentages of its true class (a class with no examples stays at zero)."""
+    totals = confusion.sum(axis=1, keepdims=True)
+    return np.divide(100.0 * confusion, totals, out=np.zeros(confusion.shape), where=totals > 0)
+
+
+@dataclass(frozen=True)
+class ClassScores:
+    """Precision, recall, F1 and support per class, as scikit-learn defines them (0 where undefined)."""
+
+    precision: np.ndarray
+    recall: np.ndarray
+    f1: np.ndarray
+    support: np.ndarray
+
+
+def per_class_scores(confusion: np.ndarray) -> ClassScores:
+    correct = np.diag(confusion).astype(np.float64)
+    predicted = confusion.sum(axis=0)
+    actual = confusion.sum(axis=1)
+    precision = np.divide(correct, predicted, out=np.zeros_like(correct), where=predicted > 0)
+    recall = np.divide(correct, actual, out=np.zeros_like(correct), where=actual > 0)
+    both = precision + recall
+    f1 = np.divide(2 * precision * recall, both, out=np.zeros_like(correct), where=both > 0)
+    return ClassScores(precision, recall, f1, actual)
+
+
+def most_confused_pairs(confusion: np.ndarray, count: int = 5) -> list[tuple[int, int, int]]:
+    """The (true, predicted, images) pairs the model mixes up most, largest first."""
+    mistakes = confusion.copy()
+    np.fill_diagonal(mistakes, 0)
+    order = np.argsort(mistakes, axis=None)[::-1][:count]
+    pairs = [(int(i // NUM_CLASSES), int(i % NUM_CLASSES), int(mistakes.flat[i])) for i in order]
+    return [pair for pair in pairs if pair[2] > 0]
+
+
+def cell_examples(evaluation: Evaluation, true_class: int, predicted_class: int, limit: int = 24) -> np.ndarray:
+    """Indices of images of one confusion-matrix cell, the most confident answers first."""
+    members = np.flatnonzero((evaluation.labels == true_class) & (evaluation.predictions == predicted_class))
+    return members[np.argsort(-evaluation.confidence[members], kind="stable")][:limit]
+
+
+def confident_mistakes(evaluation: Evaluation, limit: int = 24) -> np.ndarray:
+    """Misclassified images, those the model was surest about first."""
+    wrong = np.flatnonzero(evaluation.predictions != evaluation.labels)
+    return wrong[np.argsort(-evaluation.confidence[wrong], kind="stable")][:limit]
+
+
+def hardest_examples(evaluation: Evaluation, limit: int = 24) -> np.ndarray:
+    """Images with the highest loss: where the true class got the least probability."""
+    return np.argsort(-evaluation.losses, kind="stable")[:limit]
+
+
+def diagnose_fit(
+    train_accuracy: list[float], val_accuracy: list[float], train_loss: list[float], val_loss: list[float]
+) -> str:
+    """The gap between training and validation curves, in plain words, with what to try."""
+    if not val_accuracy:
+        return "No finished epoch yet, so there is nothing to compare."
+    gap = train_accuracy[-1] - val_accuracy[-1]
+    best = int(np.argmin(val_loss))
+    rising = best < len(val_loss) - 1 and val_loss[-1] > val_loss[best] * 1.05
+    if gap > 0.03 or rising:
+        detail = (
+            f"validation loss was lowest after epoch {best + 1} and has risen since"
+            if rising
+            else f"training accuracy is {100 * gap:.1f} points above validation accuracy"
+        )
+        return (
+            f"**Overfitting:** {detail}. The model is memorising its training images. Try more dropout, "
+            "L2 weight decay or augmentation, fewer epochs, or early stopping."
+        )
+    if val_accuracy[-1] < 0.85 or (len(train_loss) > 1 and train_loss[-1] < train_loss[-2] * 0.97):
+        return (
+            "**Underfitting (still learning):** training and validation accuracy are close and training loss is "
+            "still falling. Try more epochs, a higher learning rate, or a wider or deeper model."
+        )
+    return (
+        f"**A good fit:** training and validation accuracy are within {100 * abs(gap):.1f} points and the curves "
+        "have levelled off. More capacity or augmentation is the way to a higher score."
+    )

@@ -1,0 +1,89 @@
+"""The Evaluate page through AppTest, on a real (briefly trained) run of the embedded MNIST sample."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import streamlit as st
+from app_driver import figure_of, open_app, plotly_array, switch_to
+
+from core.architectures import ModelSpec
+from core.datasets import forget_loaded_datasets, load_dataset
+from core.evaluation import confusion_matrix
+from core.runs.store import RunStore
+from core.training import TrainConfig, TrainingJob, TrainingScheduler
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory) -> tuple[str, str]:
+    """A softmax-regression run trained for one epoch on 1,000 sample digits: quick, and far from perfect."""
+    runs = tmp_path_factory.mktemp("runs")
+    store = RunStore(runs)
+    dataset = load_dataset("mnist")
+    job = TrainingJob(
+        dataset, ModelSpec("softmax", dropout=0.0, batch_norm=False),
+        TrainConfig(dataset="mnist", epochs=2, train_size=1_000, batch_size=64),
+        on_finish=lambda result: store.save(result, dataset.source),
+    )  # fmt: skip
+    TrainingScheduler(1).submit(job)
+    assert job.wait(120) and job.result.saved_run_id
+    return str(runs), job.result.saved_run_id
+
+
+@pytest.fixture
+def app(trained_run, monkeypatch):
+    runs, run_id = trained_run
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", runs)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    forget_loaded_datasets()
+    app = open_app()
+    app.sidebar.selectbox(key="active_run_id").select(run_id).run()
+    switch_to(app, "evaluate")
+    assert not app.exception
+    yield app
+    st.cache_resource.clear()
+
+
+def test_evaluate_page_reports_the_test_set(app, trained_run):
+    dataset = load_dataset("mnist")
+    model = RunStore(trained_run[0]).load_model(trained_run[1])
+    predictions = model.predict(dataset.x_test[..., None], verbose=0).argmax(1)
+    metrics = {metric.label: metric.value for metric in app.metric}
+    assert metrics["Test accuracy"] == f"{100 * np.mean(predictions == dataset.y_test):.2f} %"
+    assert [tab.label for tab in app.tabs] == ["Curves", "Confusion matrix", "Per class", "Mistakes"]
+    assert any(word in " ".join(m.value for m in app.markdown) for word in ("Overfitting", "Underfitting", "good fit"))
+    # The heatmap holds the same counts as a confusion matrix computed here.
+    heatmap = next(figure_of(c) for c in app.get("plotly_chart") if figure_of(c).layout.title.text == "Test set")
+    np.testing.assert_array_equal(
+        plotly_array(heatmap.data[0].customdata), confusion_matrix(dataset.y_test, predictions)
+    )
+
+
+def test_choosing_a_cell_opens_its_images(app):
+    # What the browser sends for a click on the cell (true 3, predicted 5).
+    point = {"curve_number": 1, "point_index": 35, "x": "5", "y": "3", "customdata": {"0": 3, "1": 5, "2": 2, "3": 2.0}}
+    selection = {"points": [point], "point_indices": [35], "box": [], "lasso": []}
+    app.session_state["test_confusion"] = {"selection": selection}
+    app.run()
+    assert not app.exception
+    assert "**3** mistaken for **5**, most confident first" in " ".join(m.value for m in app.markdown)
+    dataset = load_dataset("mnist")
+    model = RunStore(os.environ["EXPLORER_RUNS_DIR"]).load_model(app.session_state["active_run_id"])
+    predictions = model.predict(dataset.x_test[..., None], verbose=0).argmax(1)
+    in_cell = int(np.sum((dataset.y_test == 3) & (predictions == 5)))
+    assert in_cell > 0, "a weak model on digits confuses 3 and 5 at least once"
+    (gallery,) = [image for image in app.image if "true 3 · said 5" in image.captions[0]]
+    assert len(gallery.captions) == min(in_cell, 24)
+    assert all("true 3 · said 5" in caption for caption in gallery.captions)
+
+
+def test_the_epoch_slider_replays_validation_matrices(app):
+    app.segmented_control(key="confusion_source").set_value("validation").run()
+    assert not app.exception
+    app.slider(key="confusion_epoch").set_value(1).run()
+    assert not app.exception
+    titles = [figure_of(chart).layout.title.text for chart in app.get("plotly_chart")]
+    assert "Validation set after epoch 1" in titles
