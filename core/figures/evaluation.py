@@ -25,10 +25,11 @@ def confusion_figure(confusion: np.ndarray, class_names: Sequence[str], title: s
     # Invisible square markers over the cells carry the hover text and make each cell selectable with a click
     # (a heatmap alone cannot be selected).
     true_index, predicted_index = np.meshgrid(range(len(names)), range(len(names)), indexing="ij")
+    cells = np.stack([true_index.ravel(), predicted_index.ravel(), confusion.ravel(), percentages.ravel()], axis=1)
     figure.add_scatter(
         x=[names[i] for i in predicted_index.ravel()], y=[names[i] for i in true_index.ravel()], mode="markers",
         marker=dict(symbol="square", size=34, opacity=0.01), showlegend=False, name="cells",
-        customdata=np.stack([true_index.ravel(), predicted_index.ravel(), confusion.ravel(), percentages.ravel()], axis=1),
+        customdata=cells,
         hovertemplate="true %{y}, predicted %{x}: %{customdata[2]:,} images (%{customdata[3]:.1f} % of %{y})"
                       "<br>click to see them<extra></extra>",
     )  # fmt: skip
