@@ -1,0 +1,220 @@
+"""Anything a user draws or uploads, turned into what every model takes: 28x28 uint8, white ink on black.
+
+MNIST's own recipe, step by step, each step's image kept so the Predict page can show it: decode
+safely, apply EXIF orientation, composite transparency over a contrasting background, grayscale,
+invert dark-on-light input, crop to the ink, scale into a 20x20 box keeping the aspect ratio
+(Fashion-MNIST: fill the 28x28 frame), centre by centre of mass, pad to 28x28.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+from scipy import ndimage
+
+from core.datasets.registry import IMAGE_SIDE, DrawingRecipe, dataset_info
+
+ACCEPTED_FORMATS = {"PNG", "JPEG", "GIF", "WEBP", "BMP"}
+MAX_PIXELS = 40_000_000  # a 6,300 x 6,300 image; anything declaring more is refused before decoding
+# JPEGs are decoded at 1/8 scale when big (Pillow's draft mode), so a large photo stays cheap.
+MAX_JPEG_PIXELS = 80_000_000
+MAX_BYTES = 16 * 1024 * 1024
+# Large photos are reduced to this size first: 28x28 is the goal, and decoding stays fast.
+WORKING_SIDE = 512
+DIGIT_BOX = 20
+# Measured on MNIST itself: the mean centre of mass is (13.99, 14.00), spread 0.29 (whole-pixel shifts).
+MNIST_CENTRE = 14.0
+# A pixel is ink when it is brighter than this share of the brightest pixel.
+INK_THRESHOLD = 0.2
+
+
+class ImageInputError(ValueError):
+    """The input cannot be used; the message says what is wrong and what to do."""
+
+
+@dataclass
+class PreprocessResult:
+    """The 28x28 model input (None when nothing was drawn) and every intermediate image, by name."""
+
+    model_input: np.ndarray | None
+    steps: list[tuple[str, np.ndarray]] = field(default_factory=list)
+    message: str = ""
+
+    @property
+    def is_empty(self) -> bool:
+        return self.model_input is None
+
+
+def preprocess_image(image, dataset_name: str, *, fill_outlines: bool = False) -> PreprocessResult:
+    """A PIL image, an array (such as the canvas' RGBA) or an uploaded file's bytes -> the model's input."""
+    recipe = dataset_info(dataset_name).drawing_recipe
+    steps: list[tuple[str, np.ndarray]] = []
+    picture = _as_pil(image)
+    picture = ImageOps.exif_transpose(picture) or picture
+    steps.append(("EXIF orientation applied", np.asarray(picture.convert("RGBA"))))
+
+    gray = _composite_to_gray(picture)
+    steps.append(("alpha composited, grayscale", _to_uint8(gray)))
+
+    ink = _ink_is_light(gray)
+    if not ink:
+        gray = 255.0 - gray
+    steps.append(("polarity: white ink on black" + ("" if ink else " (inverted)"), _to_uint8(gray)))
+
+    # Everything at or below the background level is background: a photo's paper is not quite black.
+    background = float(np.median(_border(gray)))
+    gray = np.clip(gray - background, 0, None)
+    if gray.max() <= 0 or not (gray > INK_THRESHOLD * gray.max()).any():
+        return PreprocessResult(
+            None, steps, "Nothing drawn yet: draw something, or upload an image with a visible shape."
+        )
+    if fill_outlines:
+        mask = ndimage.binary_fill_holes(gray > INK_THRESHOLD * gray.max())
+        gray = np.where(mask & (gray < 0.6 * gray.max()), 0.6 * gray.max(), gray)
+        steps.append(("closed outlines filled", _to_uint8(gray)))
+
+    rows, columns = np.nonzero(gray > INK_THRESHOLD * gray.max())
+    cropped = gray[rows.min() : rows.max() + 1, columns.min() : columns.max() + 1]
+    steps.append(("cropped to the ink", _to_uint8(cropped)))
+
+    box = DIGIT_BOX if recipe is DrawingRecipe.DIGIT_BOX else IMAGE_SIDE
+    scaled = _fit_into(cropped, box)
+    steps.append((f"scaled into {box}x{box}, aspect ratio kept", _to_uint8(scaled)))
+
+    framed = _pad_to_frame(scaled)
+    if recipe is DrawingRecipe.DIGIT_BOX:
+        framed = _centre_by_mass(framed)
+        steps.append(("centred by centre of mass, padded to 28x28", _to_uint8(framed)))
+    else:
+        steps.append(("centred, padded to 28x28", _to_uint8(framed)))
+    # The datasets' strokes reach full intensity; so does ours.
+    model_input = _to_uint8(framed * (255.0 / max(framed.max(), 1e-6)))
+    return PreprocessResult(model_input, steps)
+
+
+def naive_resize(image, size: int = IMAGE_SIDE) -> np.ndarray:
+    """For comparison only: the whole picture squashed to 28x28 grayscale, nothing else."""
+    return np.asarray(_as_pil(image).convert("L").resize((size, size), Image.Resampling.BILINEAR))
+
+
+def _as_pil(image) -> Image.Image:
+    if isinstance(image, Image.Image):
+        return _limited(image)
+    if isinstance(image, np.ndarray):
+        return _from_array(image)
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        return _decode(bytes(image))
+    raise ImageInputError(f"Cannot read a {type(image).__name__} as an image.")
+
+
+def _from_array(array: np.ndarray) -> Image.Image:
+    if array.ndim not in (2, 3) or array.size == 0 or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
+        raise ImageInputError(f"An image array must be HxW, HxWx3 or HxWx4, not {array.shape}.")
+    if array.shape[0] * array.shape[1] > MAX_PIXELS:
+        raise ImageInputError("This image is too large: use one under 40 megapixels.")
+    if array.dtype != np.uint8:
+        scale = 255.0 if np.issubdtype(array.dtype, np.floating) and array.max() <= 1.0 else 1.0
+        array = np.clip(np.nan_to_num(array.astype(np.float64)) * scale, 0, 255).astype(np.uint8)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    return _limited(Image.fromarray(array))
+
+
+def _decode(data: bytes) -> Image.Image:
+    if not data:
+        raise ImageInputError("The file is empty.")
+    if len(data) > MAX_BYTES:
+        raise ImageInputError(f"The file is {len(data) / 1e6:.0f} MB; use one under {MAX_BYTES // 2**20} MB.")
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between its limit and twice it; treat every oversized image as an error.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            picture = Image.open(io.BytesIO(data))
+            if picture.format not in ACCEPTED_FORMATS:
+                raise ImageInputError(
+                    f"{picture.format or 'This'} files are not supported: upload a PNG, JPEG, GIF, WebP or BMP image."
+                )
+            width, height = picture.size
+            if width * height > (MAX_JPEG_PIXELS if picture.format == "JPEG" else MAX_PIXELS):
+                raise ImageInputError(f"This image declares {width}x{height} pixels, too many: use a smaller one.")
+            if picture.format == "JPEG":
+                # Decode a big JPEG at reduced size straight away: much faster, and 28x28 is the goal.
+                picture.draft("RGB", (WORKING_SIDE, WORKING_SIDE))
+            picture.seek(0)  # the first frame of an animation
+            picture.load()
+    except ImageInputError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageInputError(
+            "This image is far too large (a possible decompression bomb): use a smaller one."
+        ) from None
+    except UnidentifiedImageError:
+        raise ImageInputError("This file is not an image: upload a PNG, JPEG, GIF, WebP or BMP.") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise ImageInputError(f"This image is damaged or truncated and cannot be read ({error}).") from None
+    return _limited(picture)
+
+
+def _limited(picture: Image.Image) -> Image.Image:
+    """Reduce a big picture to a working size (keeping its aspect ratio and mode)."""
+    if max(picture.size) > WORKING_SIDE:
+        picture = picture.copy()
+        picture.thumbnail((WORKING_SIDE, WORKING_SIDE), Image.Resampling.BOX)
+    return picture
+
+
+def _composite_to_gray(picture: Image.Image) -> np.ndarray:
+    """Grayscale float pixels, with any transparency laid over a background the ink stands out from."""
+    if picture.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        values = np.asarray(picture, dtype=np.float64)
+        peak = values.max()
+        return values * (255.0 / peak) if peak > 0 else values
+    rgba = np.asarray(picture.convert("RGBA"), dtype=np.float64)
+    gray = rgba[..., :3] @ np.array([0.299, 0.587, 0.114])
+    alpha = rgba[..., 3] / 255.0
+    if alpha.min() >= 1.0:
+        return gray
+    # Transparent pixels take the colour the ink is not: light ink goes on black, dark ink on white.
+    opaque = alpha > 0.5
+    ink_level = gray[opaque].mean() if opaque.any() else 255.0
+    background = 0.0 if ink_level > 127 else 255.0
+    return gray * alpha + background * (1 - alpha)
+
+
+def _border(gray: np.ndarray) -> np.ndarray:
+    return np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+
+
+def _ink_is_light(gray: np.ndarray) -> bool:
+    """Light ink on a dark background, judged by the border, which is background in any sensible picture."""
+    return float(np.median(_border(gray))) < 128
+
+
+def _fit_into(image: np.ndarray, box: int) -> np.ndarray:
+    height, width = image.shape
+    scale = box / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.asarray(Image.fromarray(image.astype(np.float32), mode="F").resize(size, Image.Resampling.LANCZOS))
+
+
+def _pad_to_frame(image: np.ndarray) -> np.ndarray:
+    frame = np.zeros((IMAGE_SIDE, IMAGE_SIDE), dtype=np.float64)
+    height, width = image.shape
+    top, left = (IMAGE_SIDE - height) // 2, (IMAGE_SIDE - width) // 2
+    frame[top : top + height, left : left + width] = np.clip(image, 0, None)
+    return frame
+
+
+def _centre_by_mass(frame: np.ndarray) -> np.ndarray:
+    """Shift by whole pixels so the centre of mass sits where MNIST's do: at pixel (14, 14)."""
+    row, column = ndimage.center_of_mass(frame)
+    shift = (round(MNIST_CENTRE - row), round(MNIST_CENTRE - column))
+    return ndimage.shift(frame, shift, order=0, mode="constant", cval=0.0)
+
+
+def _to_uint8(image: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(image), 0, 255).astype(np.uint8)

@@ -1,0 +1,224 @@
+"""Preprocessing against hand-made images with known answers, real digits, and broken or hostile files."""
+
+from __future__ import annotations
+
+import io
+import struct
+import time
+import zlib
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image, ImageDraw
+from scipy import ndimage
+
+from core.datasets import load_dataset
+from core.preprocessing import ImageInputError, naive_resize, preprocess_image
+
+
+def encode(picture: Image.Image, format: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    picture.save(buffer, format, **options)
+    return buffer.getvalue()
+
+
+def bar(width: int, height: int, canvas: int = 300, offset: tuple[int, int] = (0, 0)) -> Image.Image:
+    """A white rectangle of a known size on black, centred unless offset."""
+    picture = Image.new("L", (canvas, canvas), 0)
+    left = (canvas - width) // 2 + offset[0]
+    top = (canvas - height) // 2 + offset[1]
+    ImageDraw.Draw(picture).rectangle((left, top, left + width - 1, top + height - 1), fill=255)
+    return picture
+
+
+def centre_of_mass(image: np.ndarray) -> tuple[float, float]:
+    return ndimage.center_of_mass(image.astype(np.float64))
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation of two images' pixels."""
+    return float(np.corrcoef(a.ravel().astype(float), b.ravel().astype(float))[0, 1])
+
+
+def test_a_centred_mnist_digit_stays_put():
+    digit = load_dataset("mnist").x_test[0]
+    result = preprocess_image(digit, "mnist")
+    assert result.model_input.shape == (28, 28) and result.model_input.dtype == np.uint8
+    assert similarity(result.model_input, digit) > 0.9
+
+
+def test_an_off_centre_shape_is_centred_by_mass():
+    result = preprocess_image(bar(40, 120, offset=(-100, 80)), "mnist")
+    row, column = centre_of_mass(result.model_input)
+    assert abs(row - 14) <= 0.5 and abs(column - 14) <= 0.5  # where MNIST puts its digits' centre of mass
+
+
+def test_dark_on_light_is_inverted():
+    light = bar(40, 120)
+    dark = Image.eval(light, lambda value: 255 - value)
+    np.testing.assert_array_equal(
+        preprocess_image(dark, "mnist").model_input, preprocess_image(light, "mnist").model_input
+    )
+    assert "inverted" in preprocess_image(dark, "mnist").steps[2][0]
+
+
+def test_the_aspect_ratio_is_kept_and_the_box_depends_on_the_dataset():
+    digit = preprocess_image(bar(20, 200), "mnist").model_input
+    rows, columns = np.nonzero(digit > 64)
+    assert rows.max() - rows.min() + 1 == 20  # the long side fills MNIST's 20-pixel box
+    assert columns.max() - columns.min() + 1 <= 3  # and the short side stays short
+    clothing = preprocess_image(bar(200, 100), "fashion_mnist").model_input
+    rows, columns = np.nonzero(clothing > 64)
+    assert columns.max() - columns.min() + 1 == 28  # Fashion-MNIST items fill the frame
+    assert 13 <= rows.max() - rows.min() + 1 <= 15
+
+
+def test_an_empty_canvas_is_nothing_drawn_not_a_prediction():
+    for empty in (np.zeros((280, 280, 4), np.uint8), np.full((280, 280, 4), 255, np.uint8)):
+        result = preprocess_image(empty, "mnist")
+        assert result.is_empty and "draw something" in result.message
+
+
+def test_a_transparent_canvas_drawing_is_read_whatever_the_ink_colour():
+    for ink in (0, 255):
+        rgba = np.zeros((280, 280, 4), np.uint8)
+        rgba[60:220, 130:150] = (ink, ink, ink, 255)  # a vertical stroke, transparent everywhere else
+        result = preprocess_image(rgba, "mnist")
+        assert not result.is_empty
+        rows, columns = np.nonzero(result.model_input > 128)
+        assert rows.max() - rows.min() + 1 == 20 and columns.max() - columns.min() + 1 <= 4  # a white bar, upright
+
+
+def test_every_step_is_kept_for_the_page_to_show():
+    names = [name for name, _ in preprocess_image(bar(40, 120), "mnist").steps]
+    assert names[0] == "EXIF orientation applied"
+    assert any("cropped" in name for name in names) and any("centre of mass" in name for name in names)
+
+
+def test_exif_orientation_is_applied():
+    upright = bar(20, 200)
+    rotated = upright.rotate(90, expand=True)  # stored sideways...
+    exif = Image.Exif()
+    exif[0x0112] = 6  # ...with a tag saying "rotate 90 degrees clockwise to view"
+    data = encode(rotated.convert("RGB"), "JPEG", exif=exif, quality=95)
+    result = preprocess_image(data, "mnist").model_input
+    rows, columns = np.nonzero(result > 64)
+    assert rows.max() - rows.min() > 3 * (columns.max() - columns.min())  # tall again
+
+
+def test_fill_outlines_makes_a_drawn_shirt_solid():
+    outline = Image.new("L", (280, 280), 0)
+    ImageDraw.Draw(outline).rectangle((60, 40, 220, 240), outline=255, width=12)
+    hollow = preprocess_image(outline, "fashion_mnist").model_input
+    solid = preprocess_image(outline, "fashion_mnist", fill_outlines=True).model_input
+    assert hollow[14, 14] < 30 and solid[14, 14] > 100
+
+
+def test_a_real_digit_survives_a_trip_through_a_photo_like_jpeg():
+    """Rendered 10x larger, off-centre, dark on white, saved as JPEG: it comes back close to the original."""
+    digit = load_dataset("mnist").x_test[3]
+    big = Image.fromarray(255 - digit).resize((280, 280), Image.Resampling.BILINEAR)
+    page = Image.new("L", (500, 420), 255)
+    page.paste(big, (190, 20))
+    result = preprocess_image(encode(page.convert("RGB"), "JPEG", quality=90), "mnist")
+    assert similarity(result.model_input, digit) > 0.85
+    assert similarity(naive_resize(page), digit) < similarity(result.model_input, digit)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty"),
+        (b"\x00\x01 random bytes, not an image" * 20, "not an image"),
+        (b"%PDF-1.4\n1 0 obj << >> endobj\n" * 10, "not an image"),
+        (b"8BPS\x00\x01" + b"\x00" * 200, "not an image"),
+    ],
+)
+def test_non_images_are_refused_with_a_clear_message(data, message):
+    with pytest.raises(ImageInputError, match=message):
+        preprocess_image(data, "mnist")
+
+
+def test_truncated_files_give_a_clear_error_or_a_correct_input_at_every_cut():
+    reference = preprocess_image(bar(40, 120), "mnist").model_input
+    for data in (encode(bar(40, 120), "PNG"), encode(bar(40, 120).convert("RGB"), "JPEG")):
+        for cut in (8, 40, len(data) // 3, len(data) // 2, len(data) - 20):
+            try:
+                result = preprocess_image(data[:cut], "mnist")
+            except ImageInputError as error:
+                assert "damaged or truncated" in str(error) or "not an image" in str(error)
+            else:  # only the end marker was lost: every pixel is there
+                assert similarity(result.model_input, reference) > 0.99
+
+
+def test_unsupported_formats_are_named():
+    with pytest.raises(ImageInputError, match="TIFF files are not supported"):
+        preprocess_image(encode(bar(40, 120), "TIFF"), "mnist")
+
+
+def _png(width: int, height: int) -> bytes:
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
+
+
+def test_a_decompression_bomb_is_refused_quickly():
+    started = time.monotonic()
+    with pytest.raises(ImageInputError, match="too large|too many"):
+        preprocess_image(_png(30_000, 30_000), "mnist")
+    assert time.monotonic() - started < 1.0
+
+
+def test_awkward_but_valid_images_are_handled():
+    shape = bar(40, 120)
+    sixteen_bit = Image.fromarray(np.asarray(shape).astype(np.uint16) * 257)
+    palette = shape.convert("RGBA").convert("P")
+    transparent = Image.new("RGBA", (300, 300), (0, 0, 0, 0))
+    transparent.paste(Image.new("RGBA", (40, 120), (20, 20, 20, 255)), (130, 90))
+    frames = [bar(40, 120), bar(120, 40)]
+    animated = io.BytesIO()
+    frames[0].save(animated, "GIF", save_all=True, append_images=frames[1:])
+    inputs = {
+        "16-bit": encode(sixteen_bit, "PNG"),
+        "palette": encode(palette, "PNG"),
+        "palette with transparency": encode(transparent.convert("P"), "PNG", transparency=0),
+        "CMYK": encode(shape.convert("CMYK"), "JPEG"),
+        "transparent": encode(transparent, "PNG"),
+        "animated GIF (first frame)": animated.getvalue(),
+        "WebP": encode(shape, "WEBP"),
+        "BMP": encode(shape, "BMP"),
+    }
+    reference = preprocess_image(shape, "mnist").model_input
+    for name, data in inputs.items():
+        result = preprocess_image(data, "mnist")
+        assert not result.is_empty, name
+        assert similarity(result.model_input, reference) > 0.9, name
+
+
+def test_a_one_pixel_image_is_a_valid_input():
+    result = preprocess_image(encode(Image.new("L", (1, 1), 255), "PNG"), "mnist")
+    assert result.is_empty or result.model_input.shape == (28, 28)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    mode=st.sampled_from(["L", "RGB", "RGBA", "LA", "P", "1", "CMYK", "I", "F"]),
+    width=st.integers(1, 300),
+    height=st.integers(1, 300),
+    seed=st.integers(0, 2**16),
+    dataset=st.sampled_from(["mnist", "fashion_mnist"]),
+)
+def test_any_image_gives_a_28x28_uint8_input_or_nothing_drawn(mode, width, height, seed, dataset):
+    pixels = np.random.default_rng(seed).integers(0, 256, (height, width), dtype=np.uint8)
+    result = preprocess_image(Image.fromarray(pixels).convert(mode), dataset)
+    if result.is_empty:
+        assert result.message
+    else:
+        assert result.model_input.shape == (28, 28) and result.model_input.dtype == np.uint8
+        assert result.model_input.max() == 255
