@@ -16,6 +16,7 @@ navigation = st.navigation(
         st.Page(PAGES_DIR / "train.py", title="Train", icon=":material/model_training:"),
         st.Page(PAGES_DIR / "runs.py", title="Runs", icon=":material/table_chart:"),
         st.Page(PAGES_DIR / "evaluate.py", title="Evaluate", icon=":material/fact_check:"),
+        st.Page(PAGES_DIR / "predict.py", title="Predict", icon=":material/draw:"),
     ]
 )
 render_sidebar()

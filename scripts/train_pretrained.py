@@ -1,0 +1,67 @@
+"""Train the starter models shipped in assets/pretrained/ through the app's own CLI and default recipe.
+
+    .venv/bin/python scripts/train_pretrained.py
+
+Each dataset is trained with `python -m core.train --preset default` on the best data this machine
+has (Fashion-MNIST: Debian's full set; MNIST: the embedded 4,000-digit sample unless
+EXPLORER_DATA_DIR points at the full set). The model is saved without its optimizer state (a third
+of the size) and its SHA-256, data and test accuracy go into manifest.json.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from core.architectures import ModelSpec, build_model  # noqa: E402
+from core.datasets.files import sha256_file  # noqa: E402
+from core.pretrained import MANIFEST, PRETRAINED_DIR  # noqa: E402
+from core.runs.store import RunStore  # noqa: E402
+
+
+def train(dataset: str, runs: Path) -> str:
+    command = [sys.executable, "-m", "core.train", "--dataset", dataset, "--preset", "default", "--runs-dir", str(runs)]
+    subprocess.run(command, cwd=ROOT, check=True)
+    (run,) = [run for run in RunStore(runs).list_runs() if run.dataset == dataset]
+    return run.run_id
+
+
+def main() -> None:
+    PRETRAINED_DIR.mkdir(parents=True, exist_ok=True)
+    manifest = {}
+    with tempfile.TemporaryDirectory() as folder:
+        store = RunStore(folder)
+        for dataset in ("mnist", "fashion_mnist"):
+            run = store.get(train(dataset, Path(folder)))
+            trained = store.load_model(run.run_id)
+            spec = ModelSpec.from_dict(run.config["model"])
+            # A fresh model of the same spec carries the weights without the optimizer's state.
+            slim = build_model(spec)
+            slim.set_weights(trained.get_weights())
+            path = PRETRAINED_DIR / f"{dataset}.keras"
+            slim.save(path)
+            history = store.history(run.run_id)
+            manifest[dataset] = {
+                "file": path.name,
+                "sha256": sha256_file(path),
+                "architecture": spec.architecture,
+                "model": run.config["model"],
+                "training": run.config["training"],
+                "trained_on": json.loads((Path(folder) / run.run_id / "run.json").read_text())["dataset_source"],
+                "epochs": len(history["epochs"]),
+                "test_accuracy": run.test_accuracy,
+            }
+            print(
+                f"{path.relative_to(ROOT)}: {path.stat().st_size / 1e6:.2f} MB, test accuracy {run.test_accuracy:.4f}"
+            )
+    (PRETRAINED_DIR / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

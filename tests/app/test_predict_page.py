@@ -1,0 +1,75 @@
+"""The Predict page through AppTest: the starter model, uploads good and bad, and the steps shown."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import streamlit as st
+from app_driver import open_app
+from PIL import Image
+
+from core.datasets import forget_loaded_datasets, load_dataset
+from core.inference import Predictor
+from core.preprocessing import preprocess_image
+from core.pretrained import load_pretrained
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
+    st.cache_resource.clear()
+    forget_loaded_datasets()
+    app = open_app("predict")
+    assert not app.exception
+    yield app
+    st.cache_resource.clear()
+
+
+def photo_of(digit: np.ndarray) -> bytes:
+    """A test digit as a user might photograph it: big, off-centre, dark on white, JPEG."""
+    page = Image.new("L", (400, 360), 255)
+    page.paste(Image.fromarray(255 - digit).resize((240, 240)), (130, 60))
+    buffer = io.BytesIO()
+    page.convert("RGB").save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def test_a_newcomer_gets_the_starter_model_and_an_invitation(app):
+    assert "starter model" in " ".join(caption.value for caption in app.caption)
+    assert any("Draw something, or upload an image" in info.value for info in app.info)
+
+
+def test_an_uploaded_digit_is_predicted_with_its_steps_shown(app):
+    digit = load_dataset("mnist").x_test[0]
+    data = photo_of(digit)
+    app.file_uploader(key="upload").upload("digit.jpg", data, "image/jpeg").run()
+    assert not app.exception
+    expected = Predictor(load_pretrained("mnist")).probabilities(preprocess_image(data, "mnist").model_input)
+    answer = load_dataset("mnist").class_names[int(expected.argmax())]
+    shown = " ".join(alert.value for alert in [*app.success, *app.warning])
+    assert f"**{answer}**" in shown
+    steps = [image for image in app.image if "cropped to the ink" in " ".join(image.captions)]
+    assert steps, "the preprocessing steps are shown"
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("notes.png", b"these are not the pixels you are looking for", "not an image"),
+        ("cut.png", None, "damaged or truncated"),
+    ],
+)
+def test_a_broken_upload_gets_a_message_and_the_page_keeps_working(app, name, data, message):
+    if data is None:
+        buffer = io.BytesIO()
+        Image.new("L", (200, 200), 128).save(buffer, "PNG")
+        data = buffer.getvalue()[:60]
+    app.file_uploader(key="upload").upload(name, data, "image/png").run()
+    assert not app.exception
+    assert any(message in error.value for error in app.error)
+    good = photo_of(load_dataset("mnist").x_test[1])
+    app.file_uploader(key="upload").upload("digit.jpg", good, "image/jpeg").run()
+    assert not app.exception and not app.error
+    assert app.success or app.warning
