@@ -20,13 +20,11 @@ from core import runtime
 from core.architectures import ModelSpec, build_model
 from core.datasets import Dataset
 from core.datasets.registry import NUM_CLASSES
-from core.evaluation import confusion_matrix
+from core.evaluation import EVALUATION_BATCH, confusion_matrix
 from core.training.config import MAX_EPOCHS, TrainConfig
 from core.training.data import TrainingData, batches, split_for_training
 from core.training.live_control import Command, LiveControl, TrainingFailed
 from core.training.progress import EpochRecord, Event, JobState, ProgressRecord, Snapshot
-
-EVALUATION_BATCH = 1_000
 
 
 @dataclass
