@@ -61,9 +61,20 @@ def read_input(dataset: Dataset) -> tuple[object | None, str]:
     return drawing, "your drawing"
 
 
+def on_black_square(image: np.ndarray) -> np.ndarray:
+    """A grayscale step padded to a square, so a thin crop is shown with its true proportions."""
+    if image.ndim != 2:
+        return image
+    side = max(image.shape)
+    square = np.zeros((side, side), dtype=image.dtype)
+    top, left = (side - image.shape[0]) // 2, (side - image.shape[1]) // 2
+    square[top : top + image.shape[0], left : left + image.shape[1]] = image
+    return square
+
+
 def render_steps(result: PreprocessResult, original, show_naive: bool) -> None:
     with st.expander("What the network sees: every preprocessing step", expanded=True):
-        images = [image for _, image in result.steps]
+        images = [on_black_square(image) for _, image in result.steps]
         st.image(images, caption=[name for name, _ in result.steps], width=110, clamp=True)
         if show_naive and result.model_input is not None:
             left, right = st.columns(2)

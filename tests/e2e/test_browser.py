@@ -1,0 +1,105 @@
+"""What a person sees in Chromium: datasets, a live training run, the confusion matrix, drawing and uploads."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from PIL import Image
+from playwright.sync_api import Page, expect
+
+from core.datasets import load_dataset
+
+
+def open_page(page: Page, path: str, heading: str) -> None:
+    page.goto(f"{page.app_url}/{path}")
+    expect(page.get_by_role("heading", name=heading).first).to_be_visible()
+
+
+def pick(page: Page, label: str, option: str) -> None:
+    """Choose an option of a sidebar select box by its label."""
+    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').filter(has_text=label).click()
+    page.get_by_role("option", name=option).first.click()
+
+
+def test_each_dataset_can_be_picked_and_explored(page: Page):
+    open_page(page, "", "MNIST: the data")
+    expect(page.get_by_text("embedded sample of MNIST").first).to_be_visible()
+    pick(page, "Dataset", "Fashion-MNIST")
+    expect(page.get_by_role("heading", name="Fashion-MNIST: the data")).to_be_visible()
+    page.get_by_role("tab", name="Mean images").click()
+    expect(page.get_by_text("Ankle boot").filter(visible=True).first).to_be_visible()
+
+
+def test_a_training_run_moves_live_takes_a_live_change_and_stops(page: Page):
+    open_page(page, "train", "Train a CNN on MNIST")
+    page.get_by_text("Quick run (5,000 images)").click()
+    epochs = page.get_by_label("Epochs", exact=True)
+    epochs.fill("30")
+    epochs.press("Enter")
+    page.get_by_role("button", name="Train", exact=True).click()
+    progress = page.get_by_text(re.compile(r"Running: epoch \d+ of 30, batch \d+"))
+    expect(progress).to_be_visible()
+    first = progress.inner_text()
+    expect(page.get_by_text(re.compile(r"Running: epoch \d+ of 30, batch \d+"))).not_to_have_text(first)
+    expect(page.locator('[data-testid="stPlotlyChart"]').first).to_be_visible()
+
+    slider = page.get_by_role("slider", name="Dropout rate (live)")
+    slider.focus()
+    slider.press("ArrowLeft")  # 0.25 -> 0.20
+    expect(page.get_by_text(re.compile(r"Live changes: dropout: 0\.25 (->|→) 0\.2"))).to_be_visible()
+
+    page.get_by_role("button", name="Stop").click()
+    expect(page.get_by_text("Stopped early")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"Saved as run"))).to_be_visible()
+
+
+def test_a_confusion_matrix_cell_opens_its_images(page: Page):
+    open_page(page, "evaluate", "Evaluate")
+    pick(page, "Active model", "compact")
+    page.get_by_role("tab", name="Confusion matrix").click()
+    chart = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="predicted class").first
+    expect(chart).to_be_visible()
+    cell = chart.locator(".scatterlayer .point").nth(0)  # true 0, predicted 0: never empty on digits
+    box = cell.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    expect(page.get_by_text("most confident first")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"true 0 · said 0")).first).to_be_visible()
+
+
+def test_drawing_a_digit_with_the_mouse_gives_a_prediction_and_its_steps(page: Page):
+    open_page(page, "predict", "Predict")
+    canvas = page.locator("canvas").first
+    expect(canvas).to_be_visible()
+    box = canvas.bounding_box()
+    x, y = box["x"], box["y"]
+    page.mouse.move(x + 140, y + 40)
+    page.mouse.down()
+    for step in range(30):  # a vertical stroke: a "1"
+        page.mouse.move(x + 140, y + 40 + step * 7)
+    page.mouse.up()
+    expect(page.get_by_text(re.compile(r"confident\)|Not sure")).first).to_be_visible()
+    expect(page.get_by_text("cropped to the ink")).to_be_visible()
+    expect(page.get_by_text("Prediction for your drawing")).to_be_visible()
+
+
+def test_uploads_good_and_broken_keep_the_app_working(page: Page):
+    open_page(page, "predict", "Predict")
+    page.get_by_role("tab", name="Upload an image").click()
+    upload = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+
+    upload.set_input_files(
+        files=[{"name": "broken.png", "mimeType": "image/png", "buffer": b"\x89PNG\r\n\x1a\n broken"}]
+    )
+    expect(page.get_by_text(re.compile("damaged or truncated|not an image"))).to_be_visible()
+
+    digit = load_dataset("mnist").x_test[0]
+    photo = Image.new("L", (300, 300), 255)
+    photo.paste(Image.fromarray(255 - digit).resize((200, 200)), (60, 40))
+    buffer = io.BytesIO()
+    photo.save(buffer, "PNG")
+    upload.set_input_files(files=[{"name": "digit.png", "mimeType": "image/png", "buffer": buffer.getvalue()}])
+    expect(page.get_by_text("Prediction for the uploaded file digit.png")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"confident\)|Not sure")).first).to_be_visible()
+    expect(page.get_by_text(re.compile("damaged or truncated|not an image"))).to_have_count(0)
