@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import struct
-import time
 import zlib
 
 import numpy as np
@@ -168,11 +167,9 @@ def _png(width: int, height: int) -> bytes:
     )
 
 
-def test_a_decompression_bomb_is_refused_quickly():
-    started = time.monotonic()
+def test_a_decompression_bomb_is_refused_before_decoding():
     with pytest.raises(ImageInputError, match="too large|too many"):
         preprocess_image(_png(30_000, 30_000), "mnist")
-    assert time.monotonic() - started < 1.0
 
 
 def test_awkward_but_valid_images_are_handled():
