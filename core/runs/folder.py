@@ -102,11 +102,13 @@ def write_tensorboard_logs(folder: Path, result: TrainingResult) -> None:
         writer.close()
 
 
-def write_run(result: TrainingResult, dataset_source: str, directory: str | Path | None = None) -> Path:
+def write_run(
+    result: TrainingResult, dataset_source: str, directory: str | Path | None = None, run_id: str | None = None
+) -> Path:
     """Save a training result as a complete run folder and return it."""
     if result.model is None:
         raise ValueError("There is no model to save.")
-    run_id = new_run_id()
+    run_id = run_id or new_run_id()
     folder = runs_dir(directory) / run_id
     folder.mkdir(parents=True)
     # Keras picks the format from the suffix, so the temporary name must end in .keras too.

@@ -9,6 +9,7 @@ listed with its reason and never breaks the listing of the others.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import shutil
 import sqlite3
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.datasets.files import sha256_file
-from core.runs.folder import MANIFEST, MODEL_FILE, is_valid_run_id, runs_dir, write_run
+from core.runs.folder import MANIFEST, MODEL_FILE, is_valid_run_id, new_run_id, runs_dir, write_run
 
 if TYPE_CHECKING:
     from core.training.job import TrainingResult
@@ -99,10 +100,29 @@ class RunStore:
     # --- writing --------------------------------------------------------------------------------
 
     def save(self, result: TrainingResult, dataset_source: str) -> str:
-        """Write a training result as a new run and index it; returns the run id."""
-        folder = write_run(result, dataset_source, self.root)
-        self._index(self._read_folder(folder))
-        return folder.name
+        """Write a training result as a new run and index it; returns the run id.
+
+        A full or read-only disk gives a RunStoreError in plain words; the half-written folder is
+        removed (it was never marked complete) and earlier runs are untouched.
+        """
+        run_id = new_run_id()
+        try:
+            folder = write_run(result, dataset_source, self.root, run_id)
+            self._index(self._read_folder(folder))
+        except (OSError, sqlite3.Error) as error:
+            shutil.rmtree(self.root / run_id, ignore_errors=True)
+            raise RunStoreError(self._describe_write_failure(error)) from None
+        return run_id
+
+    def _describe_write_failure(self, error: Exception) -> str:
+        code = getattr(error, "errno", None)
+        if code == errno.ENOSPC or "full" in str(error).lower():
+            return (f"The disk holding the runs folder {self.root} is full, so this run was not saved. "
+                    "Free space or point EXPLORER_RUNS_DIR at a bigger disk; earlier runs are intact.")  # fmt: skip
+        if code in (errno.EROFS, errno.EACCES, errno.EPERM) or "readonly" in str(error).lower():
+            return (f"The runs folder {self.root} cannot be written (read-only), so this run was not saved. "
+                    "Point EXPLORER_RUNS_DIR at a writable folder; earlier runs are intact.")  # fmt: skip
+        return f"This run could not be saved in {self.root}: {error}. Earlier runs are intact."
 
     def rename(self, run_id: str, name: str) -> None:
         name = " ".join(str(name).split())[:MAX_NAME_LENGTH]
@@ -128,9 +148,16 @@ class RunStore:
 
     def list_runs(self) -> list[RunSummary]:
         """Every run, newest first; folders the index has not seen yet are read and added."""
+        present = {p.name for p in self.root.iterdir() if p.is_dir() and is_valid_run_id(p.name)}
+        try:
+            return self._list_indexed(present)
+        except sqlite3.Error:
+            # The index cannot be used (a full or read-only disk): the folders are the truth, read them.
+            return [self._read_folder(self.root / run_id) for run_id in sorted(present, reverse=True)]
+
+    def _list_indexed(self, present: set[str]) -> list[RunSummary]:
         with self._connect() as db:
             known = {row[0] for row in db.execute("SELECT run_id FROM runs")}
-        present = {p.name for p in self.root.iterdir() if p.is_dir() and is_valid_run_id(p.name)}
         for run_id in present - known:
             self._index(self._read_folder(self.root / run_id))
         with self._connect() as db:

@@ -247,7 +247,7 @@ class TrainingJob:
             try:
                 result.saved_run_id = self._on_finish(result)
             except Exception as error:
-                result.error = f"Training ended but saving the run failed: {error}"
+                result.error = f"Training ended but the run was not saved. {error}"
         self.result = result
         self._progress.update(state=result.state, error=result.error, eta_s=None, queue_position=None)
         self._done.set()

@@ -84,8 +84,11 @@ def test_leaving_the_page_does_not_interrupt_training(app):
     wait_until(lambda: job.snapshot().step > before + 3, app, job)
     assert job.state is JobState.RUNNING
     switch_to(app, "train")
+    for _ in range(3):
+        app.run()  # reruns, as every widget click causes
     assert not app.exception
     assert app.get("progress"), "coming back shows the live panel again"
+    assert shared_scheduler().running() == [job], "reruns and page switches never start a second worker"
 
 
 def test_bad_settings_are_explained_not_raised(app):

@@ -62,9 +62,17 @@ def test_a_crash_between_files_leaves_no_complete_run(tmp_path, monkeypatch):
         real_write(path, content)
 
     monkeypatch.setattr(run_folder, "write_json_atomically", crash_on_metrics)
-    with pytest.raises(OSError, match="power cut"):
+    with pytest.raises(RunStoreError, match="could not be saved .*power cut"):
         store.save(make_result(), "sample")
-    (run,) = store.list_runs()
+    assert store.list_runs() == []  # the half-written folder was never complete, and is gone
+
+
+def test_a_folder_without_a_manifest_is_listed_as_interrupted_and_never_loads(tmp_path):
+    store = RunStore(tmp_path)
+    run_id = store.save(make_result(), "sample")
+    (tmp_path / run_id / "run.json").unlink()  # as if the process died just before the last write
+    (tmp_path / "index.sqlite").unlink()
+    (run,) = RunStore(tmp_path).list_runs()
     assert run.state == "interrupted" and not run.complete
     with pytest.raises(RunStoreError, match="interrupted"):
         store.load_model(run.run_id)
