@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import struct
+import tracemalloc
 import zlib
 
 import numpy as np
@@ -219,3 +220,27 @@ def test_any_image_gives_a_28x28_uint8_input_or_nothing_drawn(mode, width, heigh
     else:
         assert result.model_input.shape == (28, 28) and result.model_input.dtype == np.uint8
         assert result.model_input.max() == 255
+
+
+def test_a_gif_declaring_huge_frames_is_refused():
+    frame = io.BytesIO()
+    Image.new("L", (4, 4), 255).save(frame, "GIF")
+    data = bytearray(frame.getvalue())
+    data[6:10] = (30_000).to_bytes(2, "little") * 2  # logical screen width and height
+    with pytest.raises(ImageInputError):
+        preprocess_image(bytes(data), "mnist")
+
+
+def test_a_real_8000x8000_photo_gives_a_correct_input_with_bounded_memory():
+    photo = Image.new("RGB", (8000, 8000), "white")
+    ImageDraw.Draw(photo).rectangle((3000, 1000, 5000, 7000), fill="black")  # a tall dark shape on paper
+    data = encode(photo, "JPEG", quality=85)
+    tracemalloc.start()
+    try:
+        result = preprocess_image(data, "mnist")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 100 * 2**20, f"peak {peak / 2**20:.0f} MB"  # the full-size image would take 192 MB
+    rows, columns = np.nonzero(result.model_input > 128)
+    assert rows.max() - rows.min() + 1 == 20 and 5 <= columns.max() - columns.min() + 1 <= 8
