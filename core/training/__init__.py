@@ -1,7 +1,7 @@
 """Training: typed settings, the live-controllable `TrainingJob`, and the process-wide scheduler."""
 
 from core.training.config import OPTIMIZERS, SCHEDULES, TrainConfig
-from core.training.job import TrainingJob, TrainingResult, evaluate
+from core.training.job import TrainingJob, TrainingResult
 from core.training.progress import EpochRecord, Event, JobState, Snapshot
 from core.training.scheduler import TrainingScheduler, shared_scheduler
 
@@ -16,6 +16,5 @@ __all__ = [
     "TrainingJob",
     "TrainingResult",
     "TrainingScheduler",
-    "evaluate",
     "shared_scheduler",
 ]

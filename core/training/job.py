@@ -61,7 +61,7 @@ def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
     return keras.optimizers.Adam(config.learning_rate)
 
 
-def evaluate(model: keras.Model, images: np.ndarray, labels: np.ndarray, label_smoothing: float = 0.0):
+def score(model: keras.Model, images: np.ndarray, labels: np.ndarray, label_smoothing: float = 0.0):
     """Loss, accuracy and confusion matrix of a model on uint8 images, in inference mode."""
     probabilities = model.predict(batches(images, labels, EVALUATION_BATCH, shuffle=False), verbose=0)
     targets = np.eye(NUM_CLASSES)[labels] * (1 - label_smoothing) + label_smoothing / NUM_CLASSES
@@ -194,7 +194,7 @@ class TrainingJob:
                 self._commands,
                 self._stop,
                 self._resume,
-                validate=lambda m: evaluate(m, data.x_val, data.y_val, config.label_smoothing),
+                validate=lambda m: score(m, data.x_val, data.y_val, config.label_smoothing),
                 n_train=len(data.y_train),
             )
             callbacks = [control, *self._early_stopping(), *self._extra_callbacks]
@@ -221,7 +221,7 @@ class TrainingJob:
         state = JobState.STOPPED if self._stop.is_set() else JobState.FINISHED
         result = self._result(state, error=None, model=model, control=control)
         # The test set is looked at once, after training, and never steers it.
-        result.test_loss, result.test_accuracy, _ = evaluate(model, self.dataset.x_test, self.dataset.y_test)
+        result.test_loss, result.test_accuracy, _ = score(model, self.dataset.x_test, self.dataset.y_test)
         return result
 
     def _result(self, state: JobState, error: str | None, model=None, control=None) -> TrainingResult:
