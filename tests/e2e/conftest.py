@@ -50,7 +50,9 @@ def app_url(tmp_path_factory) -> str:
     log = open(tmp_path_factory.mktemp("e2e-log") / "streamlit.log", "w")  # noqa: SIM115 - closed below
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
+         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
+         # Naming the address stops Streamlit looking up this machine's external IP online.
+         "--browser.serverAddress", "127.0.0.1"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
         env={**os.environ, "EXPLORER_RUNS_DIR": str(runs), "EXPLORER_OFFLINE": "1"},
     )  # fmt: skip
