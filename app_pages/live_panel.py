@@ -11,10 +11,9 @@ import time
 import streamlit as st
 
 from core.figures.training import curves_from_snapshot, training_curves_figure
-from core.training import JobState, Snapshot, TrainingJob
+from core.training import LEARNING_RATE_CHOICES, JobState, Snapshot, TrainingJob
 
 REFRESH_SECONDS = 1.0
-LEARNING_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 3e-2, 1e-1]
 
 
 def describe_time(seconds: float | None) -> str:
@@ -70,7 +69,8 @@ def render_controls(job: TrainingJob, snapshot: Snapshot) -> None:
         help="Changes every dropout layer from the next batch, without recompiling.",
     )  # fmt: skip
     learning_rate.select_slider(
-        "Learning rate (live)", options=LEARNING_RATES, value=_nearest(LEARNING_RATES, job.config.learning_rate),
+        "Learning rate (live)", options=LEARNING_RATE_CHOICES,
+        value=_nearest(LEARNING_RATE_CHOICES, job.config.learning_rate),
         key=rate_key, format_func=lambda rate: f"{rate:g}",
         on_change=lambda: job.set_learning_rate(st.session_state[rate_key]),
         help="The schedule's peak: the schedule keeps its shape around the new value.",
@@ -82,7 +82,7 @@ def render_controls(job: TrainingJob, snapshot: Snapshot) -> None:
     )  # fmt: skip
 
 
-def _nearest(options: list[float], value: float) -> float:
+def _nearest(options: tuple[float, ...], value: float) -> float:
     return min(options, key=lambda option: abs(option - value))
 
 

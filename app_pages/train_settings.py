@@ -11,10 +11,9 @@ from core.architectures.augmentation_preview import augmentation_preview
 from core.datasets import Dataset
 from core.datasets.summary import mosaic
 from core.figures.data import example_grid_figure
-from core.training import OPTIMIZERS, SCHEDULES, TrainConfig
+from core.training import LEARNING_RATE_CHOICES, OPTIMIZERS, SCHEDULES, TrainConfig
 from core.training.presets import PRESETS
 
-LEARNING_RATES = [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 3e-2, 1e-1]
 L2_VALUES = [0.0, 1e-5, 1e-4, 5e-4, 1e-3, 5e-3]
 BATCH_SIZES = [32, 64, 128, 256, 512]
 PREVIEW_IMAGES, PREVIEW_COPIES = 5, 7
@@ -176,7 +175,9 @@ def render_training_settings(dataset: Dataset) -> None:
     st.segmented_control(
         "Optimizer", list(OPTIMIZERS), key="optimizer", **KEEP, format_func=OPTIMIZERS.get, required=True
     )
-    st.select_slider("Learning rate", LEARNING_RATES, key="learning_rate", **KEEP, format_func=lambda v: f"{v:g}")
+    st.select_slider(
+        "Learning rate", LEARNING_RATE_CHOICES, key="learning_rate", **KEEP, format_func=lambda v: f"{v:g}"
+    )
     st.selectbox("Schedule", list(SCHEDULES), key="schedule", **KEEP, format_func=SCHEDULES.get)
     st.select_slider("Batch size", BATCH_SIZES, key="batch_size", **KEEP)
     st.number_input("Epochs", 1, 200, key="epochs", **KEEP)

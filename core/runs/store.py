@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from core.datasets.files import sha256_file
 from core.runs.folder import MANIFEST, MODEL_FILE, is_valid_run_id, new_run_id, runs_dir, write_run
 
@@ -176,8 +178,6 @@ class RunStore:
 
     def validation_confusions(self, run_id: str):
         """The validation confusion matrix recorded at the end of each epoch, shaped (epochs, 10, 10)."""
-        import numpy as np
-
         path = self._complete_folder(run_id) / "confusion.npz"
         try:
             with np.load(path, allow_pickle=False) as saved:

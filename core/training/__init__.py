@@ -1,11 +1,12 @@
 """Training: typed settings, the live-controllable `TrainingJob`, and the process-wide scheduler."""
 
-from core.training.config import OPTIMIZERS, SCHEDULES, TrainConfig
+from core.training.config import LEARNING_RATE_CHOICES, OPTIMIZERS, SCHEDULES, TrainConfig
 from core.training.job import TrainingJob, TrainingResult
 from core.training.progress import EpochRecord, Event, JobState, Snapshot
 from core.training.scheduler import TrainingScheduler, shared_scheduler
 
 __all__ = [
+    "LEARNING_RATE_CHOICES",
     "OPTIMIZERS",
     "SCHEDULES",
     "EpochRecord",

@@ -16,6 +16,8 @@ SCHEDULES: dict[str, str] = {
     "plateau": "Reduce on plateau",
 }
 MAX_EPOCHS = 200
+# The learning rates the app offers, before training and live: roughly x3 apart, as people tune them.
+LEARNING_RATE_CHOICES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 3e-2, 1e-1)
 
 
 @dataclass(frozen=True)

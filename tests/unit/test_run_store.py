@@ -17,13 +17,9 @@ from core.training import JobState
 PIXELS = np.random.default_rng(0).integers(0, 256, (4, 28, 28, 1)).astype(np.uint8)
 
 
-def make_result(seed: int = 0):
-    return make_training_result(seed)
-
-
 def test_a_saved_run_is_listed_complete_and_its_model_loads_the_same(tmp_path):
     store = RunStore(tmp_path)
-    result = make_result()
+    result = make_training_result()
     run_id = store.save(result, "embedded sample of MNIST")
     (run,) = store.list_runs()
     assert run.run_id == run_id and run.complete and run.state == "finished"
@@ -38,7 +34,7 @@ def test_a_saved_run_is_listed_complete_and_its_model_loads_the_same(tmp_path):
 
 def test_tensorboard_can_read_the_run_curves(tmp_path):
     store = RunStore(tmp_path)
-    run_id = store.save(make_result(), "sample")
+    run_id = store.save(make_training_result(), "sample")
     scalars: dict[str, list[float]] = {}
     for split in ("train", "validation"):
         for event_file in (tmp_path / run_id / "tensorboard" / split).glob("events.out.tfevents.*"):
@@ -63,13 +59,13 @@ def test_a_crash_between_files_leaves_no_complete_run(tmp_path, monkeypatch):
 
     monkeypatch.setattr(run_folder, "write_json_atomically", crash_on_metrics)
     with pytest.raises(RunStoreError, match="could not be saved .*power cut"):
-        store.save(make_result(), "sample")
+        store.save(make_training_result(), "sample")
     assert store.list_runs() == []  # the half-written folder was never complete, and is gone
 
 
 def test_a_folder_without_a_manifest_is_listed_as_interrupted_and_never_loads(tmp_path):
     store = RunStore(tmp_path)
-    run_id = store.save(make_result(), "sample")
+    run_id = store.save(make_training_result(), "sample")
     (tmp_path / run_id / "run.json").unlink()  # as if the process died just before the last write
     (tmp_path / "index.sqlite").unlink()
     (run,) = RunStore(tmp_path).list_runs()
@@ -80,7 +76,7 @@ def test_a_folder_without_a_manifest_is_listed_as_interrupted_and_never_loads(tm
 
 def test_a_changed_model_file_is_refused(tmp_path):
     store = RunStore(tmp_path)
-    run_id = store.save(make_result(), "sample")
+    run_id = store.save(make_training_result(), "sample")
     model_file = tmp_path / run_id / "model.keras"
     model_file.write_bytes(model_file.read_bytes() + b"\0")
     with pytest.raises(RunStoreError, match="does not match its recorded SHA-256"):
@@ -100,8 +96,8 @@ def test_path_like_or_malformed_ids_are_refused(tmp_path, run_id):
 
 def test_a_damaged_run_is_listed_with_its_reason_beside_good_ones(tmp_path):
     store = RunStore(tmp_path)
-    good = store.save(make_result(0), "sample")
-    bad = store.save(make_result(1), "sample")
+    good = store.save(make_training_result(0), "sample")
+    bad = store.save(make_training_result(1), "sample")
     (tmp_path / bad / "metrics.json").write_text("{ not json")
     (tmp_path / "index.sqlite").unlink()  # as after copying the folders to another machine
     runs = {run.run_id: run for run in RunStore(tmp_path).list_runs()}
@@ -113,7 +109,7 @@ def test_a_damaged_run_is_listed_with_its_reason_beside_good_ones(tmp_path):
 
 def test_two_writers_at_once_both_land(tmp_path):
     store = RunStore(tmp_path)
-    results = [make_result(seed) for seed in range(2)]
+    results = [make_training_result(seed) for seed in range(2)]
     errors = []
 
     def save(result):
@@ -135,8 +131,8 @@ def test_two_writers_at_once_both_land(tmp_path):
 
 def test_names_tags_and_deletion_survive_a_restart(tmp_path):
     store = RunStore(tmp_path)
-    keep = store.save(make_result(0), "sample")
-    drop = store.save(make_result(1), "sample")
+    keep = store.save(make_training_result(0), "sample")
+    drop = store.save(make_training_result(1), "sample")
     store.rename(keep, "  dropout   0.5 ")
     store.set_tags(keep, ["baseline", "baseline", " fast "])
     store.delete(drop)
