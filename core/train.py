@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Data: {dataset.source}")
     print(f"Model: {spec.architecture}, dropout {spec.dropout}, batch norm {'on' if spec.batch_norm else 'off'}")
     store = RunStore(args.runs_dir)
-    job = TrainingJob(dataset, spec, config, on_finish=lambda result: store.save(result, dataset.source))
+    job = TrainingJob(dataset, spec, config, on_finish=store.saver(dataset.source))
     TrainingScheduler(1).submit(job)
     interactive = sys.stdout.isatty()
     reported_epochs = 0

@@ -1,11 +1,26 @@
-"""Real objects for tests that need a finished training run without training one."""
+"""Real objects for tests: tiny slices of the real data, and finished training runs without training."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from core.architectures import ModelSpec, build_model
+from core.datasets import Dataset, SourceKind, load_dataset
 from core.training import EpochRecord, Event, JobState, TrainConfig, TrainingResult
+
+
+def tiny_mnist(n_train: int = 600, n_test: int = 200) -> Dataset:
+    """The first real digits of the embedded sample: enough to learn from, quick to train on."""
+    sample = load_dataset("mnist")
+    return Dataset(
+        sample.info,
+        sample.x_train[:n_train],
+        sample.y_train[:n_train],
+        sample.x_test[:n_test],
+        sample.y_test[:n_test],
+        source_kind=SourceKind.SAMPLE,
+        source=f"{n_train} digits of the embedded sample",
+    )
 
 
 def make_training_result(

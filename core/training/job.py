@@ -22,7 +22,7 @@ from core.datasets import Dataset
 from core.datasets.registry import NUM_CLASSES
 from core.evaluation import EVALUATION_BATCH, confusion_matrix
 from core.training.config import MAX_EPOCHS, TrainConfig
-from core.training.data import TrainingData, batches, split_for_training
+from core.training.data import batches, split_for_training
 from core.training.live_control import Command, LiveControl, TrainingFailed
 from core.training.progress import EpochRecord, Event, JobState, ProgressRecord, Snapshot
 
@@ -70,8 +70,117 @@ def score(model: keras.Model, images: np.ndarray, labels: np.ndarray, label_smoo
     return loss, float(np.mean(predicted == labels)), confusion_matrix(labels, predicted)
 
 
+def train_model(
+    dataset: Dataset,
+    spec: ModelSpec,
+    config: TrainConfig,
+    progress: ProgressRecord,
+    commands,
+    stop: threading.Event,
+    resume: threading.Event,
+    extra_callbacks: Sequence[keras.callbacks.Callback] = (),
+) -> TrainingResult:
+    """Build and train one model, reporting into `progress` and obeying the queue and events given.
+
+    Runs on whatever thread or process calls it; never raises: a failure comes back as a FAILED result.
+    """
+    control: LiveControl | None = None
+    model = None
+    try:
+        strategy = runtime.training_strategy()
+        progress.update(state=JobState.RUNNING, device=runtime.describe_devices(strategy), queue_position=None)
+        data = split_for_training(
+            dataset.x_train, dataset.y_train, config.validation_split, config.seed, config.train_size
+        )
+        use_mixed = config.mixed_precision and bool(runtime.gpus())
+        with strategy.scope():
+            model = build_model(spec, config.seed, "mixed_float16" if use_mixed else None)
+            optimizer = make_optimizer(config)
+            if use_mixed:
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            model.compile(
+                optimizer=optimizer,
+                loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+                metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+            )
+        control = LiveControl(
+            config,
+            progress,
+            commands,
+            stop,
+            resume,
+            validate=lambda m: score(m, data.x_val, data.y_val, config.label_smoothing),
+            n_train=len(data.y_train),
+        )
+        model.fit(
+            batches(data.x_train, data.y_train, config.batch_size, shuffle=True, seed=config.seed),
+            epochs=MAX_EPOCHS,
+            callbacks=[control, *_early_stopping(config), *extra_callbacks],
+            # The pipeline reshuffles itself every epoch.
+            shuffle=False,
+            verbose=0,
+        )
+        state = JobState.STOPPED if stop.is_set() else JobState.FINISHED
+        result = result_from(progress, spec, config, state, model=model, control=control)
+        # The test set is looked at once, after training, and never steers it.
+        result.test_loss, result.test_accuracy, _ = score(model, dataset.x_test, dataset.y_test)
+        return result
+    except Exception as error:
+        return result_from(progress, spec, config, JobState.FAILED, _plain_error(error), model, control)
+
+
+def _early_stopping(config: TrainConfig) -> list[keras.callbacks.Callback]:
+    patience = config.early_stopping_patience
+    if not patience:
+        return []
+    return [keras.callbacks.EarlyStopping("val_loss", patience=patience, restore_best_weights=True)]
+
+
+def result_from(
+    progress: ProgressRecord,
+    spec: ModelSpec,
+    config: TrainConfig,
+    state: JobState,
+    error: str | None = None,
+    model: keras.Model | None = None,
+    control: LiveControl | None = None,
+) -> TrainingResult:
+    """A result carrying everything the progress record holds so far."""
+    snapshot = progress.snapshot()
+    return TrainingResult(
+        state=state,
+        spec=spec,
+        config=config,
+        device=snapshot.device,
+        epochs=snapshot.epochs,
+        events=snapshot.events,
+        elapsed_s=progress.elapsed(),
+        batch_steps=snapshot.batch_steps,
+        batch_loss=snapshot.batch_loss,
+        batch_accuracy=snapshot.batch_accuracy,
+        model=model,
+        confusion_matrices=control.confusion_matrices if control else [],
+        error=error,
+    )
+
+
+def save_result(result: TrainingResult, on_finish: Callable[[TrainingResult], str | None] | None) -> TrainingResult:
+    """Hand a result with a model to `on_finish` (which saves it); a failure to save becomes its error."""
+    if on_finish is not None and result.model is not None:
+        try:
+            result.saved_run_id = on_finish(result)
+        except Exception as error:
+            result.error = f"Training ended but the run was not saved. {error}"
+    return result
+
+
 class TrainingJob:
-    """Train one model on one dataset; start it through a `TrainingScheduler`."""
+    """Train one model on one dataset; start it through a `TrainingScheduler`.
+
+    With `isolated=True` the model is trained (and saved by `on_finish`, which must then be picklable)
+    in a child process: the memory TensorFlow keeps after a model is gone is returned when the process
+    ends, and a crash in training cannot take the app down. The result then carries no model.
+    """
 
     def __init__(
         self,
@@ -81,13 +190,17 @@ class TrainingJob:
         *,
         on_finish: Callable[[TrainingResult], str | None] | None = None,
         extra_callbacks: Sequence[keras.callbacks.Callback] = (),
+        isolated: bool = False,
     ):
         if config.dataset != dataset.name:
             raise ValueError(f"The config is for {config.dataset!r} but the dataset is {dataset.name!r}.")
+        if isolated and extra_callbacks:
+            raise ValueError("Extra callbacks cannot be sent to a training process; train in this process.")
         self.id = uuid.uuid4().hex[:12]
         self.dataset = dataset
         self.spec = spec
         self.config = config
+        self.isolated = isolated
         self.result: TrainingResult | None = None
         self._on_finish = on_finish
         self._extra_callbacks = list(extra_callbacks)
@@ -157,97 +270,34 @@ class TrainingJob:
 
     def start(self) -> None:
         """Begin training on a background thread (the scheduler calls this when a slot is free)."""
-        self._thread = threading.Thread(target=self._run, name=f"training-{self.id}", daemon=True)
+        target = self._run_in_child if self.isolated else self._run
+        self._thread = threading.Thread(target=target, name=f"training-{self.id}", daemon=True)
         self._thread.start()
 
     def end_without_starting(self) -> None:
         """End a job that never started."""
-        self._finish(self._result(JobState.STOPPED, error=None))
+        self._finish(result_from(self._progress, self.spec, self.config, JobState.STOPPED))
 
     # --- the training thread --------------------------------------------------------------------
 
     def _run(self) -> None:
-        control: LiveControl | None = None
-        model = None
-        try:
-            strategy = runtime.training_strategy()
-            device = runtime.describe_devices(strategy)
-            self._progress.update(state=JobState.RUNNING, device=device, queue_position=None)
-            config = self.config
-            data = split_for_training(
-                self.dataset.x_train, self.dataset.y_train, config.validation_split, config.seed, config.train_size
-            )
-            use_mixed = config.mixed_precision and bool(runtime.gpus())
-            with strategy.scope():
-                model = build_model(self.spec, config.seed, "mixed_float16" if use_mixed else None)
-                optimizer = make_optimizer(config)
-                if use_mixed:
-                    optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-                model.compile(
-                    optimizer=optimizer,
-                    loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
-                    metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
-                )
-            control = LiveControl(
-                config,
-                self._progress,
-                self._commands,
-                self._stop,
+        result = train_model(
+            self.dataset, self.spec, self.config, self._progress, self._commands, self._stop, self._resume,
+            self._extra_callbacks,
+        )  # fmt: skip
+        self._finish(save_result(result, self._on_finish))
+
+    def _run_in_child(self) -> None:
+        from core.training.isolated import train_in_child
+
+        self._finish(
+            train_in_child(
+                self.dataset, self.spec, self.config, self._on_finish, self._progress, self._commands, self._stop,
                 self._resume,
-                validate=lambda m: score(m, data.x_val, data.y_val, config.label_smoothing),
-                n_train=len(data.y_train),
             )
-            callbacks = [control, *self._early_stopping(), *self._extra_callbacks]
-            model.fit(
-                batches(data.x_train, data.y_train, config.batch_size, shuffle=True, seed=config.seed),
-                epochs=MAX_EPOCHS,
-                callbacks=callbacks,
-                # The pipeline reshuffles itself every epoch.
-                shuffle=False,
-                verbose=0,
-            )
-            result = self._completed(model, control, data)
-        except Exception as error:
-            result = self._result(JobState.FAILED, error=_plain_error(error), model=model, control=control)
-        self._finish(result)
-
-    def _early_stopping(self) -> list[keras.callbacks.Callback]:
-        patience = self.config.early_stopping_patience
-        if not patience:
-            return []
-        return [keras.callbacks.EarlyStopping("val_loss", patience=patience, restore_best_weights=True)]
-
-    def _completed(self, model: keras.Model, control: LiveControl, data: TrainingData) -> TrainingResult:
-        state = JobState.STOPPED if self._stop.is_set() else JobState.FINISHED
-        result = self._result(state, error=None, model=model, control=control)
-        # The test set is looked at once, after training, and never steers it.
-        result.test_loss, result.test_accuracy, _ = score(model, self.dataset.x_test, self.dataset.y_test)
-        return result
-
-    def _result(self, state: JobState, error: str | None, model=None, control=None) -> TrainingResult:
-        snapshot = self._progress.snapshot()
-        return TrainingResult(
-            state=state,
-            spec=self.spec,
-            config=self.config,
-            device=snapshot.device,
-            epochs=snapshot.epochs,
-            events=snapshot.events,
-            elapsed_s=self._progress.elapsed(),
-            batch_steps=snapshot.batch_steps,
-            batch_loss=snapshot.batch_loss,
-            batch_accuracy=snapshot.batch_accuracy,
-            model=model,
-            confusion_matrices=control.confusion_matrices if control else [],
-            error=error,
-        )
+        )  # fmt: skip
 
     def _finish(self, result: TrainingResult) -> None:
-        if self._on_finish is not None and result.model is not None:
-            try:
-                result.saved_run_id = self._on_finish(result)
-            except Exception as error:
-                result.error = f"Training ended but the run was not saved. {error}"
         self.result = result
         self._progress.update(state=result.state, error=result.error, eta_s=None, queue_position=None)
         self._done.set()

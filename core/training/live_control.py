@@ -136,8 +136,12 @@ class LiveControl(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         self._wait_while_paused()
-        while not self.commands.empty():
-            self._apply(self.commands.get())
+        while True:
+            try:
+                command = self.commands.get_nowait()
+            except queue.Empty:
+                break
+            self._apply(command)
         self.model.optimizer.learning_rate.assign(self.learning_rate())
         self._batch_started = time.monotonic()
 

@@ -25,7 +25,7 @@ def trained_run(tmp_path_factory) -> tuple[str, str]:
     job = TrainingJob(
         dataset, ModelSpec("softmax", dropout=0.0, batch_norm=False),
         TrainConfig(dataset="mnist", epochs=2, train_size=1_000, batch_size=64),
-        on_finish=lambda result: store.save(result, dataset.source),
+        on_finish=store.saver(dataset.source),
     )  # fmt: skip
     TrainingScheduler(1).submit(job)
     assert job.wait(120) and job.result.saved_run_id

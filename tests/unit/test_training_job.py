@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 
+import factories
 import keras
 import numpy as np
 import pytest
 
 from core.architectures import LiveDropout, ModelSpec
-from core.datasets import Dataset, SourceKind, load_dataset
+from core.datasets import Dataset
 from core.training import JobState, TrainConfig, TrainingJob, TrainingScheduler
 from core.training.data import batches, split_for_training
 from core.training.schedule import learning_rate_at
@@ -20,16 +21,7 @@ TINY_SPEC = ModelSpec("simple_cnn", dropout=0.3, batch_norm=False)
 @pytest.fixture(scope="module")
 def tiny_mnist() -> Dataset:
     """600 real digits to train on and 200 to test on, from the embedded sample."""
-    sample = load_dataset("mnist")
-    return Dataset(
-        sample.info,
-        sample.x_train[:600],
-        sample.y_train[:600],
-        sample.x_test[:200],
-        sample.y_test[:200],
-        source_kind=SourceKind.SAMPLE,
-        source="600 digits of the embedded sample",
-    )
+    return factories.tiny_mnist()
 
 
 def config(**overrides) -> TrainConfig:

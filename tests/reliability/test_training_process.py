@@ -1,0 +1,137 @@
+"""Training in a child process, as the app does it: same progress and controls, flat memory, crashes contained."""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import factories
+import pytest
+
+from core.architectures import ModelSpec
+from core.datasets import Dataset
+from core.runs.store import RunStore
+from core.training import JobState, TrainConfig, TrainingJob, TrainingScheduler
+
+SPEC = ModelSpec("simple_cnn", dropout=0.3, batch_norm=False)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def digits() -> Dataset:
+    return factories.tiny_mnist(n_train=1500)
+
+
+def isolated_job(dataset: Dataset, store: RunStore, epochs: int = 2) -> TrainingJob:
+    config = TrainConfig(dataset="mnist", epochs=epochs, batch_size=32, learning_rate=2e-3, schedule="constant")
+    return TrainingJob(dataset, SPEC, config, on_finish=store.saver(dataset.source), isolated=True)
+
+
+def wait_for(condition, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.02)
+
+
+def resident_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def test_a_job_in_a_training_process_reports_obeys_and_saves_like_one_in_a_thread(digits, tmp_path):
+    store = RunStore(tmp_path)
+    job = TrainingScheduler(1).submit(isolated_job(digits, store, epochs=3))
+    wait_for(lambda: job.snapshot().step >= 3)
+    assert job.snapshot().device.startswith("CPU")
+    job.set_dropout(0.6)
+    job.pause()
+    wait_for(lambda: job.state is JobState.PAUSED)
+    paused_at = job.snapshot().step
+    time.sleep(0.5)
+    assert job.snapshot().step == paused_at
+    job.resume()
+    wait_for(lambda: job.snapshot().epochs)
+    job.stop()
+    assert job.wait(120)
+    result, snapshot = job.result, job.snapshot()
+    assert result.state is JobState.STOPPED and result.error is None
+    assert 1 <= len(result.epochs) < 3 and snapshot.epochs == result.epochs
+    assert [(event.setting, event.new) for event in result.events] == [("dropout", 0.6)]
+    assert snapshot.step > paused_at and len(snapshot.batch_loss) == snapshot.step
+    # The model stayed in the training process; the run it saved there is complete and loads here.
+    assert result.model is None and result.saved_run_id
+    saved = store.get(result.saved_run_id)
+    assert saved.complete and saved.state == "stopped" and saved.test_accuracy == pytest.approx(result.test_accuracy)
+    model = store.load_model(result.saved_run_id)
+    assert model.predict(digits.x_test[:5, ..., None] / 255.0, verbose=0).shape == (5, 10)
+
+
+def test_the_apps_memory_stops_growing_over_repeated_train_and_stop_cycles(digits, tmp_path):
+    store = RunStore(tmp_path)
+    memory = []
+    for _ in range(6):
+        job = isolated_job(digits, store, epochs=1)
+        job.start()
+        wait_for(lambda job=job: job.snapshot().step >= 3 or job.state.is_over)
+        job.stop()
+        assert job.wait(120) and job.result.state is JobState.STOPPED, job.result.error
+        gc.collect()
+        memory.append(resident_mb())
+    # Trained in this process, each model leaves about 20 MB behind (80 MB over these four cycles).
+    assert memory[-1] - memory[1] < 15, f"resident MB after each cycle: {memory}"
+    assert len(store.list_runs()) == 6
+
+
+def test_a_training_process_killed_mid_run_fails_the_job_in_words_and_the_next_job_runs(digits, tmp_path):
+    store = RunStore(tmp_path)
+    scheduler = TrainingScheduler(1)
+    doomed = scheduler.submit(isolated_job(digits, store, epochs=20))
+    after = scheduler.submit(isolated_job(digits, store, epochs=1))
+    wait_for(lambda: doomed.snapshot().step >= 3)
+    (worker,) = [child for child in multiprocessing.active_children() if child.name == "explorer-training"]
+    os.kill(worker.pid, signal.SIGKILL)
+    assert doomed.wait(30)
+    assert doomed.result.state is JobState.FAILED
+    assert "killed by SIGKILL" in doomed.result.error and "Runs saved before are safe" in doomed.result.error
+    assert after.wait(120) and after.result.state is JobState.FINISHED and after.result.saved_run_id
+    assert [run.run_id for run in store.list_runs()] == [after.result.saved_run_id]
+
+
+ORPHAN_SCRIPT = """
+import os, signal, sys, time
+sys.path[:0] = [{root!r}, {tests!r}]
+import factories
+from core.architectures import ModelSpec
+from core.runs.store import RunStore
+from core.training import TrainConfig, TrainingJob
+
+if __name__ == "__main__":
+    dataset = factories.tiny_mnist(n_train=1500)
+    config = TrainConfig(dataset="mnist", epochs=50, batch_size=32, schedule="constant")
+    store = RunStore({runs!r})
+    job = TrainingJob(dataset, ModelSpec("simple_cnn"), config, on_finish=store.saver(dataset.source), isolated=True)
+    job.start()
+    while job.snapshot().step < 3:
+        time.sleep(0.02)
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_when_the_app_dies_its_training_process_stops_and_keeps_the_run(tmp_path):
+    runs = tmp_path / "runs"
+    script = tmp_path / "app_that_dies.py"
+    script.write_text(ORPHAN_SCRIPT.format(root=str(ROOT), tests=str(ROOT / "tests"), runs=str(runs)))
+    app = subprocess.run([sys.executable, str(script)], capture_output=True, timeout=180)
+    assert app.returncode == -signal.SIGKILL, app.stderr.decode()[-2000:]
+    store = RunStore(runs)
+    wait_for(lambda: store.list_runs() and store.list_runs()[0].complete, timeout=120)
+    (run,) = store.list_runs()
+    assert run.state == "stopped" and run.epochs_completed < 50
+    assert store.load_model(run.run_id).count_params() > 0
