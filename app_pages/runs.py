@@ -109,22 +109,29 @@ def render_actions(run: RunSummary) -> None:
         with name_column.form("rename_form", border=False):
             new_name = st.text_input("Name", value=run.name, max_chars=80, key="rename_text")
             if st.form_submit_button("Rename"):
-                store.rename(run.run_id, new_name)
-                st.rerun()
+                change_run(store.rename, run.run_id, new_name)
         with tags_column.form("tags_form", border=False):
             tags = st.multiselect("Tags", sorted(set(run.tags) | {"baseline", "best", "overfits"}),
                                   default=list(run.tags), accept_new_options=True, key="tags_select")  # fmt: skip
             if st.form_submit_button("Save tags"):
-                store.set_tags(run.run_id, tags)
-                st.rerun()
+                change_run(store.set_tags, run.run_id, tags)
         render_export(run)
     with st.expander("Delete this run"):
         st.write("Deletes the run's folder: its model, curves and logs. This cannot be undone.")
         confirmed = st.checkbox("Yes, delete it", key="confirm_delete")
         if st.button("Delete", type="primary", key="delete_run", disabled=not confirmed):
             # The sidebar drops a deleted run from "Active model" on the rerun.
-            store.delete(run.run_id)
-            st.rerun()
+            change_run(store.delete, run.run_id)
+
+
+def change_run(change, *args) -> None:
+    """Apply a change to a run and redraw; a disk that refuses it gets its reason, not a traceback."""
+    try:
+        change(*args)
+    except RunStoreError as error:
+        st.error(str(error), icon=":material/error:")
+        return
+    st.rerun()
 
 
 def render_export(run: RunSummary) -> None:
@@ -158,6 +165,9 @@ def render_export(run: RunSummary) -> None:
 def render() -> None:
     st.title("Runs")
     dataset = current_dataset()
+    problem = run_store().write_problem()
+    if problem:
+        st.warning(problem, icon=":material/lock:")
     runs = run_store().list_runs()
     if not runs:
         st.info("No runs yet. Train a model on the Train page and it appears here.")

@@ -10,6 +10,7 @@ from app_pages.sidebar import require_dataset
 from app_pages.train_settings import read_settings, render_settings
 from core.figures.training import curves_from_snapshot, training_curves_figure
 from core.training import JobState, TrainingJob
+from core.training.isolated import prepare_worker
 
 JOB_KEY = "train_job_id"
 
@@ -24,9 +25,9 @@ def current_job() -> TrainingJob | None:
 
 
 def start_training(dataset, spec, config) -> None:
-    store = run_store()
-    # The job saves itself from its own thread when it ends, finished, stopped or failed.
-    job = TrainingJob(dataset, spec, config, on_finish=lambda result: store.save(result, dataset.source))
+    # Each model trains (and saves itself, finished, stopped or failed) in its own process, so the
+    # app's memory does not grow with every model trained and a crash in training cannot take it down.
+    job = TrainingJob(dataset, spec, config, on_finish=run_store().saver(dataset.source), isolated=True)
     training_scheduler().submit(job)
     st.session_state[JOB_KEY] = job.id
     st.query_params["job"] = job.id
@@ -74,13 +75,18 @@ def render() -> None:
             st.subheader("Last run")
             render_finished(job)
 
+    # TensorFlow takes seconds to import: have a training process ready by the time Train is pressed.
+    prepare_worker()
     render_settings(dataset)
     try:
         spec, config = read_settings(dataset.name)
     except ValueError as error:
         st.error(f"These settings cannot be used: {error}")
         return
-    if st.button("Train", type="primary", key="train", icon=":material/play_arrow:"):
+    problem = run_store().write_problem()
+    if problem:
+        st.error(f"{problem} Training is off until then, so no run is lost at its end.", icon=":material/lock:")
+    if st.button("Train", type="primary", key="train", icon=":material/play_arrow:", disabled=bool(problem)):
         start_training(dataset, spec, config)
         st.rerun()
 

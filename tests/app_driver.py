@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import plotly.io
 from streamlit.testing.v1 import AppTest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def open_app(page: str | None = None, timeout: float = 120) -> AppTest:

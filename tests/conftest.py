@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))  # shared test helpers: factories.py
+sys.path.insert(0, str(ROOT / "tests"))  # shared test helpers: factories.py, app_driver.py
 
 # Tests use embedded or synthetic data only; subprocesses inherit this too.
 os.environ["EXPLORER_OFFLINE"] = "1"

@@ -13,6 +13,7 @@ import errno
 import json
 import shutil
 import sqlite3
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,16 +80,41 @@ class RunSummary:
     tags: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class RunSaver:
+    """Saves a training result into the store at `root`, from whichever process trained it."""
+
+    root: Path
+    dataset_source: str
+
+    def __call__(self, result: TrainingResult) -> str:
+        return RunStore(self.root).save(result, self.dataset_source)
+
+
 class RunStore:
     """Runs under one folder: save, list, load safely, rename, tag, delete."""
 
     def __init__(self, root: str | Path | None = None):
         self.root = runs_dir(root)
-        self.root.mkdir(parents=True, exist_ok=True)
         self.index_path = self.root / INDEX_FILE
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(SCHEMA)
+        self._index_ready = False
+        # A read-only or full disk must not stop the app: runs are still listed and loaded from
+        # their folders, and `write_problem()` says why new ones cannot be saved.
+        self.write_problem()
+
+    def write_problem(self) -> str | None:
+        """Why runs cannot be saved here (the folder cannot be created or written), or None if they can."""
+        if self._index_ready:
+            return None
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with self._connect() as db:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute(SCHEMA)
+        except (OSError, sqlite3.Error) as error:
+            return self._describe_write_failure(error, "new runs cannot be saved")
+        self._index_ready = True
+        return None
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -107,49 +133,76 @@ class RunStore:
         A full or read-only disk gives a RunStoreError in plain words; the half-written folder is
         removed (it was never marked complete) and earlier runs are untouched.
         """
+        problem = self.write_problem()
+        if problem:
+            raise RunStoreError(problem)
         run_id = new_run_id()
         try:
             folder = write_run(result, dataset_source, self.root, run_id)
             self._index(self._read_folder(folder))
         except (OSError, sqlite3.Error) as error:
             shutil.rmtree(self.root / run_id, ignore_errors=True)
-            raise RunStoreError(self._describe_write_failure(error)) from None
+            raise RunStoreError(self._describe_write_failure(error, "this run was not saved")) from None
         return run_id
 
-    def _describe_write_failure(self, error: Exception) -> str:
-        code = getattr(error, "errno", None)
+    def saver(self, dataset_source: str) -> RunSaver:
+        """An `on_finish` hook saving into this store, picklable so a training process can call it."""
+        return RunSaver(self.root, dataset_source)
+
+    def _describe_write_failure(self, error: Exception, consequence: str) -> str:
+        # SQLite says only "unable to open database file"; a real write attempt says why.
+        code = getattr(error, "errno", None) or self._write_errno()
         if code == errno.ENOSPC or "full" in str(error).lower():
-            return (f"The disk holding the runs folder {self.root} is full, so this run was not saved. "
+            return (f"The disk holding the runs folder {self.root} is full, so {consequence}. "
                     "Free space or point EXPLORER_RUNS_DIR at a bigger disk; earlier runs are intact.")  # fmt: skip
         if code in (errno.EROFS, errno.EACCES, errno.EPERM) or "readonly" in str(error).lower():
-            return (f"The runs folder {self.root} cannot be written (read-only), so this run was not saved. "
+            return (f"The runs folder {self.root} cannot be written (read-only), so {consequence}. "
                     "Point EXPLORER_RUNS_DIR at a writable folder; earlier runs are intact.")  # fmt: skip
-        return f"This run could not be saved in {self.root}: {error}. Earlier runs are intact."
+        return f"Writing to the runs folder {self.root} failed ({error}), so {consequence}. Earlier runs are intact."
+
+    def _write_errno(self) -> int | None:
+        """The error number writing a file into the runs folder gives now, or None if it works."""
+        try:
+            with tempfile.TemporaryFile(dir=self.root if self.root.is_dir() else self.root.parent):
+                return None
+        except OSError as error:
+            return error.errno
+
+    @contextlib.contextmanager
+    def _writing(self, consequence: str) -> Iterator[None]:
+        """Turn a disk or index failure while changing a run into a RunStoreError in plain words."""
+        try:
+            yield
+        except (OSError, sqlite3.Error) as error:
+            raise RunStoreError(self._describe_write_failure(error, consequence)) from None
 
     def rename(self, run_id: str, name: str) -> None:
         name = " ".join(str(name).split())[:MAX_NAME_LENGTH]
         self._require(run_id)
-        with self._connect() as db:
+        with self._writing("the name was not changed"), self._connect() as db:
             db.execute("UPDATE runs SET name = ? WHERE run_id = ?", (name, run_id))
 
     def set_tags(self, run_id: str, tags: list[str]) -> None:
         cleaned = sorted({" ".join(str(tag).split())[:30] for tag in tags if str(tag).strip()})[:MAX_TAGS]
         self._require(run_id)
-        with self._connect() as db:
+        with self._writing("the tags were not changed"), self._connect() as db:
             db.execute("UPDATE runs SET tags = ? WHERE run_id = ?", (json.dumps(cleaned), run_id))
 
     def delete(self, run_id: str) -> None:
         """Remove a run's folder and its row."""
         folder = self._folder(run_id)
-        if folder.is_dir():
-            shutil.rmtree(folder)
-        with self._connect() as db:
-            db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+        with self._writing("the run was not deleted"):
+            if folder.is_dir():
+                shutil.rmtree(folder)
+            with self._connect() as db:
+                db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
 
     # --- reading --------------------------------------------------------------------------------
 
     def list_runs(self) -> list[RunSummary]:
         """Every run, newest first; folders the index has not seen yet are read and added."""
+        if not self.root.is_dir():
+            return []
         present = {p.name for p in self.root.iterdir() if p.is_dir() and is_valid_run_id(p.name)}
         try:
             return self._list_indexed(present)

@@ -6,6 +6,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import streamlit as st
+from app_driver import open_app
 from factories import make_training_result
 
 from core.runs.store import RunStore, RunStoreError
@@ -56,3 +58,51 @@ def test_a_read_only_runs_folder_gives_a_plain_message_and_keeps_earlier_runs(sm
         assert store.load_model(earlier) is not None
     finally:
         subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
+
+
+@pytest.fixture
+def read_only_runs(small_disk, monkeypatch):
+    """A runs folder with one earlier run, on a disk that is read-only before the app starts."""
+    earlier = RunStore(small_disk / "runs").save(make_training_result(0), "embedded sample of MNIST")
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(small_disk / "runs"))
+    st.cache_resource.clear()
+    yield small_disk / "runs", earlier
+    st.cache_resource.clear()
+    subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
+
+
+def test_a_store_opened_read_only_lists_and_loads_earlier_runs_and_refuses_changes_in_words(read_only_runs):
+    folder, earlier = read_only_runs
+    store = RunStore(folder)
+    assert "cannot be written (read-only), so new runs cannot be saved" in store.write_problem()
+    assert [run.run_id for run in store.list_runs()] == [earlier] and store.list_runs()[0].complete
+    assert store.load_model(earlier) is not None
+    with pytest.raises(RunStoreError, match="new runs cannot be saved"):
+        store.save(make_training_result(1), "sample")
+    with pytest.raises(RunStoreError, match="the name was not changed"):
+        store.rename(earlier, "kept")
+    with pytest.raises(RunStoreError, match="the run was not deleted"):
+        store.delete(earlier)
+    assert store.load_model(earlier) is not None
+    # A runs folder that cannot even be created is simply empty.
+    missing = RunStore(folder / "never-made")
+    assert missing.list_runs() == [] and "cannot be written" in missing.write_problem()
+
+
+def test_the_app_on_a_read_only_runs_folder_explains_turns_training_off_and_keeps_serving(read_only_runs):
+    folder, earlier = read_only_runs
+    train = open_app("train")
+    assert not train.exception
+    assert any("cannot be written (read-only)" in error.value for error in train.error)
+    assert train.button(key="train").disabled
+    runs = open_app("runs")
+    assert not runs.exception
+    assert any("cannot be written (read-only)" in warning.value for warning in runs.warning)
+    runs.session_state["runs_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    runs.run()
+    runs.checkbox(key="confirm_delete").check().run()
+    runs.button(key="delete_run").click().run()
+    assert not runs.exception
+    assert any("the run was not deleted" in error.value for error in runs.error)
+    assert len(runs.dataframe[0].value) == 1 and RunStore(folder).load_model(earlier) is not None
