@@ -1,0 +1,1 @@
+"""Inside a trained model: feature maps, Grad-CAM, embeddings, uncertainty and robustness, all without Streamlit."""

@@ -1,0 +1,29 @@
+"""The same recipe trained on MNIST and on Fashion-MNIST: find such pairs of runs and compare them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from core.runs.store import RunSummary
+
+DATASETS = ("mnist", "fashion_mnist")
+# Settings that may differ between two runs of "the same recipe": where the data came from and how big it was.
+IGNORED = {"dataset"}
+
+
+def recipe(run: RunSummary) -> str:
+    """A run's model and training settings without the dataset, as a comparable key."""
+    training = {key: value for key, value in run.config.get("training", {}).items() if key not in IGNORED}
+    return json.dumps({"model": run.config.get("model", {}), "training": training}, sort_keys=True)
+
+
+def twin_runs(runs: Sequence[RunSummary]) -> list[tuple[RunSummary, RunSummary]]:
+    """Pairs (MNIST run, Fashion-MNIST run) of complete runs with the same recipe, newest first."""
+    newest: dict[tuple[str, str], RunSummary] = {}
+    for run in runs:
+        if run.complete and run.dataset in DATASETS:
+            newest.setdefault((recipe(run), run.dataset), run)  # runs come newest first
+    pairs = [(newest[(key, "mnist")], newest[(key, "fashion_mnist")])
+             for key, dataset in newest if dataset == "mnist" and (key, "fashion_mnist") in newest]  # fmt: skip
+    return sorted(pairs, key=lambda pair: max(pair[0].run_id, pair[1].run_id), reverse=True)
