@@ -17,6 +17,7 @@ navigation = st.navigation(
         st.Page(PAGES_DIR / "runs.py", title="Runs", icon=":material/table_chart:"),
         st.Page(PAGES_DIR / "evaluate.py", title="Evaluate", icon=":material/fact_check:"),
         st.Page(PAGES_DIR / "predict.py", title="Predict", icon=":material/draw:"),
+        st.Page(PAGES_DIR / "inside.py", title="Inside the model", icon=":material/neurology:"),
     ]
 )
 render_sidebar()

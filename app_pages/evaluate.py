@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_pages.resources import ACTIVE_RUN_KEY, load_run_model, run_store
+from app_pages.resources import ACTIVE_RUN_KEY, load_run_model, run_store, test_set_evaluation
 from app_pages.sidebar import require_dataset
 from core.datasets import Dataset
 from core.evaluation import (
@@ -14,7 +14,6 @@ from core.evaluation import (
     cell_examples,
     confident_mistakes,
     diagnose_fit,
-    evaluate_model,
     hardest_examples,
     most_confused_pairs,
     per_class_scores,
@@ -24,12 +23,6 @@ from core.figures.training import curves_from_history, training_curves_figure
 from core.runs.store import RunStoreError, RunSummary
 
 GALLERY_SIZE = 24
-
-
-@st.cache_data(show_spinner="Evaluating the test set…", max_entries=8)
-def test_set_evaluation(run_id: str, model_sha256: str, dataset_source: str, _dataset: Dataset) -> Evaluation:
-    """The run's predictions for every test image, computed once per run, model file and data source."""
-    return evaluate_model(load_run_model(run_id, model_sha256), _dataset.x_test, _dataset.y_test)
 
 
 def gallery(dataset: Dataset, evaluation: Evaluation, indices: np.ndarray, empty: str) -> None:
@@ -121,7 +114,8 @@ def render() -> None:
         return
     try:
         run = run_store().get(run_id)
-        evaluation = test_set_evaluation(run.run_id, run.model_sha256, dataset.source, dataset)
+        model = load_run_model(run.run_id, run.model_sha256)
+        evaluation = test_set_evaluation(f"run:{run.run_id}:{run.model_sha256}", dataset.source, model, dataset)
     except RunStoreError as error:
         st.error(f"This run cannot be evaluated: {error}")
         return

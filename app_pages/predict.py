@@ -6,44 +6,16 @@ import numpy as np
 import streamlit as st
 
 from app_pages.canvas import drawing_canvas
-from app_pages.resources import ACTIVE_RUN_KEY, load_run_model, run_store
+from app_pages.insight_cache import HEATMAP_METHODS, class_heatmap, enlarge
+from app_pages.resources import LAST_INPUT_KEY, ChosenModel, LastInput, choose_model
 from app_pages.sidebar import require_dataset
 from core.datasets import Dataset
 from core.figures.prediction import probability_figure
-from core.inference import UNSURE_BELOW, Predictor, top_classes
+from core.inference import UNSURE_BELOW, top_classes
+from core.insight.saliency import overlay
 from core.preprocessing import ImageInputError, PreprocessResult, naive_resize, preprocess_image
-from core.pretrained import PretrainedError, load_pretrained, pretrained_model
-from core.runs.store import RunStoreError
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "webp", "bmp"]
-
-
-@st.cache_resource(show_spinner="Preparing the model…", max_entries=6)
-def run_predictor(run_id: str, model_sha256: str) -> Predictor:
-    return Predictor(load_run_model(run_id, model_sha256))
-
-
-@st.cache_resource(show_spinner="Preparing the starter model…", max_entries=2)
-def starter_predictor(dataset_name: str, model_sha256: str) -> Predictor:
-    return Predictor(load_pretrained(dataset_name))
-
-
-def choose_predictor(dataset: Dataset) -> tuple[Predictor, str] | None:
-    """The active run's model, or the shipped starter model until the user picks one of theirs."""
-    run_id = st.session_state.get(ACTIVE_RUN_KEY)
-    try:
-        if run_id:
-            run = run_store().get(run_id)
-            return run_predictor(
-                run.run_id, run.model_sha256
-            ), f"your run `{run.run_id}` ({run.name or run.architecture})"
-        starter = pretrained_model(dataset.name)
-        label = (f"the starter model ({100 * starter.test_accuracy:.1f} % test accuracy, trained on the "
-                 f"{starter.trained_on}); train your own to replace it")  # fmt: skip
-        return starter_predictor(dataset.name, starter.sha256), label
-    except (RunStoreError, PretrainedError) as error:
-        st.error(f"No model to predict with: {error}")
-        return None
 
 
 def read_input(dataset: Dataset) -> tuple[object | None, str]:
@@ -93,14 +65,26 @@ def render_prediction(dataset: Dataset, probabilities: np.ndarray) -> None:
     st.plotly_chart(probability_figure(probabilities, dataset.class_names), key="probabilities")
 
 
+def render_why(chosen: ChosenModel, model_input: np.ndarray, probabilities: np.ndarray) -> None:
+    """Where the model found its evidence for its answer, laid over the input."""
+    best = int(np.argmax(probabilities))
+    heatmap = class_heatmap(chosen.key, chosen.model, model_input, best, HEATMAP_METHODS[0])
+    left, right = st.columns([1, 2])
+    left.image(enlarge(overlay(model_input, heatmap)), caption="Where it looked (HiResCAM)", width=150)
+    right.caption(
+        "Bright areas raised the score of the answer most. Other classes, methods, feature maps, "
+        "uncertainty and robustness are on the Inside page, for this same input."
+    )
+    right.page_link("app_pages/inside.py", label="Look inside the model", icon=":material/neurology:")
+
+
 def render() -> None:
     dataset = require_dataset()
     st.title("Predict")
-    chosen = choose_predictor(dataset)
+    chosen = choose_model(dataset)
     if chosen is None:
         return
-    predictor, model_label = chosen
-    st.caption(f"Predicting with {model_label}.")
+    st.caption(f"Predicting with {chosen.label}.")
     left, right = st.columns([1, 1], gap="large")
     with left:
         source, origin = read_input(dataset)
@@ -121,7 +105,11 @@ def render() -> None:
             st.info(result.message)
             return
         st.caption(f"Prediction for {origin}:")
-        render_prediction(dataset, predictor.probabilities(result.model_input))
+        probabilities = chosen.predictor.probabilities(result.model_input)
+        render_prediction(dataset, probabilities)
+        render_why(chosen, result.model_input, probabilities)
+    # The Inside page looks at the same input.
+    st.session_state[LAST_INPUT_KEY] = LastInput(dataset.name, result.model_input, origin)
     render_steps(result, source, show_naive)
 
 

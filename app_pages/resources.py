@@ -1,12 +1,19 @@
-"""Process-wide resources every page shares: the run store and the training scheduler."""
+"""Process-wide resources every page shares: the run store, the scheduler, the model in use, the last input."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 import streamlit as st
 
-from core.runs.store import RunStore
+from core.datasets import Dataset
+from core.runs.store import RunStore, RunStoreError
 
 ACTIVE_RUN_KEY = "active_run_id"
+LAST_INPUT_KEY = "last_input"
+# This session's latest training job.
+JOB_KEY = "train_job_id"
 
 
 @st.cache_resource(show_spinner=False)
@@ -32,3 +39,72 @@ def training_scheduler():
 def load_run_model(run_id: str, model_sha256: str):
     """A run's model, loaded once per process; the hash in the key means a changed file is never served stale."""
     return run_store().load_model(run_id)
+
+
+@st.cache_resource(show_spinner="Preparing the model…", max_entries=6)
+def run_predictor(run_id: str, model_sha256: str):
+    from core.inference import Predictor
+
+    return Predictor(load_run_model(run_id, model_sha256))
+
+
+@st.cache_resource(show_spinner="Preparing the starter model…", max_entries=2)
+def starter_predictor(dataset_name: str, model_sha256: str):
+    from core.inference import Predictor
+    from core.pretrained import load_pretrained
+
+    return Predictor(load_pretrained(dataset_name))
+
+
+@dataclass(frozen=True)
+class ChosenModel:
+    """The model the pages work with, how to name it, and a key that changes whenever the model does."""
+
+    predictor: object  # core.inference.Predictor
+    label: str
+    key: str
+
+    @property
+    def model(self):
+        return self.predictor.model
+
+
+@dataclass(frozen=True)
+class LastInput:
+    """The 28x28 image the Predict page last showed a prediction for."""
+
+    dataset: str
+    image: np.ndarray
+    origin: str
+
+
+def choose_model(dataset: Dataset) -> ChosenModel | None:
+    """The active run's model, or the shipped starter model until the user picks one of theirs."""
+    from core.pretrained import PretrainedError, pretrained_model
+
+    run_id = st.session_state.get(ACTIVE_RUN_KEY)
+    try:
+        if run_id:
+            run = run_store().get(run_id)
+            return ChosenModel(
+                run_predictor(run.run_id, run.model_sha256),
+                f"your run `{run.run_id}` ({run.name or run.architecture})",
+                f"run:{run.run_id}:{run.model_sha256}",
+            )
+        starter = pretrained_model(dataset.name)
+        label = (f"the starter model ({100 * starter.test_accuracy:.1f} % test accuracy, trained on the "
+                 f"{starter.trained_on}); train your own to replace it")  # fmt: skip
+        return ChosenModel(
+            starter_predictor(dataset.name, starter.sha256), label, f"starter:{dataset.name}:{starter.sha256}"
+        )
+    except (RunStoreError, PretrainedError) as error:
+        st.error(f"No model to work with: {error}")
+        return None
+
+
+@st.cache_data(show_spinner="Evaluating the test set…", max_entries=8)
+def test_set_evaluation(model_key: str, dataset_source: str, _model, _dataset: Dataset):
+    """A model's predictions for every test image, computed once per model and data source."""
+    from core.evaluation import evaluate_model
+
+    return evaluate_model(_model, _dataset.x_test, _dataset.y_test)

@@ -90,10 +90,13 @@ def require_dataset() -> Dataset:
     return dataset
 
 
+def data_folder() -> str | None:
+    """The data folder typed in the sidebar, if any."""
+    return st.session_state.get(DATA_DIR_KEY, "").strip() or None
+
+
 def _load() -> Dataset:
-    name = st.session_state.get(DATASET_KEY, next(iter(DATASETS)))
-    folder = st.session_state.get(DATA_DIR_KEY, "").strip() or None
-    return load_dataset(name, folder)
+    return load_dataset(st.session_state.get(DATASET_KEY, next(iter(DATASETS))), data_folder())
 
 
 def _load_or_report() -> Dataset | None:

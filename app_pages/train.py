@@ -5,14 +5,12 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages.live_panel import describe_time, live_panel
-from app_pages.resources import activate_run, run_store, training_scheduler
+from app_pages.resources import JOB_KEY, activate_run, run_store, training_scheduler
 from app_pages.sidebar import require_dataset
 from app_pages.train_settings import read_settings, render_settings
 from core.figures.training import curves_from_snapshot, training_curves_figure
 from core.training import JobState, TrainingJob
 from core.training.isolated import prepare_worker
-
-JOB_KEY = "train_job_id"
 
 
 def current_job() -> TrainingJob | None:

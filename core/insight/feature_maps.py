@@ -40,16 +40,20 @@ def first_layer_filters(model: keras.Model) -> np.ndarray | None:
     return np.moveaxis(kernel.mean(axis=2), -1, 0)
 
 
-def mosaic(stack: np.ndarray, columns: int | None = None, gap: int = 1) -> np.ndarray:
-    """Tile (count, height, width) maps into one image, each scaled to [0, 1] on its own; gaps are NaN."""
+def mosaic(stack: np.ndarray, columns: int | None = None, gap: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Tile (count, height, width) maps into one picture, each scaled to [0, 1] on its own, gaps NaN;
+    and, for every pixel of it, which map it shows (-1 in the gaps)."""
     count, height, width = stack.shape
     columns = columns or int(np.ceil(np.sqrt(count)))
     rows = int(np.ceil(count / columns))
-    canvas = np.full((rows * (height + gap) - gap, columns * (width + gap) - gap), np.nan, dtype=np.float32)
+    shape = (rows * (height + gap) - gap, columns * (width + gap) - gap)
+    picture = np.full(shape, np.nan, dtype=np.float32)
+    tiles = np.full(shape, -1, dtype=np.int32)
     for index, tile in enumerate(stack):
         low, high = float(tile.min()), float(tile.max())
         scaled = (tile - low) / (high - low) if high > low else np.zeros_like(tile, dtype=np.float32)
         row, column = divmod(index, columns)
         top, left = row * (height + gap), column * (width + gap)
-        canvas[top : top + height, left : left + width] = scaled
-    return canvas
+        picture[top : top + height, left : left + width] = scaled
+        tiles[top : top + height, left : left + width] = index
+    return picture, tiles

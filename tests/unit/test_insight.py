@@ -94,10 +94,11 @@ def test_feature_maps_have_each_convolutions_shape_and_values(digits):
 
 def test_a_mosaic_tiles_maps_each_scaled_with_gaps():
     stack = np.stack([np.full((2, 3), 5.0), np.arange(6.0).reshape(2, 3), np.zeros((2, 3))])
-    picture = mosaic(stack, columns=2)
-    assert picture.shape == (2 * 2 + 1, 2 * 3 + 1)
+    picture, tiles = mosaic(stack, columns=2)
+    assert picture.shape == tiles.shape == (2 * 2 + 1, 2 * 3 + 1)
     np.testing.assert_allclose(picture[0:2, 4:7], np.arange(6.0).reshape(2, 3) / 5)
     assert np.isnan(picture[2]).all() and np.isnan(picture[3:5, 4:7]).all()
+    assert (tiles[0:2, 4:7] == 1).all() and (tiles[3:5, 0:3] == 2).all() and (tiles[2] == -1).all()
 
 
 def test_mc_dropout_spread_is_zero_without_dropout_and_positive_with_it(digits):

@@ -1,0 +1,74 @@
+"""Inside page: what the model computes for one input, where it looks, how sure and how robust it is."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from app_pages import inside_compare, inside_embeddings, inside_views
+from app_pages.insight_cache import enlarge
+from app_pages.resources import LAST_INPUT_KEY, ChosenModel, choose_model
+from app_pages.sidebar import require_dataset
+from core.datasets import Dataset
+
+VIEWS = {
+    "Feature maps": inside_views.render_feature_maps,
+    "Where it looks": inside_views.render_heatmaps,
+    "Embeddings": inside_embeddings.render,
+    "Uncertainty": inside_views.render_uncertainty,
+    "Robustness": inside_views.render_robustness,
+    "MNIST vs Fashion": inside_compare.render,
+}
+TEST_INDEX_KEY = "inside_test_index"
+
+
+def pick_random_test_image(count: int) -> None:
+    st.session_state[TEST_INDEX_KEY] = int(np.random.default_rng().integers(count))
+
+
+def pick_input(dataset: Dataset) -> tuple[np.ndarray, str, int | None]:
+    """The image to look at: the Predict page's last input, or a test image; with its true class if known."""
+    last = st.session_state.get(LAST_INPUT_KEY)
+    options = ["test"] if last is None or last.dataset != dataset.name else ["yours", "test"]
+    labels = {"yours": f"Your input on Predict ({last.origin})" if last else "", "test": "A test image"}
+    source = st.radio("Input", options, format_func=labels.get, key="inside_source", horizontal=True)
+    if source == "yours":
+        return last.image, last.origin, None
+    count = len(dataset.y_test)
+    number, shuffle = st.columns([3, 1], vertical_alignment="bottom")
+    index = number.number_input("Test image number", 0, count - 1, key=TEST_INDEX_KEY)
+    shuffle.button("Random", icon=":material/shuffle:", on_click=pick_random_test_image, args=(count,),
+                   key="inside_random")  # fmt: skip
+    label = int(dataset.y_test[index])
+    return dataset.x_test[index], f"test image #{index} (a {dataset.class_names[label]})", label
+
+
+def render_input_summary(
+    dataset: Dataset, chosen: ChosenModel, image: np.ndarray, origin: str, true_class: int | None
+) -> None:
+    probabilities = chosen.predictor.probabilities(image)
+    best = int(np.argmax(probabilities))
+    picture, words = st.columns([1, 4], vertical_alignment="center")
+    picture.image(enlarge(image, 4), width=112)
+    verdict = f"For {origin}, the model says **{dataset.class_names[best]}** ({100 * probabilities[best]:.1f} %)"
+    if true_class is not None:
+        verdict += " — right." if best == true_class else f" — wrong: it is a {dataset.class_names[true_class]}."
+    words.markdown(verdict)
+
+
+def render() -> None:
+    dataset = require_dataset()
+    st.title("Inside the model")
+    chosen = choose_model(dataset)
+    if chosen is None:
+        return
+    st.caption(f"Looking inside {chosen.label}.")
+    with st.container(border=True):
+        image, origin, true_class = pick_input(dataset)
+        render_input_summary(dataset, chosen, image, origin, true_class)
+    view = st.segmented_control("View", list(VIEWS), default="Feature maps", key="inside_view", required=True)
+    # Only the chosen view computes anything.
+    VIEWS[view](dataset, chosen, image)
+
+
+render()

@@ -1,0 +1,101 @@
+"""The Inside page's dataset comparison: one recipe trained on MNIST and on Fashion-MNIST, side by side."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from app_pages.resources import (
+    ACTIVE_RUN_KEY,
+    JOB_KEY,
+    ChosenModel,
+    load_run_model,
+    run_store,
+    test_set_evaluation,
+    training_scheduler,
+)
+from app_pages.sidebar import data_folder
+from core.datasets import DATASETS, Dataset, DatasetError, load_dataset
+from core.evaluation import most_confused_pairs, per_class_scores
+from core.figures.evaluation import class_scores_figure
+from core.insight.comparison import twin_runs
+from core.runs.store import RunStoreError, RunSummary
+
+
+def render(dataset: Dataset, chosen: ChosenModel, image) -> None:
+    pairs = twin_runs(run_store().list_runs())
+    if not pairs:
+        st.info("No recipe has been trained on both datasets yet. Train the active run's recipe on the other "
+                "dataset (same architecture, settings and seed) to compare them here.")  # fmt: skip
+        offer_twin_training(dataset)
+        return
+    labels = {index: f"{mnist.architecture} · seed {mnist.config.get('training', {}).get('seed')} · "
+                     f"{mnist.run_id} / {fashion.run_id}" for index, (mnist, fashion) in enumerate(pairs)}  # fmt: skip
+    chosen_pair = st.selectbox("Recipe", list(labels), format_func=labels.get, key="twin_pair")
+    columns = st.columns(2, gap="large")
+    accuracies = {}
+    for column, run in zip(columns, pairs[chosen_pair], strict=True):
+        with column:
+            accuracies[run.dataset] = render_side(run)
+    if len(accuracies) == 2 and None not in accuracies.values():
+        gap = accuracies["mnist"] - accuracies["fashion_mnist"]
+        st.markdown(
+            f"The same network is **{100 * gap:.1f} points** {'less' if gap > 0 else 'more'} accurate on "
+            "Fashion-MNIST. Digits differ in shape; clothes often do not: shirts, T-shirts, pullovers and coats "
+            "share a silhouette at 28x28, and their textures are mostly lost. The confused pairs show where."
+        )
+    offer_twin_training(dataset)
+
+
+def render_side(run: RunSummary) -> float | None:
+    try:
+        data = load_dataset(run.dataset, data_folder())
+        model = load_run_model(run.run_id, run.model_sha256)
+    except (DatasetError, RunStoreError) as error:
+        st.error(str(error))
+        return None
+    evaluation = test_set_evaluation(f"run:{run.run_id}:{run.model_sha256}", data.source, model, data)
+    st.subheader(data.info.display_name)
+    st.metric("Test accuracy", f"{100 * evaluation.accuracy:.2f} %")
+    st.plotly_chart(class_scores_figure(per_class_scores(evaluation.confusion), data.class_names),
+                    key=f"twin_scores_{run.dataset}")  # fmt: skip
+    names = data.class_names
+    rows = [(names[t], names[p], n) for t, p, n in most_confused_pairs(evaluation.confusion, 5)]
+    st.dataframe(pd.DataFrame(rows, columns=["true", "predicted as", "images"]), hide_index=True,
+                 key=f"twin_pairs_{run.dataset}")  # fmt: skip
+    return evaluation.accuracy
+
+
+def offer_twin_training(dataset: Dataset) -> None:
+    """A button that trains the active run's exact recipe on the other dataset."""
+    run_id = st.session_state.get(ACTIVE_RUN_KEY)
+    if not run_id:
+        st.caption("Make one of your runs active (sidebar) to train its twin from here.")
+        return
+    try:
+        run = run_store().get(run_id)
+    except RunStoreError:
+        return
+    other = next(name for name in DATASETS if name != run.dataset)
+    if st.button(f"Train this recipe on {DATASETS[other].display_name}", key="train_twin",
+                 icon=":material/compare_arrows:"):  # fmt: skip
+        start_twin(run, other)
+
+
+def start_twin(run: RunSummary, other: str) -> None:
+    from core.architectures import ModelSpec
+    from core.training import TrainConfig, TrainingJob
+
+    try:
+        data = load_dataset(other, data_folder())
+        spec = ModelSpec.from_dict(run.config["model"])
+        config = TrainConfig.from_dict({**run.config["training"], "dataset": other})
+    except (DatasetError, KeyError, TypeError, ValueError) as error:
+        st.error(f"This run's recipe cannot be trained again: {error}")
+        return
+    job = TrainingJob(data, spec, config, on_finish=run_store().saver(data.source), isolated=True)
+    training_scheduler().submit(job)
+    st.session_state[JOB_KEY] = job.id
+    st.success(f"Training the same recipe on {data.info.display_name}; follow it on the Train page. "
+               "The comparison appears here when it is done.", icon=":material/model_training:")  # fmt: skip
+    st.page_link("app_pages/train.py", label="Go to the Train page", icon=":material/model_training:")
