@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from app_pages.insight_cache import HEATMAP_METHODS, class_heatmaps, enlarge
 from app_pages.resources import ACTIVE_RUN_KEY, load_run_model, run_store, test_set_evaluation
 from app_pages.sidebar import require_dataset
 from core.datasets import Dataset
@@ -20,13 +21,18 @@ from core.evaluation import (
 )
 from core.figures.evaluation import class_scores_figure, confusion_figure
 from core.figures.training import curves_from_history, training_curves_figure
+from core.insight.saliency import overlay
 from core.runs.store import RunStoreError, RunSummary
 
 GALLERY_SIZE = 24
 
 
-def gallery(dataset: Dataset, evaluation: Evaluation, indices: np.ndarray, empty: str) -> None:
-    """Test images with what the model said about them."""
+# The toggle that lays the model's evidence over every gallery image.
+HEATMAP_TOGGLE_KEY = "gallery_heatmaps"
+
+
+def gallery(dataset: Dataset, evaluation: Evaluation, indices: np.ndarray, empty: str, lens=None) -> None:
+    """Test images with what the model said about them; with a `lens`, its evidence for that answer laid over."""
     if len(indices) == 0:
         st.caption(empty)
         return
@@ -36,7 +42,12 @@ def gallery(dataset: Dataset, evaluation: Evaluation, indices: np.ndarray, empty
         f"({100 * evaluation.confidence[i]:.0f} %)"
         for i in indices
     ]
-    st.image([dataset.x_test[i] for i in indices], caption=captions, width=96)
+    images = dataset.x_test[indices]
+    if lens is not None:
+        model_key, model = lens
+        heatmaps = class_heatmaps(model_key, model, images, evaluation.predictions[indices], HEATMAP_METHODS[0])
+        images = [enlarge(overlay(image, heat), 4) for image, heat in zip(images, heatmaps, strict=True)]
+    st.image(list(images), caption=captions, width=96)
 
 
 def render_curves(run: RunSummary) -> None:
@@ -51,7 +62,7 @@ def render_curves(run: RunSummary) -> None:
     )  # fmt: skip
 
 
-def render_confusion(dataset: Dataset, run: RunSummary, evaluation: Evaluation) -> None:
+def render_confusion(dataset: Dataset, run: RunSummary, evaluation: Evaluation, lens) -> None:
     names = dataset.class_names
     matrix_column, gallery_column = st.columns([3, 2], gap="large")
     with matrix_column:
@@ -91,7 +102,7 @@ def render_confusion(dataset: Dataset, run: RunSummary, evaluation: Evaluation) 
         label = "correct" if true_class == predicted_class else "mistaken for"
         st.markdown(f"**{names[true_class]}** {label} **{names[predicted_class]}**, most confident first")
         gallery(dataset, evaluation, cell_examples(evaluation, true_class, predicted_class, GALLERY_SIZE),
-                "No test image falls in this cell.")  # fmt: skip
+                "No test image falls in this cell.", lens)  # fmt: skip
 
 
 def _selected_cell(selection) -> tuple[int, int] | None:
@@ -128,11 +139,14 @@ def render() -> None:
     )
     trained.metric("Trained for", f"{run.epochs_completed} epochs")
 
+    looked = st.toggle("In the galleries, show where the model looked for its answer (HiResCAM)",
+                       key=HEATMAP_TOGGLE_KEY)  # fmt: skip
+    lens = (f"run:{run.run_id}:{run.model_sha256}", model) if looked else None
     curves, confusion, classes, mistakes = st.tabs(["Curves", "Confusion matrix", "Per class", "Mistakes"])
     with curves:
         render_curves(run)
     with confusion:
-        render_confusion(dataset, run, evaluation)
+        render_confusion(dataset, run, evaluation, lens)
     with classes:
         scores = per_class_scores(evaluation.confusion)
         st.plotly_chart(class_scores_figure(scores, dataset.class_names), key="class_scores")
@@ -143,9 +157,9 @@ def render() -> None:
                      column_config={"precision": percent, "recall": percent, "F1": percent})  # fmt: skip
     with mistakes:
         st.markdown("**Confident mistakes**: wrong answers the model was surest about.")
-        gallery(dataset, evaluation, confident_mistakes(evaluation, GALLERY_SIZE), "No mistakes at all.")
+        gallery(dataset, evaluation, confident_mistakes(evaluation, GALLERY_SIZE), "No mistakes at all.", lens)
         st.markdown("**Hardest examples**: the images whose true class got the least probability.")
-        gallery(dataset, evaluation, hardest_examples(evaluation, GALLERY_SIZE), "")
+        gallery(dataset, evaluation, hardest_examples(evaluation, GALLERY_SIZE), "", lens)
 
 
 render()

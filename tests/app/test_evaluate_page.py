@@ -78,6 +78,12 @@ def test_choosing_a_cell_opens_its_images(app):
     (gallery,) = [image for image in app.image if "true 3 · said 5" in image.captions[0]]
     assert len(gallery.captions) == min(in_cell, 24)
     assert all("true 3 · said 5" in caption for caption in gallery.captions)
+    # With the heatmap toggle the same images come back with the model's evidence laid over them.
+    app.toggle(key="gallery_heatmaps").set_value(True).run()
+    assert not app.exception
+    (overlaid,) = [image for image in app.image if "true 3 · said 5" in image.captions[0]]
+    assert overlaid.captions == gallery.captions
+    assert {i.url for i in overlaid.proto.imgs}.isdisjoint({i.url for i in gallery.proto.imgs})
 
 
 def test_the_epoch_slider_replays_validation_matrices(app):

@@ -52,6 +52,11 @@ def test_an_uploaded_digit_is_predicted_with_its_steps_shown(app):
     assert f"**{answer}**" in shown
     steps = [image for image in app.image if "cropped to the ink" in " ".join(image.captions)]
     assert steps, "the preprocessing steps are shown"
+    assert any("Where it looked (HiResCAM)" in image.captions for image in app.image)
+    # The Inside page gets the very pixels the model judged.
+    handed_over = app.session_state["last_input"]
+    assert handed_over.dataset == "mnist" and handed_over.origin == "the uploaded file digit.jpg"
+    np.testing.assert_array_equal(handed_over.image, preprocess_image(data, "mnist").model_input)
 
 
 @pytest.mark.parametrize(

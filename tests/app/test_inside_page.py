@@ -1,0 +1,116 @@
+"""The Inside page through AppTest, with the shipped starter model and the embedded samples."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import streamlit as st
+from app_driver import ROOT, figure_of, open_app, plotly_array, switch_to
+from factories import make_training_result
+from streamlit.testing.v1 import AppTest
+
+from app_pages.resources import LastInput
+from core.datasets import forget_loaded_datasets, load_dataset
+from core.evaluation import evaluate_model
+from core.insight.uncertainty import calibration
+from core.pretrained import load_pretrained
+from core.runs.store import RunStore
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch) -> RunStore:
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    forget_loaded_datasets()
+    yield RunStore(tmp_path / "runs")
+    st.cache_resource.clear()
+
+
+def show(app: AppTest, view: str) -> AppTest:
+    app.segmented_control(key="inside_view").set_value(view).run()
+    assert not app.exception, app.exception
+    return app
+
+
+def chart_titles(app: AppTest) -> list[str]:
+    return [figure_of(chart).layout.title.text or "" for chart in app.get("plotly_chart")]
+
+
+def test_feature_maps_show_every_convolution_with_its_shape_and_the_verdict_is_checked(runs):
+    app = open_app("inside")
+    assert not app.exception
+    app.number_input(key="inside_test_index").set_value(3).run()
+    digits = load_dataset("mnist")
+    said = load_pretrained("mnist").predict(digits.x_test[3:4, ..., None], verbose=0).argmax()
+    verdict = next(m.value for m in app.markdown if m.value.startswith("For test image #3"))
+    assert f"says **{said}**" in verdict and ("right" if said == digits.y_test[3] else "wrong") in verdict
+    titles = chart_titles(app)
+    assert titles[0] == "First layer's 16 filters (3x3)"
+    assert titles[1:] == [
+        "conv_1: 28 x 28 x 16 channels",
+        "conv_2: 14 x 14 x 32 channels",
+        "conv_3: 7 x 7 x 64 channels",
+    ]
+
+
+def test_where_it_looks_explains_any_class_by_each_method(runs):
+    app = show(open_app("inside"), "Where it looks")
+    for method in ("HiResCAM", "Grad-CAM", "Gradient saliency"):
+        app.radio(key="heatmap_method").set_value(method).run()
+        app.selectbox(key="heatmap_class").select_index(2).run()
+        assert not app.exception
+        chosen = app.selectbox(key="heatmap_class").value
+        captions = [caption for image in app.image for caption in image.captions]
+        assert f"{method} for {chosen}" in captions and "laid over the input" in captions
+
+
+def test_an_input_unlike_any_digit_is_placed_among_the_test_images_and_flagged(runs):
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    noise = np.random.default_rng(0).integers(0, 256, (28, 28)).astype(np.uint8)
+    app.session_state["last_input"] = LastInput("mnist", noise, "random noise")
+    app.run()
+    switch_to(app, "inside")
+    app.radio(key="inside_source").set_value("yours").run()
+    show(app, "Embeddings")
+    figure = figure_of(app.get("plotly_chart")[0])
+    names = [trace.name for trace in figure.data]
+    assert "your input" in names and "nearest to your input" in names and "7" in names
+    classes = [trace for trace in figure.data if trace.name in [str(digit) for digit in range(10)]]
+    assert sum(len(plotly_array(trace.x)) for trace in classes) == 1000
+    assert any("far from every training image" in warning.value for warning in app.warning)
+    app.radio(key="inside_source").set_value("test").run()
+    assert not any("far from every training image" in warning.value for warning in app.warning)
+
+
+def test_uncertainty_shows_mc_dropout_and_the_calibration_of_the_model(runs):
+    app = show(open_app("inside"), "Uncertainty")
+    mc = next(figure_of(c) for c in app.get("plotly_chart") if figure_of(c).data[0].name == "mean of the passes")
+    means, spreads = plotly_array(mc.data[0].y), plotly_array(mc.data[0].error_y.array)
+    assert means.shape == (10,) and spreads.max() > 0  # the starter model has dropout
+    digits = load_dataset("mnist")
+    evaluation = evaluate_model(load_pretrained("mnist"), digits.x_test, digits.y_test)
+    expected = calibration(evaluation.probabilities, evaluation.labels).expected_calibration_error
+    table = app.dataframe[0].value
+    assert table["expected calibration error"].iloc[0] == pytest.approx(expected, abs=1e-6)
+
+
+def test_robustness_sweeps_a_knob_around_the_current_setting(runs):
+    app = show(open_app("inside"), "Robustness")
+    app.slider(key="probe_rotation").set_value(30).run()
+    app.selectbox(key="probe_sweep").set_value("rotation").run()
+    assert not app.exception
+    figure = figure_of(app.get("plotly_chart")[0])
+    swept = plotly_array(figure.data[0].x)
+    assert len(figure.data) == 10 and swept[0] == -60 and swept[-1] == 60
+    assert figure.layout.shapes[0].x0 == 30
+
+
+def test_mnist_and_fashion_twins_are_compared_side_by_side(runs):
+    runs.save(make_training_result(0, dataset="mnist"), "embedded sample of MNIST")
+    runs.save(make_training_result(0, dataset="fashion_mnist"), "embedded sample of Fashion-MNIST")
+    app = show(open_app("inside"), "MNIST vs Fashion")
+    assert [metric.label for metric in app.metric] == ["Test accuracy", "Test accuracy"]
+    assert [s.value for s in app.subheader] == ["MNIST", "Fashion-MNIST"]
+    assert any("share a silhouette" in m.value for m in app.markdown)
+    assert len(app.dataframe) == 2
