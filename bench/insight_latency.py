@@ -45,7 +45,6 @@ def main() -> None:
     mc_model = uncertainty.mc_dropout_model(model)
     test = embeddings.penultimate_features(model, data.x_test[:1000])
     reference = embeddings.penultimate_features(model, data.x_train[:4000])
-    space = embeddings.FeatureSpace(reference, test)
     mine = embeddings.penultimate_features(model, image[np.newaxis])
     steps = {
         "feature maps (all conv layers)": lambda: feature_maps.feature_maps(model, image),
