@@ -103,3 +103,29 @@ def test_uploads_good_and_broken_keep_the_app_working(page: Page):
     expect(page.get_by_text("Prediction for the uploaded file digit.png")).to_be_visible()
     expect(page.get_by_text(re.compile(r"confident\)|Not sure")).first).to_be_visible()
     expect(page.get_by_text(re.compile("damaged or truncated|not an image"))).to_have_count(0)
+
+
+def test_a_drawing_is_looked_at_inside_the_model(page: Page):
+    open_page(page, "predict", "Predict")
+    canvas = page.locator("canvas").first
+    expect(canvas).to_be_visible()
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + 90, box["y"] + 60)
+    page.mouse.down()
+    for step in range(25):  # a "7": across, then down to the left
+        page.mouse.move(box["x"] + 90 + step * 4, box["y"] + 60)
+    for step in range(25):
+        page.mouse.move(box["x"] + 190 - step * 3, box["y"] + 60 + step * 7)
+    page.mouse.up()
+    expect(page.get_by_text("Where it looked (HiResCAM)")).to_be_visible()
+    page.get_by_role("link", name="Look inside the model").click()
+    expect(page.get_by_role("heading", name="Inside the model")).to_be_visible()
+    expect(page.get_by_text("Your input on Predict (your drawing)")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"For your drawing, the model says"))).to_be_visible()
+    expect(page.get_by_text("conv_1: 28 x 28 x 16 channels")).to_be_visible()
+    page.get_by_text("Where it looks", exact=True).click()
+    expect(page.get_by_text("laid over the input")).to_be_visible()
+    page.get_by_text("Embeddings", exact=True).click()
+    expect(page.get_by_text("your input", exact=True).first).to_be_visible()
+    expect(page.get_by_text("Nearest training images")).to_be_visible()
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
