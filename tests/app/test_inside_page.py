@@ -114,3 +114,26 @@ def test_mnist_and_fashion_twins_are_compared_side_by_side(runs):
     assert [s.value for s in app.subheader] == ["MNIST", "Fashion-MNIST"]
     assert any("share a silhouette" in m.value for m in app.markdown)
     assert len(app.dataframe) == 2
+
+
+def test_the_active_runs_recipe_can_be_trained_on_the_other_dataset_and_then_compared(runs):
+    from app_pages.resources import training_scheduler
+
+    run_id = runs.save(make_training_result(0, dataset="mnist"), "embedded sample of MNIST")
+    app = open_app()
+    app.sidebar.selectbox(key="active_run_id").select(run_id).run()
+    switch_to(app, "inside")
+    show(app, "MNIST vs Fashion")
+    assert any("No recipe has been trained on both datasets" in info.value for info in app.info)
+    app.button(key="train_twin").click().run()
+    assert not app.exception
+    job = training_scheduler().find(app.session_state["train_job_id"])
+    assert job.config.dataset == "fashion_mnist" and job.isolated
+    original = runs.get(run_id).config
+    assert job.spec.to_dict() == original["model"]
+    assert {k: v for k, v in job.config.to_dict().items() if k != "dataset"} == {
+        k: v for k, v in original["training"].items() if k != "dataset"
+    }
+    assert job.wait(180) and job.result.saved_run_id, job.result.error
+    show(app, "MNIST vs Fashion")
+    assert [s.value for s in app.subheader] == ["MNIST", "Fashion-MNIST"]
