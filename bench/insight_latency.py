@@ -87,9 +87,9 @@ def page_interactions(repeats: int) -> None:
     angles = iter(range(-80, 90, 5))
     interactions = {
         "page rerun: move the rotation slider": lambda: app.slider(key="probe_rotation").set_value(next(angles)).run(),
-        "page rerun: pick another test image (robustness)": lambda: app.number_input(key="inside_test_index")
-        .increment()
-        .run(),
+        "page rerun: pick another test image (robustness)": lambda: (
+            app.number_input(key="inside_test_index").increment().run()
+        ),
     }
     for name, interaction in interactions.items():
         print(f"{name:<50} {1000 * median_seconds(interaction, repeats):8.1f} ms")
