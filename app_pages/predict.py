@@ -65,15 +65,19 @@ def render_prediction(dataset: Dataset, probabilities: np.ndarray) -> None:
     st.plotly_chart(probability_figure(probabilities, dataset.class_names), key="probabilities")
 
 
-def render_why(chosen: ChosenModel, model_input: np.ndarray, probabilities: np.ndarray) -> None:
-    """Where the model found its evidence for its answer, laid over the input."""
-    best = int(np.argmax(probabilities))
-    heatmap = class_heatmap(chosen.key, chosen.model, model_input, best, HEATMAP_METHODS[0])
+def render_why(dataset: Dataset, chosen: ChosenModel, model_input: np.ndarray, probabilities: np.ndarray) -> None:
+    """Where the model found its evidence for its answer (or a class the user picks), laid over the input."""
+    order = [int(i) for i in np.argsort(probabilities)[::-1]]
+    names = dataset.class_names
     left, right = st.columns([1, 2])
+    # Keyed by the answer, so a new drawing with a new answer shows the evidence for that answer again.
+    target = right.selectbox("Evidence for", order, key=f"why_class_{order[0]}",
+                             format_func=lambda i: f"{names[i]} ({100 * probabilities[i]:.1f} %)")  # fmt: skip
+    heatmap = class_heatmap(chosen.key, chosen.model, model_input, target, HEATMAP_METHODS[0])
     left.image(enlarge(overlay(model_input, heatmap)), caption="Where it looked (HiResCAM)", width=150)
     right.caption(
-        "Bright areas raised the score of the answer most. Other classes, methods, feature maps, "
-        "uncertainty and robustness are on the Inside page, for this same input."
+        "Bright areas raised that class's score most. Other methods, feature maps, uncertainty and "
+        "robustness are on the Inside page, for this same input."
     )
     right.page_link("app_pages/inside.py", label="Look inside the model", icon=":material/neurology:")
 
@@ -107,7 +111,7 @@ def render() -> None:
         st.caption(f"Prediction for {origin}:")
         probabilities = chosen.predictor.probabilities(result.model_input)
         render_prediction(dataset, probabilities)
-        render_why(chosen, result.model_input, probabilities)
+        render_why(dataset, chosen, result.model_input, probabilities)
     # The Inside page looks at the same input.
     st.session_state[LAST_INPUT_KEY] = LastInput(dataset.name, result.model_input, origin)
     render_steps(result, source, show_naive)

@@ -53,6 +53,12 @@ def test_an_uploaded_digit_is_predicted_with_its_steps_shown(app):
     steps = [image for image in app.image if "cropped to the ink" in " ".join(image.captions)]
     assert steps, "the preprocessing steps are shown"
     assert any("Where it looked (HiResCAM)" in image.captions for image in app.image)
+    why = app.selectbox(key=f"why_class_{int(expected.argmax())}")
+    assert why.value == int(expected.argmax())
+    before = next(image for image in app.image if "Where it looked (HiResCAM)" in image.captions)
+    why.select(int(np.argsort(expected)[-2])).run()  # the evidence for the runner-up instead
+    after = next(image for image in app.image if "Where it looked (HiResCAM)" in image.captions)
+    assert not app.exception and after.proto.imgs[0].url != before.proto.imgs[0].url
     # The Inside page gets the very pixels the model judged.
     handed_over = app.session_state["last_input"]
     assert handed_over.dataset == "mnist" and handed_over.origin == "the uploaded file digit.jpg"
