@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_pages.insight_cache import HEATMAP_METHODS, class_heatmaps, enlarge
+from app_pages.insight_cache import class_heatmaps, enlarge, heatmap_methods
 from app_pages.resources import ACTIVE_RUN_KEY, load_run_model, run_store, test_set_evaluation
 from app_pages.sidebar import require_dataset
 from core.datasets import Dataset
@@ -31,8 +33,17 @@ GALLERY_SIZE = 24
 HEATMAP_TOGGLE_KEY = "gallery_heatmaps"
 
 
-def gallery(dataset: Dataset, evaluation: Evaluation, indices: np.ndarray, empty: str, lens=None) -> None:
-    """Test images with what the model said about them; with a `lens`, its evidence for that answer laid over."""
+@dataclass(frozen=True)
+class Lens:
+    """How gallery images show the model's evidence: for which model, and for its answer or the true class."""
+
+    model_key: str
+    model: object
+    for_truth: bool
+
+
+def gallery(dataset: Dataset, evaluation: Evaluation, indices: np.ndarray, empty: str, lens: Lens | None = None):
+    """Test images with what the model said about them; with a `lens`, the model's evidence laid over them."""
     if len(indices) == 0:
         st.caption(empty)
         return
@@ -44,8 +55,8 @@ def gallery(dataset: Dataset, evaluation: Evaluation, indices: np.ndarray, empty
     ]
     images = dataset.x_test[indices]
     if lens is not None:
-        model_key, model = lens
-        heatmaps = class_heatmaps(model_key, model, images, evaluation.predictions[indices], HEATMAP_METHODS[0])
+        classes = (evaluation.labels if lens.for_truth else evaluation.predictions)[indices]
+        heatmaps = class_heatmaps(lens.model_key, lens.model, images, classes, heatmap_methods(lens.model)[0])
         images = [enlarge(overlay(image, heat), 4) for image, heat in zip(images, heatmaps, strict=True)]
     st.image(list(images), caption=captions, width=96)
 
@@ -116,6 +127,19 @@ def _selected_cell(selection) -> tuple[int, int] | None:
     return None
 
 
+def choose_lens(model_key: str, model) -> Lens | None:
+    """Whether gallery images show where the model looked (HiResCAM), and for which class."""
+    toggle, target = st.columns([2, 3], vertical_alignment="center")
+    if not toggle.toggle("Show where the model looked in the galleries", key=HEATMAP_TOGGLE_KEY):
+        return None
+    truth = target.segmented_control(
+        "Evidence for", [False, True], default=False, key="gallery_evidence", required=True,
+        format_func=lambda for_truth: "the true class" if for_truth else "the model's answer",
+        label_visibility="collapsed",
+    )  # fmt: skip
+    return Lens(model_key, model, bool(truth))
+
+
 def render() -> None:
     dataset = require_dataset()
     st.title("Evaluate")
@@ -139,9 +163,7 @@ def render() -> None:
     )
     trained.metric("Trained for", f"{run.epochs_completed} epochs")
 
-    looked = st.toggle("In the galleries, show where the model looked for its answer (HiResCAM)",
-                       key=HEATMAP_TOGGLE_KEY)  # fmt: skip
-    lens = (f"run:{run.run_id}:{run.model_sha256}", model) if looked else None
+    lens = choose_lens(f"run:{run.run_id}:{run.model_sha256}", model)
     curves, confusion, classes, mistakes = st.tabs(["Curves", "Confusion matrix", "Per class", "Mistakes"])
     with curves:
         render_curves(run)

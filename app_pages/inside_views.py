@@ -7,10 +7,10 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.insight_cache import (
-    HEATMAP_METHODS,
     cached_feature_maps,
     class_heatmap,
     enlarge,
+    heatmap_methods,
     mc_model,
     robustness_sweep,
 )
@@ -53,7 +53,10 @@ def render_heatmaps(dataset: Dataset, chosen: ChosenModel, image: np.ndarray) ->
     left, right = st.columns(2)
     target = left.selectbox("Evidence for the class", order, key="heatmap_class",
                             format_func=lambda i: f"{names[i]} ({100 * probabilities[i]:.1f} %)")  # fmt: skip
-    method = right.radio("Method", HEATMAP_METHODS, key="heatmap_method", horizontal=True)
+    methods = heatmap_methods(chosen.model)
+    method = right.radio("Method", methods, key="heatmap_method", horizontal=True)
+    if len(methods) == 1:
+        right.caption("This model has no convolutions, so there is no feature map for HiResCAM or Grad-CAM.")
     heatmap = class_heatmap(chosen.key, chosen.model, image, target, method)
     columns = st.columns(3)
     columns[0].image(enlarge(image), caption="input", width=224)

@@ -7,10 +7,16 @@ import streamlit as st
 
 from core.datasets import Dataset
 from core.insight import embeddings, feature_maps, robustness, saliency, uncertainty
+from core.insight.probes import last_feature_map_layer
 
 HEATMAP_METHODS = ("HiResCAM", "Grad-CAM", "Gradient saliency")
 # How many training images the nearest-neighbour search looks among.
 REFERENCE_IMAGES = 4_000
+
+
+def heatmap_methods(model) -> tuple[str, ...]:
+    """The methods that can explain this model: class activation maps need a convolutional feature map."""
+    return HEATMAP_METHODS if last_feature_map_layer(model) is not None else HEATMAP_METHODS[-1:]
 
 
 def enlarge(image: np.ndarray, factor: int = 8) -> np.ndarray:

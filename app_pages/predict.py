@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from app_pages.canvas import drawing_canvas
-from app_pages.insight_cache import HEATMAP_METHODS, class_heatmap, enlarge
+from app_pages.insight_cache import class_heatmap, enlarge, heatmap_methods
 from app_pages.resources import LAST_INPUT_KEY, ChosenModel, LastInput, choose_model
 from app_pages.sidebar import require_dataset
 from core.datasets import Dataset
@@ -73,8 +73,9 @@ def render_why(dataset: Dataset, chosen: ChosenModel, model_input: np.ndarray, p
     # Keyed by the answer, so a new drawing with a new answer shows the evidence for that answer again.
     target = right.selectbox("Evidence for", order, key=f"why_class_{order[0]}",
                              format_func=lambda i: f"{names[i]} ({100 * probabilities[i]:.1f} %)")  # fmt: skip
-    heatmap = class_heatmap(chosen.key, chosen.model, model_input, target, HEATMAP_METHODS[0])
-    left.image(enlarge(overlay(model_input, heatmap)), caption="Where it looked (HiResCAM)", width=150)
+    method = heatmap_methods(chosen.model)[0]
+    heatmap = class_heatmap(chosen.key, chosen.model, model_input, target, method)
+    left.image(enlarge(overlay(model_input, heatmap)), caption=f"Where it looked ({method})", width=150)
     right.caption(
         "Bright areas raised that class's score most. Other methods, feature maps, uncertainty and "
         "robustness are on the Inside page, for this same input."

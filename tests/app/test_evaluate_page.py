@@ -84,6 +84,10 @@ def test_choosing_a_cell_opens_its_images(app):
     (overlaid,) = [image for image in app.image if "true 3 · said 5" in image.captions[0]]
     assert overlaid.captions == gallery.captions
     assert {i.url for i in overlaid.proto.imgs}.isdisjoint({i.url for i in gallery.proto.imgs})
+    # Evidence for the true class (3) instead of the answer (5): other heatmaps.
+    app.segmented_control(key="gallery_evidence").set_value(True).run()
+    (for_truth,) = [image for image in app.image if "true 3 · said 5" in image.captions[0]]
+    assert {i.url for i in for_truth.proto.imgs}.isdisjoint({i.url for i in overlaid.proto.imgs})
 
 
 def test_the_epoch_slider_replays_validation_matrices(app):
