@@ -18,6 +18,7 @@ from core.architectures import ModelSpec
 from core.datasets import Dataset
 from core.runs.store import RunStore
 from core.training import JobState, TrainConfig, TrainingJob, TrainingScheduler
+from core.training.isolated import WorkerProcess, prepare_worker, retire_spare_worker
 
 SPEC = ModelSpec("simple_cnn", dropout=0.3, batch_norm=False)
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,18 +91,40 @@ def test_the_apps_memory_stops_growing_over_repeated_train_and_stop_cycles(digit
 
 
 def test_a_training_process_killed_mid_run_fails_the_job_in_words_and_the_next_job_runs(digits, tmp_path):
+    retire_spare_worker()  # one a page prepared earlier in this process would be a second training process
     store = RunStore(tmp_path)
     scheduler = TrainingScheduler(1)
     doomed = scheduler.submit(isolated_job(digits, store, epochs=20))
     after = scheduler.submit(isolated_job(digits, store, epochs=1))
     wait_for(lambda: doomed.snapshot().step >= 3)
-    (worker,) = [child for child in multiprocessing.active_children() if child.name == "explorer-training"]
-    os.kill(worker.pid, signal.SIGKILL)
+    (worker,) = training_processes()
+    os.kill(worker, signal.SIGKILL)
     assert doomed.wait(30)
     assert doomed.result.state is JobState.FAILED
     assert "killed by SIGKILL" in doomed.result.error and "Runs saved before are safe" in doomed.result.error
     assert after.wait(120) and after.result.state is JobState.FINISHED and after.result.saved_run_id
     assert [run.run_id for run in store.list_runs()] == [after.result.saved_run_id]
+
+
+def training_processes() -> list[int]:
+    return [child.pid for child in multiprocessing.active_children() if child.name == "explorer-training"]
+
+
+def test_a_prepared_worker_takes_the_next_job_and_an_unused_one_leaves_by_itself(digits, tmp_path):
+    retire_spare_worker()
+    prepare_worker()
+    (prepared,) = training_processes()
+    prepare_worker()  # asking again while one waits starts no second one
+    assert training_processes() == [prepared]
+    job = isolated_job(digits, RunStore(tmp_path), epochs=1)
+    job.start()
+    wait_for(lambda: job.snapshot().step >= 1)
+    assert training_processes() == [prepared]
+    job.stop()
+    assert job.wait(120) and job.result.state is JobState.STOPPED
+    idle = WorkerProcess(idle_s=1.0)
+    idle.process.join(timeout=60)
+    assert idle.process.exitcode == 0
 
 
 ORPHAN_SCRIPT = """
