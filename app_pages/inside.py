@@ -35,7 +35,7 @@ def pick_input(dataset: Dataset) -> tuple[np.ndarray, str, int | None]:
     if source == "yours":
         return last.image, last.origin, None
     count = len(dataset.y_test)
-    number, shuffle = st.columns([3, 1], vertical_alignment="bottom")
+    number, shuffle = st.columns([2, 1], vertical_alignment="bottom")
     index = number.number_input("Test image number", 0, count - 1, key=TEST_INDEX_KEY)
     shuffle.button("Random", icon=":material/shuffle:", on_click=pick_random_test_image, args=(count,),
                    key="inside_random")  # fmt: skip
@@ -43,17 +43,13 @@ def pick_input(dataset: Dataset) -> tuple[np.ndarray, str, int | None]:
     return dataset.x_test[index], f"test image #{index} (a {dataset.class_names[label]})", label
 
 
-def render_input_summary(
-    dataset: Dataset, chosen: ChosenModel, image: np.ndarray, origin: str, true_class: int | None
-) -> None:
+def render_verdict(dataset: Dataset, chosen: ChosenModel, origin: str, image: np.ndarray, true_class: int | None):
     probabilities = chosen.predictor.probabilities(image)
     best = int(np.argmax(probabilities))
-    picture, words = st.columns([1, 4], vertical_alignment="center")
-    picture.image(enlarge(image, 4), width=112)
     verdict = f"For {origin}, the model says **{dataset.class_names[best]}** ({100 * probabilities[best]:.1f} %)"
     if true_class is not None:
         verdict += " — right." if best == true_class else f" — wrong: it is a {dataset.class_names[true_class]}."
-    words.markdown(verdict)
+    st.markdown(verdict)
 
 
 def render() -> None:
@@ -64,8 +60,12 @@ def render() -> None:
         return
     st.caption(f"Looking inside {chosen.label}.")
     with st.container(border=True):
-        image, origin, true_class = pick_input(dataset)
-        render_input_summary(dataset, chosen, image, origin, true_class)
+        picker, picture, verdict = st.columns([4, 1, 3], vertical_alignment="center")
+        with picker:
+            image, origin, true_class = pick_input(dataset)
+        picture.image(enlarge(image, 4), width=112)
+        with verdict:
+            render_verdict(dataset, chosen, origin, image, true_class)
     view = st.segmented_control("View", list(VIEWS), default="Feature maps", key="inside_view", required=True)
     # Only the chosen view computes anything.
     VIEWS[view](dataset, chosen, image)

@@ -15,18 +15,21 @@ from app_pages.resources import (
     training_scheduler,
 )
 from app_pages.sidebar import data_folder
+from core.architectures import ModelSpec
 from core.datasets import DATASETS, Dataset, DatasetError, load_dataset
 from core.evaluation import most_confused_pairs, per_class_scores
 from core.figures.evaluation import class_scores_figure
 from core.insight.comparison import twin_runs
 from core.runs.store import RunStoreError, RunSummary
+from core.training import TrainConfig, TrainingJob
+from core.training.presets import PRESETS
 
 
 def render(dataset: Dataset, chosen: ChosenModel, image) -> None:
     pairs = twin_runs(run_store().list_runs())
     if not pairs:
-        st.info("No recipe has been trained on both datasets yet. Train the active run's recipe on the other "
-                "dataset (same architecture, settings and seed) to compare them here.")  # fmt: skip
+        st.info("No recipe has been trained on both datasets yet: train one on both (same architecture, "
+                "settings and seed) to see them side by side here.")  # fmt: skip
         offer_twin_training(dataset)
         return
     labels = {index: f"{mnist.architecture} · seed {mnist.config.get('training', {}).get('seed')} · "
@@ -67,35 +70,42 @@ def render_side(run: RunSummary) -> float | None:
 
 
 def offer_twin_training(dataset: Dataset) -> None:
-    """A button that trains the active run's exact recipe on the other dataset."""
+    """Buttons that train one recipe on the other dataset (the active run's) or on both (the default's)."""
     run_id = st.session_state.get(ACTIVE_RUN_KEY)
-    if not run_id:
-        st.caption("Make one of your runs active (sidebar) to train its twin from here.")
+    run = None
+    if run_id:
+        try:
+            run = run_store().get(run_id)
+        except RunStoreError:
+            run = None
+    if run is not None:
+        other = next(name for name in DATASETS if name != run.dataset)
+        if st.button(f"Train this recipe on {DATASETS[other].display_name}", key="train_twin",
+                     icon=":material/compare_arrows:"):  # fmt: skip
+            start_jobs(run.config.get("model", {}), run.config.get("training", {}), [other])
         return
+    preset = PRESETS["default"]
+    if st.button("Train the default recipe on both datasets", key="train_both", icon=":material/compare_arrows:",
+                 help=preset.description):  # fmt: skip
+        start_jobs(preset.spec.to_dict(), preset.config.to_dict(), list(DATASETS))
+
+
+def start_jobs(model: dict, training: dict, datasets: list[str]) -> None:
+    """Queue one training job per dataset with the same model and settings; this session follows the last."""
+    jobs = []
     try:
-        run = run_store().get(run_id)
-    except RunStoreError:
-        return
-    other = next(name for name in DATASETS if name != run.dataset)
-    if st.button(f"Train this recipe on {DATASETS[other].display_name}", key="train_twin",
-                 icon=":material/compare_arrows:"):  # fmt: skip
-        start_twin(run, other)
-
-
-def start_twin(run: RunSummary, other: str) -> None:
-    from core.architectures import ModelSpec
-    from core.training import TrainConfig, TrainingJob
-
-    try:
-        data = load_dataset(other, data_folder())
-        spec = ModelSpec.from_dict(run.config["model"])
-        config = TrainConfig.from_dict({**run.config["training"], "dataset": other})
+        for name in datasets:
+            data = load_dataset(name, data_folder())
+            spec = ModelSpec.from_dict(model)
+            config = TrainConfig.from_dict({**training, "dataset": name})
+            jobs.append(TrainingJob(data, spec, config, on_finish=run_store().saver(data.source), isolated=True))
     except (DatasetError, KeyError, TypeError, ValueError) as error:
-        st.error(f"This run's recipe cannot be trained again: {error}")
+        st.error(f"This recipe cannot be trained: {error}")
         return
-    job = TrainingJob(data, spec, config, on_finish=run_store().saver(data.source), isolated=True)
-    training_scheduler().submit(job)
-    st.session_state[JOB_KEY] = job.id
-    st.success(f"Training the same recipe on {data.info.display_name}; follow it on the Train page. "
+    for job in jobs:
+        training_scheduler().submit(job)
+    st.session_state[JOB_KEY] = jobs[-1].id
+    names = " and ".join(DATASETS[name].display_name for name in datasets)
+    st.success(f"Training the same recipe on {names}; follow it on the Train page. "
                "The comparison appears here when it is done.", icon=":material/model_training:")  # fmt: skip
     st.page_link("app_pages/train.py", label="Go to the Train page", icon=":material/model_training:")

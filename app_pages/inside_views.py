@@ -19,7 +19,7 @@ from core.datasets import Dataset
 from core.figures.insight import mc_dropout_figure, mosaic_figure, reliability_figure, robustness_figure
 from core.insight.feature_maps import first_layer_filters, mosaic
 from core.insight.robustness import SWEEPS, Perturbation, perturb
-from core.insight.saliency import overlay
+from core.insight.saliency import heat_colours, overlay
 from core.insight.uncertainty import calibration, dropout_rates, mc_dropout
 from core.runs.store import RunStoreError
 
@@ -60,7 +60,7 @@ def render_heatmaps(dataset: Dataset, chosen: ChosenModel, image: np.ndarray) ->
     heatmap = class_heatmap(chosen.key, chosen.model, image, target, method)
     columns = st.columns(3)
     columns[0].image(enlarge(image), caption="input", width=224)
-    columns[1].image(enlarge((255 * heatmap).astype(np.uint8)), caption=f"{method} for {names[target]}", width=224)
+    columns[1].image(enlarge(heat_colours(heatmap)), caption=f"{method} for {names[target]}", width=224)
     columns[2].image(enlarge(overlay(image, heatmap)), caption="laid over the input", width=224)
     st.caption(
         "**HiResCAM** multiplies the last feature map by its gradient position by position: only places that "

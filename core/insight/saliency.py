@@ -44,12 +44,18 @@ def gradient_saliency(model: keras.Model, images: np.ndarray, classes: np.ndarra
     return _normalise(np.abs(tape.gradient(scores, batch).numpy()[..., 0]))
 
 
-def overlay(image: np.ndarray, heatmap: np.ndarray, strength: float = 0.6) -> np.ndarray:
-    """An RGB uint8 picture: the grey image with the heatmap laid over it in warm colours."""
-    grey = np.repeat(image[..., None].astype(np.float32) / 255.0, 3, axis=-1)
-    heat = np.stack([heatmap, heatmap**2, np.zeros_like(heatmap)], axis=-1)  # black -> red -> yellow
-    alpha = strength * heatmap[..., None]
-    return np.clip(255 * ((1 - alpha) * grey * 0.8 + alpha * heat), 0, 255).astype(np.uint8)
+def heat_colours(heatmap: np.ndarray) -> np.ndarray:
+    """A [0, 1] heatmap as RGB uint8 in warm colours: black, red, yellow, white."""
+    heat = np.clip(heatmap, 0, 1)[..., None]
+    ramp = np.concatenate([np.clip(3 * heat, 0, 1), np.clip(3 * heat - 1, 0, 1), np.clip(3 * heat - 2, 0, 1)], -1)
+    return (255 * ramp).astype(np.uint8)
+
+
+def overlay(image: np.ndarray, heatmap: np.ndarray, strength: float = 0.75) -> np.ndarray:
+    """An RGB uint8 picture: the image, dimmed, with the heatmap laid over it in warm colours."""
+    grey = np.repeat(image[..., None].astype(np.float32), 3, axis=-1) * 0.6
+    alpha = strength * np.clip(heatmap, 0, 1)[..., None]
+    return np.clip((1 - alpha) * grey + alpha * heat_colours(heatmap), 0, 255).astype(np.uint8)
 
 
 def _normalise(maps: np.ndarray) -> np.ndarray:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import streamlit as st
@@ -135,5 +137,24 @@ def test_the_active_runs_recipe_can_be_trained_on_the_other_dataset_and_then_com
         k: v for k, v in original["training"].items() if k != "dataset"
     }
     assert job.wait(180) and job.result.saved_run_id, job.result.error
+    show(app, "MNIST vs Fashion")
+    assert [s.value for s in app.subheader] == ["MNIST", "Fashion-MNIST"]
+
+
+def test_without_runs_the_default_recipe_is_queued_on_both_datasets(runs):
+    from app_pages.resources import training_scheduler
+
+    app = show(open_app("inside"), "MNIST vs Fashion")
+    app.button(key="train_both").click().run()
+    assert not app.exception
+    scheduler = training_scheduler()
+    jobs = [job for job in scheduler.running() + scheduler.queued() if job.isolated]
+    assert sorted(job.config.dataset for job in jobs) == ["fashion_mnist", "mnist"]
+    assert jobs[0].spec == jobs[1].spec and jobs[0].config.seed == jobs[1].config.seed
+    for job in jobs:  # a run stopped early is kept, and is enough to compare
+        while job.snapshot().step == 0 and not job.state.is_over:
+            time.sleep(0.05)
+        job.stop()
+    assert all(job.wait(120) and job.result.saved_run_id for job in jobs), [job.result.error for job in jobs]
     show(app, "MNIST vs Fashion")
     assert [s.value for s in app.subheader] == ["MNIST", "Fashion-MNIST"]
