@@ -31,7 +31,7 @@ SPAWN = multiprocessing.get_context("spawn")
 # How often the relay looks for messages and mirrors controls; bounds the delay of stop and pause.
 RELAY_INTERVAL_S = 0.05
 RESULT = "result"
-# A prepared worker holds about 280 MB of its own; one nobody used for this long exits by itself.
+# A prepared worker holds about 300 MB of its own; one nobody used for this long exits by itself.
 SPARE_IDLE_S = 600.0
 # ...and is not handed a job this close to that, so it can never leave with a job unread.
 SPARE_MARGIN_S = 60.0
