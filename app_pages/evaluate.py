@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.insight_cache import class_heatmaps, enlarge, heatmap_methods
-from app_pages.resources import ACTIVE_RUN_KEY, load_run_model, run_store, test_set_evaluation
+from app_pages.resources import ACTIVE_RUN_KEY, load_run_model, model_key, run_evaluation, run_store
 from app_pages.sidebar import require_dataset
 from core.datasets import Dataset
 from core.evaluation import (
@@ -127,7 +127,7 @@ def _selected_cell(selection) -> tuple[int, int] | None:
     return None
 
 
-def choose_lens(model_key: str, model) -> Lens | None:
+def choose_lens(key: str, model) -> Lens | None:
     """Whether gallery images show where the model looked (HiResCAM), and for which class."""
     toggle, target = st.columns([2, 3], vertical_alignment="center")
     if not toggle.toggle("Show where the model looked in the galleries", key=HEATMAP_TOGGLE_KEY):
@@ -137,7 +137,7 @@ def choose_lens(model_key: str, model) -> Lens | None:
         format_func=lambda for_truth: "the true class" if for_truth else "the model's answer",
         label_visibility="collapsed",
     )  # fmt: skip
-    return Lens(model_key, model, bool(truth))
+    return Lens(key, model, bool(truth))
 
 
 def render() -> None:
@@ -149,8 +149,7 @@ def render() -> None:
         return
     try:
         run = run_store().get(run_id)
-        model = load_run_model(run.run_id, run.model_sha256)
-        evaluation = test_set_evaluation(f"run:{run.run_id}:{run.model_sha256}", dataset.source, model, dataset)
+        evaluation = run_evaluation(run, dataset)
     except RunStoreError as error:
         st.error(f"This run cannot be evaluated: {error}")
         return
@@ -163,7 +162,7 @@ def render() -> None:
     )
     trained.metric("Trained for", f"{run.epochs_completed} epochs")
 
-    lens = choose_lens(f"run:{run.run_id}:{run.model_sha256}", model)
+    lens = choose_lens(model_key(run), load_run_model(run.run_id, run.model_sha256))
     curves, confusion, classes, mistakes = st.tabs(["Curves", "Confusion matrix", "Per class", "Mistakes"])
     with curves:
         render_curves(run)

@@ -9,9 +9,8 @@ from app_pages.resources import (
     ACTIVE_RUN_KEY,
     JOB_KEY,
     ChosenModel,
-    load_run_model,
+    run_evaluation,
     run_store,
-    test_set_evaluation,
     training_scheduler,
 )
 from app_pages.sidebar import data_folder
@@ -53,11 +52,10 @@ def render(dataset: Dataset, chosen: ChosenModel, image) -> None:
 def render_side(run: RunSummary) -> float | None:
     try:
         data = load_dataset(run.dataset, data_folder())
-        model = load_run_model(run.run_id, run.model_sha256)
+        evaluation = run_evaluation(run, data)
     except (DatasetError, RunStoreError) as error:
         st.error(str(error))
         return None
-    evaluation = test_set_evaluation(f"run:{run.run_id}:{run.model_sha256}", data.source, model, data)
     st.subheader(data.info.display_name)
     st.metric("Test accuracy", f"{100 * evaluation.accuracy:.2f} %")
     st.plotly_chart(class_scores_figure(per_class_scores(evaluation.confusion), data.class_names),

@@ -14,7 +14,7 @@ from app_pages.insight_cache import (
     mc_model,
     robustness_sweep,
 )
-from app_pages.resources import ChosenModel, load_run_model, run_store, test_set_evaluation
+from app_pages.resources import ChosenModel, run_evaluation, run_store, test_set_evaluation
 from core.datasets import Dataset
 from core.figures.insight import mc_dropout_figure, mosaic_figure, reliability_figure, robustness_figure
 from core.insight.feature_maps import first_layer_filters, mosaic
@@ -97,12 +97,9 @@ def render_calibration(dataset: Dataset, chosen: ChosenModel) -> None:
     evaluations = {"this model": test_set_evaluation(chosen.key, dataset.source, chosen.model, dataset)}
     for run in (run for run in runs if run.run_id in compared):
         try:
-            model = load_run_model(run.run_id, run.model_sha256)
+            evaluations[labels[run.run_id]] = run_evaluation(run, dataset)
         except RunStoreError as error:
             st.warning(str(error))
-            continue
-        key = f"run:{run.run_id}:{run.model_sha256}"
-        evaluations[labels[run.run_id]] = test_set_evaluation(key, dataset.source, model, dataset)
     results = {label: calibration(e.probabilities, e.labels) for label, e in evaluations.items()}
     st.plotly_chart(reliability_figure(results), key="reliability")
     table = pd.DataFrame({

@@ -41,6 +41,11 @@ def load_run_model(run_id: str, model_sha256: str):
     return run_store().load_model(run_id)
 
 
+def model_key(run) -> str:
+    """The key insight caches use for a run's model: it changes whenever the model file does."""
+    return f"run:{run.run_id}:{run.model_sha256}"
+
+
 @st.cache_resource(show_spinner="Preparing the model…", max_entries=6)
 def run_predictor(run_id: str, model_sha256: str):
     from core.inference import Predictor
@@ -89,7 +94,7 @@ def choose_model(dataset: Dataset) -> ChosenModel | None:
             return ChosenModel(
                 run_predictor(run.run_id, run.model_sha256),
                 f"your run `{run.run_id}` ({run.name or run.architecture})",
-                f"run:{run.run_id}:{run.model_sha256}",
+                model_key(run),
             )
         starter = pretrained_model(dataset.name)
         label = (f"the starter model ({100 * starter.test_accuracy:.1f} % test accuracy, trained on the "
@@ -108,3 +113,8 @@ def test_set_evaluation(model_key: str, dataset_source: str, _model, _dataset: D
     from core.evaluation import evaluate_model
 
     return evaluate_model(_model, _dataset.x_test, _dataset.y_test)
+
+
+def run_evaluation(run, dataset: Dataset):
+    """A saved run's predictions for every test image of `dataset` (loaded and computed once)."""
+    return test_set_evaluation(model_key(run), dataset.source, load_run_model(run.run_id, run.model_sha256), dataset)
