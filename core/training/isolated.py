@@ -1,37 +1,45 @@
 """Training in a child process, so each model's memory is returned when it ends and a crash stays there.
 
 TensorFlow keeps about 20 MB per trained model for the life of its process, whatever Keras frees,
-and a long-lived app trains many models. A spawned worker imports TensorFlow, trains one model,
-saves it through the job's (picklable) `on_finish`, sends the result back without the model, and
-exits. Progress travels over a pipe as the same calls the `ProgressRecord` would get in-process;
-controls travel the other way through multiprocessing events and a queue.
+and a long-lived app trains many models. A worker (`python -m core.training.worker`) imports
+TensorFlow, trains one model, saves it through the job's (picklable) `on_finish`, sends the result
+back without the model, and exits. Progress travels over one pipe as the same calls the
+`ProgressRecord` would get in-process; the request and then stop, pause and live changes travel
+over the other.
+
+The worker is started with `subprocess`, not `multiprocessing`: spawn would re-run the parent's
+`__main__` in the child, and under Streamlit that is the whole app script.
 """
 
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
+import os
 import queue
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from core.architectures import ModelSpec
 from core.datasets import Dataset
 from core.training.config import TrainConfig
 from core.training.job import TrainingResult, result_from, save_result, train_model
+from core.training.live_control import Command
 from core.training.progress import JobState, ProgressRecord
 
-# Spawn, not fork: the parent runs TensorFlow and Streamlit threads, which fork would copy mid-flight.
-SPAWN = multiprocessing.get_context("spawn")
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+WORKER_MODULE = "core.training.worker"
 # How often the relay looks for messages and mirrors controls; bounds the delay of stop and pause.
 RELAY_INTERVAL_S = 0.05
 RESULT = "result"
-# A prepared worker holds about 300 MB of its own; one nobody used for this long exits by itself.
+# A prepared worker holds a few hundred MB of its own; one nobody used for this long exits by itself.
 SPARE_IDLE_S = 600.0
 # ...and is not handed a job this close to that, so it can never leave with a job unread.
 SPARE_MARGIN_S = 60.0
@@ -78,14 +86,17 @@ class ForwardingProgress(ProgressRecord):
         self._send("add_event", event)
 
 
-def _serve_one(requests: Connection, outbox: Connection, commands, stop, resume, idle_s: float) -> None:
+def serve_one(inbox: Connection, outbox: Connection, idle_s: float) -> None:
     """The worker's main: wait for one request (TensorFlow is already imported), train, report, exit."""
     try:
-        if not requests.poll(idle_s):
+        if not inbox.poll(idle_s):
             return
-        request: TrainingRequest = requests.recv()
-    except EOFError:
+        request: TrainingRequest = inbox.recv()
+    except (EOFError, OSError):
         return  # retired before it got a job
+    stop, resume, commands = threading.Event(), threading.Event(), queue.SimpleQueue()
+    resume.set()
+    threading.Thread(target=_obey, args=(inbox, stop, resume, commands), name="controls", daemon=True).start()
     progress = ForwardingProgress(outbox=outbox, parent_gone=stop)
     result = train_model(request.dataset, request.spec, request.config, progress, commands, stop, resume)
     result = save_result(result, request.on_finish)
@@ -94,36 +105,62 @@ def _serve_one(requests: Connection, outbox: Connection, commands, stop, resume,
         outbox.send((RESULT, (result,), {}))
 
 
+def _obey(inbox: Connection, stop: threading.Event, resume: threading.Event, commands: queue.SimpleQueue) -> None:
+    """In the worker: apply the parent's controls as they come; if the parent is gone, stop (and keep the run)."""
+    while True:
+        try:
+            kind, *value = inbox.recv()
+        except (EOFError, OSError):
+            kind = "stop"
+        if kind == "stop":
+            stop.set()
+            resume.set()
+            return
+        if kind == "pause":
+            resume.clear()
+        elif kind == "resume":
+            resume.set()
+        elif kind == "command":
+            commands.put(value[0])
+
+
 @dataclass
 class WorkerProcess:
-    """A spawned process that imports TensorFlow at once and then waits for one training request."""
+    """A worker process that imports TensorFlow at once and then waits for one training request."""
 
     idle_s: float = SPARE_IDLE_S
-    process: multiprocessing.process.BaseProcess = field(init=False)
+    process: subprocess.Popen = field(init=False)
     started_at: float = field(init=False, default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        child_inbox, to_child = os.pipe()
+        from_child, child_outbox = os.pipe()
+        environment = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
+        }
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", WORKER_MODULE, str(child_inbox), str(child_outbox), str(self.idle_s)],
+                pass_fds=(child_inbox, child_outbox), env=environment,
+            )  # fmt: skip
+        finally:
+            # Only the child keeps these ends, so each side sees EOF the moment the other is gone.
+            os.close(child_inbox)
+            os.close(child_outbox)
+        self._requests = Connection(to_child, readable=False)
+        self._messages = Connection(from_child, writable=False)
+        self._stopped = False
+        self._paused = False
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
 
     @property
     def ready(self) -> bool:
         """Alive, and far enough from its idle limit to be given a job."""
-        return self.process.is_alive() and time.monotonic() - self.started_at < self.idle_s - SPARE_MARGIN_S
-
-    def __post_init__(self) -> None:
-        receive_requests, self._requests = SPAWN.Pipe(duplex=False)
-        self._messages, send_messages = SPAWN.Pipe(duplex=False)
-        self.commands = SPAWN.Queue()
-        self.stop = SPAWN.Event()
-        self.resume = SPAWN.Event()
-        self.resume.set()
-        self.process = SPAWN.Process(
-            target=_serve_one,
-            args=(receive_requests, send_messages, self.commands, self.stop, self.resume, self.idle_s),
-            name="explorer-training",
-            daemon=True,
-        )
-        self.process.start()
-        # Only the child keeps these ends, so the parent sees EOF the moment the child is gone.
-        receive_requests.close()
-        send_messages.close()
+        return self.alive and time.monotonic() - self.started_at < self.idle_s - SPARE_MARGIN_S
 
     def run(
         self,
@@ -139,9 +176,10 @@ class WorkerProcess:
         except OSError:
             return _lost(request, progress, self.process)
         while True:
-            self._mirror_controls(commands, stop, resume)
+            with contextlib.suppress(OSError):  # a worker that is gone is noticed just below
+                self._mirror_controls(commands, stop, resume)
             if not self._messages.poll(RELAY_INTERVAL_S):
-                if self.process.is_alive():
+                if self.alive:
                     continue
                 if not self._messages.poll():
                     return _lost(request, progress, self.process)
@@ -150,33 +188,40 @@ class WorkerProcess:
             except (EOFError, OSError):
                 return _lost(request, progress, self.process)
             if name == RESULT:
-                self.process.join(timeout=30)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.process.wait(timeout=5)
                 return args[0]
             getattr(progress, name)(*args, **kwargs)
 
     def _mirror_controls(self, commands: queue.SimpleQueue, stop: threading.Event, resume: threading.Event) -> None:
-        if stop.is_set() and not self.stop.is_set():
-            self.stop.set()
-        if resume.is_set() != self.resume.is_set():
-            self.resume.set() if resume.is_set() else self.resume.clear()
+        if stop.is_set() and not self._stopped:
+            self._requests.send(("stop",))
+            self._stopped = True
+        paused = not resume.is_set()
+        if paused != self._paused and not self._stopped:
+            self._requests.send(("pause",) if paused else ("resume",))
+            self._paused = paused
         while True:
             try:
-                self.commands.put(commands.get_nowait())
+                command: Command = commands.get_nowait()
             except queue.Empty:
                 return
+            self._requests.send(("command", command))
 
     def retire(self) -> None:
         """End a worker that has no job (closing its request pipe lets it exit by itself)."""
         self._requests.close()
-        self.process.join(timeout=10)
-        if self.process.is_alive():
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
             self.process.kill()
 
 
-def _lost(request: TrainingRequest, progress: ProgressRecord, process) -> TrainingResult:
+def _lost(request: TrainingRequest, progress: ProgressRecord, process: subprocess.Popen) -> TrainingResult:
     """The result of a worker that died without reporting: say how, in words a user can act on."""
-    process.join(timeout=5)
-    code = process.exitcode
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=5)
+    code = process.returncode
     if code is not None and code < 0:
         how = f"was killed by {signal.Signals(-code).name}"
         if -code == signal.SIGKILL:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
 import signal
 import subprocess
@@ -107,7 +106,18 @@ def test_a_training_process_killed_mid_run_fails_the_job_in_words_and_the_next_j
 
 
 def training_processes() -> list[int]:
-    return [child.pid for child in multiprocessing.active_children() if child.name == "explorer-training"]
+    """Ids of this process's live training workers, read from /proc."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        parent, state = int(stat.rsplit(")", 1)[1].split()[1]), stat.rsplit(")", 1)[1].split()[0]
+        if parent == os.getpid() and state != "Z" and b"core.training.worker" in command:
+            pids.append(int(entry.name))
+    return pids
 
 
 def test_a_prepared_worker_takes_the_next_job_and_an_unused_one_leaves_by_itself(digits, tmp_path):
@@ -123,8 +133,8 @@ def test_a_prepared_worker_takes_the_next_job_and_an_unused_one_leaves_by_itself
     job.stop()
     assert job.wait(120) and job.result.state is JobState.STOPPED
     idle = WorkerProcess(idle_s=1.0)
-    idle.process.join(timeout=60)
-    assert idle.process.exitcode == 0
+    idle.process.wait(timeout=60)
+    assert idle.process.returncode == 0
 
 
 ORPHAN_SCRIPT = """
