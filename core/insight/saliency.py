@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from core.datasets.registry import IMAGE_SIDE
 from core.insight.probes import as_batch, last_feature_map_layer, logits, run_with_taps
+
+# Eager gradients through one model from several threads at once corrupt TensorFlow's heap (seen as
+# aborts when a Streamlit session reruns while its last run still computes); one at a time is ~20 ms.
+GRADIENTS = threading.Lock()
 
 
 def grad_cam(model: keras.Model, images: np.ndarray, classes: np.ndarray | int, elementwise: bool = True) -> np.ndarray:
@@ -23,10 +29,10 @@ def grad_cam(model: keras.Model, images: np.ndarray, classes: np.ndarray | int, 
     target = last_feature_map_layer(model)
     if target is None:
         return np.zeros((batch.shape[0], IMAGE_SIDE, IMAGE_SIDE), np.float32)
-    with tf.GradientTape() as tape:
+    with GRADIENTS, tf.GradientTape() as tape:
         (feature_map,), features = run_with_taps(model, batch, [target])
         scores = tf.gather(logits(model, features), classes, batch_dims=1)
-    gradients = tape.gradient(scores, feature_map)
+        gradients = tape.gradient(scores, feature_map)
     weights = gradients if elementwise else tf.reduce_mean(gradients, axis=(1, 2), keepdims=True)
     cams = tf.nn.relu(tf.reduce_sum(weights * tf.cast(feature_map, tf.float32), axis=-1, keepdims=True))
     cams = tf.image.resize(cams, (IMAGE_SIDE, IMAGE_SIDE), method="bilinear")[..., 0].numpy()
@@ -37,11 +43,12 @@ def gradient_saliency(model: keras.Model, images: np.ndarray, classes: np.ndarra
     """|d logit / d pixel| (N, 28, 28) in [0, 1]: which single pixels would change the class's score most."""
     batch = as_batch(images)
     classes = np.broadcast_to(np.asarray(classes), (batch.shape[0],))
-    with tf.GradientTape() as tape:
+    with GRADIENTS, tf.GradientTape() as tape:
         tape.watch(batch)
         _, features = run_with_taps(model, batch, [])
         scores = tf.gather(logits(model, features), classes, batch_dims=1)
-    return _normalise(np.abs(tape.gradient(scores, batch).numpy()[..., 0]))
+        gradients = tape.gradient(scores, batch)
+    return _normalise(np.abs(gradients.numpy()[..., 0]))
 
 
 def heat_colours(heatmap: np.ndarray) -> np.ndarray:

@@ -54,7 +54,8 @@ def app_url(tmp_path_factory) -> str:
          # Naming the address stops Streamlit looking up this machine's external IP online.
          "--browser.serverAddress", "127.0.0.1"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-        env={**os.environ, "EXPLORER_RUNS_DIR": str(runs), "EXPLORER_OFFLINE": "1"},
+        # A native crash prints every thread's Python stack into the log.
+        env={**os.environ, "EXPLORER_RUNS_DIR": str(runs), "EXPLORER_OFFLINE": "1", "PYTHONFAULTHANDLER": "1"},
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
