@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 
+from browser_steps import start_quick_run
 from PIL import Image
 from playwright.sync_api import Page, expect
 
@@ -33,11 +34,7 @@ def test_each_dataset_can_be_picked_and_explored(page: Page):
 
 def test_a_training_run_moves_live_takes_a_live_change_and_stops(page: Page):
     open_page(page, "train", "Train a CNN on MNIST")
-    page.get_by_text("Quick run (5,000 images)").click()
-    epochs = page.get_by_label("Epochs", exact=True)
-    epochs.fill("30")
-    epochs.press("Enter")
-    page.get_by_role("button", name="Train", exact=True).click()
+    start_quick_run(page, epochs=30)
     progress = page.get_by_text(re.compile(r"Running: epoch \d+ of 30, batch \d+"))
     expect(progress).to_be_visible()
     first = progress.inner_text()

@@ -6,6 +6,7 @@ import io
 import re
 from pathlib import Path
 
+from browser_steps import start_quick_run
 from PIL import Image
 from playwright.sync_api import Page, expect
 
@@ -21,11 +22,7 @@ SLOW = 60_000
 def start_training(page: Page) -> None:
     page.goto(f"{page.app_url}/train")
     expect(page.get_by_role("heading", name="Train a CNN on MNIST")).to_be_visible(timeout=SLOW)
-    page.get_by_text("Quick run (5,000 images)").click()
-    epochs = page.get_by_label("Epochs", exact=True)
-    epochs.fill("200")  # far more than the test lasts: it stops both runs itself
-    epochs.press("Enter")
-    page.get_by_role("button", name="Train", exact=True).click()
+    start_quick_run(page, epochs=200, timeout=SLOW)  # far more than the test lasts: it stops both runs itself
 
 
 def upload_digit(page: Page, index: int) -> None:

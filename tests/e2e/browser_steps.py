@@ -1,0 +1,26 @@
+"""Browser steps more than one end-to-end test takes."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+QUICK_RUN_CAPTION = "The default recipe on a stratified 5,000-image subset"
+
+
+def wait_for_rerun(page: Page, timeout: float = 60_000) -> None:
+    """Wait until the server has finished the rerun a widget change started."""
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=timeout)
+
+
+def start_quick_run(page: Page, epochs: int, timeout: float = 60_000) -> None:
+    """On the Train page, pick the quick-run preset, ask for `epochs` epochs and press Train."""
+    page.get_by_text("Quick run (5,000 images)").click()
+    # The preset's rerun resets every setting; a value typed before it arrives is overwritten.
+    expect(page.get_by_text(QUICK_RUN_CAPTION)).to_be_visible(timeout=timeout)
+    wait_for_rerun(page, timeout)
+    field = page.get_by_label("Epochs", exact=True)
+    field.fill(str(epochs))
+    field.press("Enter")
+    wait_for_rerun(page, timeout)
+    expect(field).to_have_value(str(epochs))
+    page.get_by_role("button", name="Train", exact=True).click()
