@@ -160,7 +160,7 @@ def render() -> None:
     errors.metric(
         "Mistakes", f"{int((evaluation.predictions != evaluation.labels).sum()):,} of {len(evaluation.labels):,}"
     )
-    trained.metric("Trained for", f"{run.epochs_completed} epochs")
+    trained.metric("Trained for", f"{run.epochs_completed} epoch{'' if run.epochs_completed == 1 else 's'}")
 
     lens = choose_lens(model_key(run), load_run_model(run.run_id, run.model_sha256))
     curves, confusion, classes, mistakes = st.tabs(["Curves", "Confusion matrix", "Per class", "Mistakes"])

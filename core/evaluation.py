@@ -117,6 +117,13 @@ def diagnose_fit(
     """The gap between training and validation curves, in plain words, with what to try."""
     if not val_accuracy:
         return "No finished epoch yet, so there is nothing to compare."
+    if len(val_accuracy) == 1:
+        # Training accuracy of a first epoch averages over batches seen while the model was still guessing.
+        return (
+            "**Too early to tell:** one epoch gives one validation point, and its training accuracy is averaged "
+            "over the batches the model learned from. Train for a few epochs to see whether the curves level off "
+            "or drift apart."
+        )
     gap = train_accuracy[-1] - val_accuracy[-1]
     best = int(np.argmin(val_loss))
     rising = best < len(val_loss) - 1 and val_loss[-1] > val_loss[best] * 1.05
@@ -130,7 +137,13 @@ def diagnose_fit(
             f"**Overfitting:** {detail}. The model is memorising its training images. Try more dropout, "
             "L2 weight decay or augmentation, fewer epochs, or early stopping."
         )
-    if val_accuracy[-1] < 0.85 or (len(train_loss) > 1 and train_loss[-1] < train_loss[-2] * 0.97):
+    if gap < -0.03:
+        return (
+            f"**Held back by regularisation:** validation accuracy is {100 * -gap:.1f} points above training "
+            "accuracy, because dropout and augmentation make the training images harder than the test images. "
+            "The model has room to learn: try more epochs, or lighter dropout or augmentation."
+        )
+    if val_accuracy[-1] < 0.85 or train_loss[-1] < train_loss[-2] * 0.97:
         return (
             "**Underfitting (still learning):** training and validation accuracy are close and training loss is "
             "still falling. Try more epochs, a higher learning rate, or a wider or deeper model."

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from playwright.sync_api import Page, expect
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 QUICK_RUN_CAPTION = "The default recipe on a stratified 5,000-image subset"
 
@@ -24,3 +28,9 @@ def start_quick_run(page: Page, epochs: int, timeout: float = 60_000) -> None:
     wait_for_rerun(page, timeout)
     expect(field).to_have_value(str(epochs))
     page.get_by_role("button", name="Train", exact=True).click()
+
+
+def save_screenshot(page: Page, name: str) -> None:
+    """Keep what the page shows now as a test artifact, next to the one taken when each test ends."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)

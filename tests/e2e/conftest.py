@@ -12,9 +12,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from browser_steps import save_screenshot
 
 ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -100,6 +100,5 @@ def page(browser, app_url, request):
     tab.set_default_timeout(60_000)
     tab.app_url = app_url
     yield tab
-    ARTIFACTS.mkdir(exist_ok=True)
-    tab.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    save_screenshot(tab, request.node.name)
     context.close()

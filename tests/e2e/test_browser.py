@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import re
 
-from browser_steps import start_quick_run
+from browser_steps import save_screenshot, start_quick_run
 from PIL import Image
 from playwright.sync_api import Page, expect
 
@@ -125,4 +125,29 @@ def test_a_drawing_is_looked_at_inside_the_model(page: Page):
     page.get_by_text("Embeddings", exact=True).click()
     expect(page.get_by_text("your input", exact=True).first).to_be_visible()
     expect(page.get_by_text("Nearest training images")).to_be_visible()
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+
+
+def test_a_finished_run_is_listed_overlaid_and_made_active(page: Page):
+    open_page(page, "train", "Train a CNN on MNIST")
+    start_quick_run(page, epochs=1)
+    saved = page.get_by_text(re.compile(r"Saved as run"))
+    expect(saved).to_be_visible()
+    run_id = re.search(r"\d{8}-\d{6}-\w+", saved.inner_text()).group()
+
+    page.get_by_role("link", name="Runs").click()
+    expect(page.get_by_text("Select rows to overlay their curves")).to_be_visible()
+    table = page.locator('[data-testid="stDataFrame"]').first
+    box = table.bounding_box()
+    page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)  # the first row's tick box: the newest run
+    expect(page.get_by_role("heading", name=f"Run {run_id}")).to_be_visible()
+    expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(1)
+    page.get_by_role("button", name="Make active").click()
+    expect(page.get_by_role("button", name="Active model", exact=True)).to_be_disabled()
+    save_screenshot(page, "runs_page")
+
+    page.get_by_role("link", name="Evaluate").click()
+    expect(page.get_by_role("heading", name="Evaluate").first).to_be_visible()
+    expect(page.locator('[data-testid="stMain"]').get_by_text(run_id)).to_be_visible()  # it is the one evaluated
+    expect(page.get_by_text("Too early to tell")).to_be_visible()  # one epoch: no verdict on its fit
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import io
 import re
-from pathlib import Path
 
-from browser_steps import start_quick_run
+from browser_steps import save_screenshot, start_quick_run
 from PIL import Image
 from playwright.sync_api import Page, expect
 
 from core.datasets import load_dataset
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 RUNNING = re.compile(r"Running: epoch \d+ of 200")
 # Three tabs redrawing live charts share this machine's two cores with the server: allow for it.
@@ -63,8 +60,7 @@ def test_two_trainings_queue_and_predictions_keep_flowing(browser, app_url):
         for tab in (first, second, predictor):
             expect(tab.locator('[data-testid="stException"]')).to_have_count(0)
     finally:
-        ARTIFACTS.mkdir(exist_ok=True)
         for name, tab in zip(("first", "second", "predictor"), (first, second, predictor), strict=True):
-            tab.screenshot(path=str(ARTIFACTS / f"concurrent_{name}.png"), full_page=True)
+            save_screenshot(tab, f"concurrent_{name}")
         for context in contexts:
             context.close()

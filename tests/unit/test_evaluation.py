@@ -65,3 +65,5 @@ def test_diagnosis_names_overfitting_underfitting_and_a_good_fit():
     assert "good fit" in diagnose_fit(
         [0.91, 0.92, 0.921], [0.91, 0.915, 0.918], [0.25, 0.24, 0.239], [0.26, 0.25, 0.249]
     )
+    assert "Too early to tell" in diagnose_fit([0.79], [0.925], [0.6], [0.3])  # one epoch: no trend yet
+    assert "Held back by regularisation" in diagnose_fit([0.90, 0.92], [0.97, 0.975], [0.3, 0.29], [0.1, 0.09])
