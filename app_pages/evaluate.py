@@ -11,6 +11,7 @@ import streamlit as st
 from app_pages.insight_cache import class_heatmaps, enlarge, heatmap_methods
 from app_pages.resources import ACTIVE_RUN_KEY, load_run_model, model_key, run_evaluation, run_store
 from app_pages.sidebar import require_dataset
+from app_pages.wording import counted
 from core.datasets import Dataset
 from core.evaluation import (
     Evaluation,
@@ -160,7 +161,7 @@ def render() -> None:
     errors.metric(
         "Mistakes", f"{int((evaluation.predictions != evaluation.labels).sum()):,} of {len(evaluation.labels):,}"
     )
-    trained.metric("Trained for", f"{run.epochs_completed} epoch{'' if run.epochs_completed == 1 else 's'}")
+    trained.metric("Trained for", counted(run.epochs_completed, "epoch"))
 
     lens = choose_lens(model_key(run), load_run_model(run.run_id, run.model_sha256))
     curves, confusion, classes, mistakes = st.tabs(["Curves", "Confusion matrix", "Per class", "Mistakes"])

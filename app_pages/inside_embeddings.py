@@ -7,6 +7,7 @@ import streamlit as st
 
 from app_pages.insight_cache import feature_space, projection
 from app_pages.resources import ChosenModel, test_set_evaluation
+from app_pages.wording import counted
 from core.datasets import Dataset
 from core.figures.insight import embedding_figure
 from core.insight.embeddings import penultimate_features
@@ -50,7 +51,7 @@ def render_selection(dataset: Dataset, selection) -> None:
     points = (selection or {}).get("selection", {}).get("points", []) if selection else []
     indices = [int(point["customdata"]) for point in points if isinstance(point.get("customdata"), (int, float))]
     if indices:
-        st.markdown(f"**{len(indices)} selected test image(s)**")
+        st.markdown(f"**{counted(len(indices), 'selected test image')}**")
         shown = indices[:48]
         captions = [f"#{i} {dataset.class_names[dataset.y_test[i]]}" for i in shown]
         st.image([dataset.x_test[i] for i in shown], caption=captions, width=72)

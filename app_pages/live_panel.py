@@ -1,28 +1,18 @@
 """The live training panel: redraws from the job's snapshot every second, and holds the live controls.
 
 It is a fragment, so its reruns (and its widgets) never rerun the rest of the page, and nothing a
-user does anywhere interrupts the job: the job runs on its own thread and only reads messages.
+user does anywhere interrupts the job: it trains in its own process and only reads messages.
 """
 
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
+from app_pages.wording import describe_time
 from core.figures.training import curves_from_snapshot, training_curves_figure
 from core.training import LEARNING_RATE_CHOICES, JobState, Snapshot, TrainingJob
 
 REFRESH_SECONDS = 1.0
-
-
-def describe_time(seconds: float | None) -> str:
-    """'45 s', '3:07' or '1.2 h'."""
-    if seconds is None:
-        return "–"
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    return time.strftime("%-M:%S", time.gmtime(seconds)) if seconds < 3600 else f"{seconds / 3600:.1f} h"
 
 
 def _state_line(snapshot: Snapshot) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from app_pages.resources import ACTIVE_RUN_KEY, run_store
+from app_pages.wording import counted
 from core.datasets import DATA_DIR_ENV, DATASETS, Dataset, DatasetError, forget_loaded_datasets, load_dataset
 from core.runs.store import RunSummary
 
@@ -115,6 +116,6 @@ def _source_line(dataset: Dataset) -> None:
     else:
         st.success(f"Using the {dataset.source}.", icon=":material/check_circle:")
     if dataset.skipped:
-        with st.expander(f"Skipped {len(dataset.skipped)} source(s)"):
+        with st.expander(f"Skipped {counted(len(dataset.skipped), 'source')}"):
             for skipped in dataset.skipped:
                 st.markdown(f"- **{skipped.label}:** {skipped.reason}")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.live_panel import describe_time, live_panel
+from app_pages.live_panel import live_panel
 from app_pages.resources import JOB_KEY, activate_run, run_store, training_scheduler
 from app_pages.sidebar import require_dataset
 from app_pages.train_settings import read_settings, render_settings
+from app_pages.wording import counted, describe_time
 from core.figures.training import curves_from_snapshot, training_curves_figure
 from core.training import JobState, TrainingJob
 from core.training.isolated import prepare_worker
@@ -41,7 +42,7 @@ def render_finished(job: TrainingJob) -> None:
         verb = "Stopped early" if result.state is JobState.STOPPED else "Finished"
         st.success(
             f"{verb}: **{100 * result.test_accuracy:.2f} % test accuracy** (test loss {result.test_loss:.3f}) "
-            f"after {len(result.epochs)} epoch(s) in {describe_time(result.elapsed_s)} on {result.device}.",
+            f"after {counted(len(result.epochs), 'epoch')} in {describe_time(result.elapsed_s)} on {result.device}.",
             icon=":material/check_circle:",
         )
     snapshot = job.snapshot()

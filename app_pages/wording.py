@@ -1,0 +1,19 @@
+"""Numbers in words, the way the pages print them."""
+
+from __future__ import annotations
+
+import time
+
+
+def describe_time(seconds: float | None) -> str:
+    """'45 s', '3:07' or '1.2 h'."""
+    if seconds is None:
+        return "–"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    return time.strftime("%-M:%S", time.gmtime(seconds)) if seconds < 3600 else f"{seconds / 3600:.1f} h"
+
+
+def counted(number: int, noun: str) -> str:
+    """'1 epoch', '3 epochs', '1,000 images'."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"

@@ -1,0 +1,20 @@
+"""Numbers as the pages print them."""
+
+from __future__ import annotations
+
+import pytest
+
+from app_pages.wording import counted, describe_time
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"), [(None, "–"), (4.4, "4 s"), (59.4, "59 s"), (187, "3:07"), (4320, "1.2 h")]
+)
+def test_durations_read_naturally(seconds, words):
+    assert describe_time(seconds) == words
+
+
+def test_counts_agree_with_their_noun():
+    assert counted(1, "epoch") == "1 epoch"
+    assert counted(0, "source") == "0 sources"
+    assert counted(1000, "selected test image") == "1,000 selected test images"
