@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
@@ -16,8 +17,8 @@ def wait_for_rerun(page: Page, timeout: float = 60_000) -> None:
     page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=timeout)
 
 
-def start_quick_run(page: Page, epochs: int, timeout: float = 60_000) -> None:
-    """On the Train page, pick the quick-run preset, ask for `epochs` epochs and press Train."""
+def start_quick_run(page: Page, epochs: int, dropout_steps: int = 0, timeout: float = 60_000) -> None:
+    """On the Train page, pick the quick-run preset, ask for `epochs` epochs, nudge dropout and press Train."""
     page.get_by_text("Quick run (5,000 images)").click()
     # The preset's rerun resets every setting; a value typed before it arrives is overwritten.
     expect(page.get_by_text(QUICK_RUN_CAPTION)).to_be_visible(timeout=timeout)
@@ -27,7 +28,22 @@ def start_quick_run(page: Page, epochs: int, timeout: float = 60_000) -> None:
     field.press("Enter")
     wait_for_rerun(page, timeout)
     expect(field).to_have_value(str(epochs))
+    if dropout_steps:
+        dropout = page.get_by_role("slider", name="Dropout rate", exact=False).first
+        start = float(dropout.input_value())
+        dropout.focus()
+        for _ in range(dropout_steps):
+            dropout.press("ArrowRight")  # one step is 0.05
+        wait_for_rerun(page, timeout)
+        expect(dropout).to_have_attribute("aria-valuetext", f"{start + 0.05 * dropout_steps:.2f}")
     page.get_by_role("button", name="Train", exact=True).click()
+
+
+def saved_run_id(page: Page) -> str:
+    """The run id the Train page names once its run is saved."""
+    line = page.get_by_text(re.compile(r"Saved as run"))
+    expect(line).to_be_visible()
+    return re.search(r"\d{8}-\d{6}-\w+", line.inner_text()).group()
 
 
 def save_screenshot(page: Page, name: str) -> None:

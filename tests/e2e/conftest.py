@@ -42,11 +42,16 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory) -> str:
+def runs_dir(tmp_path_factory) -> Path:
+    """The app's runs folder: fresh for this session, so tests can look at what it saved."""
+    return tmp_path_factory.mktemp("e2e-runs")
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory, runs_dir) -> str:
     """Start the app with a fresh runs folder; wait for its health check; stop it afterwards."""
     chromium_path()
     port = free_port()
-    runs = tmp_path_factory.mktemp("e2e-runs")
     log = open(tmp_path_factory.mktemp("e2e-log") / "streamlit.log", "w")  # noqa: SIM115 - closed below
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
@@ -55,7 +60,7 @@ def app_url(tmp_path_factory) -> str:
          "--browser.serverAddress", "127.0.0.1"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
         # A native crash prints every thread's Python stack into the log.
-        env={**os.environ, "EXPLORER_RUNS_DIR": str(runs), "EXPLORER_OFFLINE": "1", "PYTHONFAULTHANDLER": "1"},
+        env={**os.environ, "EXPLORER_RUNS_DIR": str(runs_dir), "EXPLORER_OFFLINE": "1", "PYTHONFAULTHANDLER": "1"},
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120

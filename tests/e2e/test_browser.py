@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import re
 
-from browser_steps import save_screenshot, start_quick_run
+from browser_steps import save_screenshot, saved_run_id, start_quick_run
 from PIL import Image
 from playwright.sync_api import Page, expect
 
@@ -131,9 +131,7 @@ def test_a_drawing_is_looked_at_inside_the_model(page: Page):
 def test_a_finished_run_is_listed_overlaid_and_made_active(page: Page):
     open_page(page, "train", "Train a CNN on MNIST")
     start_quick_run(page, epochs=1)
-    saved = page.get_by_text(re.compile(r"Saved as run"))
-    expect(saved).to_be_visible()
-    run_id = re.search(r"\d{8}-\d{6}-\w+", saved.inner_text()).group()
+    run_id = saved_run_id(page)
 
     page.get_by_role("link", name="Runs").click()
     expect(page.get_by_text("Select rows to overlay their curves")).to_be_visible()
