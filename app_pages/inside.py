@@ -29,11 +29,14 @@ def pick_random_test_image(count: int) -> None:
 def pick_input(dataset: Dataset) -> tuple[np.ndarray, str, int | None]:
     """The image to look at: the Predict page's last input, or a test image; with its true class if known."""
     last = st.session_state.get(LAST_INPUT_KEY)
-    options = ["test"] if last is None or last.dataset != dataset.name else ["yours", "test"]
-    labels = {"yours": f"Your input on Predict ({last.origin})" if last else "", "test": "A test image"}
-    source = st.radio("Input", options, format_func=labels.get, key="inside_source", horizontal=True)
-    if source == "yours":
-        return last.image, last.origin, None
+    if last is None or last.dataset != dataset.name:
+        st.page_link("app_pages/predict.py", label="Draw or upload your own image on Predict to look at it here",
+                     icon=":material/draw:")  # fmt: skip
+    else:
+        labels = {"yours": f"Your input on Predict ({last.origin})", "test": "A test image"}
+        source = st.radio("Input", list(labels), format_func=labels.get, key="inside_source", horizontal=True)
+        if source == "yours":
+            return last.image, last.origin, None
     count = len(dataset.y_test)
     number, shuffle = st.columns([2, 1], vertical_alignment="bottom")
     index = number.number_input("Test image number", 0, count - 1, key=TEST_INDEX_KEY)

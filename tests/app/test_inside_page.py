@@ -42,6 +42,10 @@ def chart_titles(app: AppTest) -> list[str]:
 def test_feature_maps_show_every_convolution_with_its_shape_and_the_verdict_is_checked(runs):
     app = open_app("inside")
     assert not app.exception
+    # Nothing drawn yet: a test image is shown, with the way to look at one's own.
+    assert [link.proto.label for link in app.get("page_link")] == [
+        "Draw or upload your own image on Predict to look at it here"
+    ]
     app.number_input(key="inside_test_index").set_value(3).run()
     digits = load_dataset("mnist")
     said = load_pretrained("mnist").predict(digits.x_test[3:4, ..., None], verbose=0).argmax()
