@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 import streamlit as st
 
@@ -11,60 +13,107 @@ from app_pages.resources import (
     ChosenModel,
     run_evaluation,
     run_store,
+    starter_predictor,
+    test_set_evaluation,
     training_scheduler,
 )
 from app_pages.sidebar import data_folder
 from core.architectures import ModelSpec
 from core.datasets import DATASETS, Dataset, DatasetError, load_dataset
-from core.evaluation import most_confused_pairs, per_class_scores
+from core.evaluation import Evaluation, most_confused_pairs, per_class_scores
 from core.figures.evaluation import class_scores_figure
 from core.insight.comparison import twin_runs
+from core.pretrained import PretrainedError, pretrained_model
 from core.runs.store import RunStoreError, RunSummary
 from core.training import TrainConfig, TrainingJob
 from core.training.presets import PRESETS
 
 
+@dataclass(frozen=True)
+class Side:
+    """One half of the comparison: a model's test-set answers on one dataset, and what it learned from."""
+
+    dataset: Dataset
+    evaluation: Evaluation
+    model: str
+    trained_on: str | None = None
+
+    def describe(self) -> str:
+        """Which model, and on which data it learned and was tested."""
+        if self.trained_on == self.dataset.source:
+            return f"{self.model}, trained and tested on the {self.dataset.source}."
+        trained = f", trained on the {self.trained_on};" if self.trained_on else ","
+        return f"{self.model}{trained} tested on the {self.dataset.source}."
+
+
 def render(dataset: Dataset, chosen: ChosenModel, image) -> None:
+    """Your twin runs side by side, or the shipped starter twins until you have some."""
     pairs = twin_runs(run_store().list_runs())
-    if not pairs:
-        st.info("No recipe has been trained on both datasets yet: train one on both (same architecture, "
-                "settings and seed) to see them side by side here.")  # fmt: skip
-        offer_twin_training(dataset)
-        return
-    labels = {index: f"{mnist.architecture} · seed {mnist.config.get('training', {}).get('seed')} · "
-                     f"{mnist.run_id} / {fashion.run_id}" for index, (mnist, fashion) in enumerate(pairs)}  # fmt: skip
-    chosen_pair = st.selectbox("Recipe", list(labels), format_func=labels.get, key="twin_pair")
-    columns = st.columns(2, gap="large")
-    accuracies = {}
-    for column, run in zip(columns, pairs[chosen_pair], strict=True):
-        with column:
-            accuracies[run.dataset] = render_side(run)
-    if len(accuracies) == 2 and None not in accuracies.values():
-        gap = accuracies["mnist"] - accuracies["fashion_mnist"]
-        st.markdown(
-            f"The same network is **{100 * gap:.1f} points** {'less' if gap > 0 else 'more'} accurate on "
-            "Fashion-MNIST. Digits differ in shape; clothes often do not: shirts, T-shirts, pullovers and coats "
-            "share a silhouette at 28x28, and their textures are mostly lost. The confused pairs show where."
-        )
+    if pairs:
+        picked = st.selectbox("Recipe", range(len(pairs)), format_func=lambda i: pair_label(pairs[i]), key="twin_pair")
+        render_sides([run_side(run) for run in pairs[picked]])
+    else:
+        st.info("None of your runs has been trained on both datasets yet, so here are the shipped starter models: "
+                "the default recipe and seed, one trained on each dataset. Train your own pair to compare it "
+                "the same way.", icon=":material/compare_arrows:")  # fmt: skip
+        render_sides([starter_side(name) for name in DATASETS])
     offer_twin_training(dataset)
 
 
-def render_side(run: RunSummary) -> float | None:
+def pair_label(pair: tuple[RunSummary, RunSummary]) -> str:
+    mnist, fashion = pair
+    seed = mnist.config.get("training", {}).get("seed")
+    return f"{mnist.architecture} · seed {seed} · {mnist.run_id} / {fashion.run_id}"
+
+
+def render_sides(sides: list[Side | None]) -> None:
+    """The two datasets in columns, then what the gap between them means."""
+    for column, side in zip(st.columns(2, gap="large"), sides, strict=True):
+        with column:
+            if side is not None:
+                render_side(side)
+    if None in sides:
+        return
+    mnist, fashion = (side.evaluation.accuracy for side in sides)
+    gap = mnist - fashion
+    st.markdown(
+        f"The same network is **{100 * abs(gap):.1f} points** {'less' if gap > 0 else 'more'} accurate on "
+        "Fashion-MNIST. Digits differ in shape; clothes often do not: shirts, T-shirts, pullovers and coats "
+        "share a silhouette at 28x28, and their textures are mostly lost. The confused pairs show where."
+    )
+
+
+def run_side(run: RunSummary) -> Side | None:
     try:
         data = load_dataset(run.dataset, data_folder())
-        evaluation = run_evaluation(run, data)
+        return Side(data, run_evaluation(run, data), f"Your run `{run.run_id}`")
     except (DatasetError, RunStoreError) as error:
         st.error(str(error))
         return None
-    st.subheader(data.info.display_name)
-    st.metric("Test accuracy", f"{100 * evaluation.accuracy:.2f} %")
-    st.plotly_chart(class_scores_figure(per_class_scores(evaluation.confusion), data.class_names),
-                    key=f"twin_scores_{run.dataset}")  # fmt: skip
-    names = data.class_names
-    rows = [(names[t], names[p], n) for t, p, n in most_confused_pairs(evaluation.confusion, 5)]
+
+
+def starter_side(dataset_name: str) -> Side | None:
+    try:
+        data = load_dataset(dataset_name, data_folder())
+        starter = pretrained_model(dataset_name)
+        model = starter_predictor(dataset_name, starter.sha256).model
+        evaluation = test_set_evaluation(f"starter:{dataset_name}:{starter.sha256}", data.source, model, data)
+    except (DatasetError, PretrainedError) as error:
+        st.error(str(error))
+        return None
+    return Side(data, evaluation, "The starter model", starter.trained_on)
+
+
+def render_side(side: Side) -> None:
+    names = side.dataset.class_names
+    st.subheader(side.dataset.info.display_name)
+    st.caption(side.describe())
+    st.metric("Test accuracy", f"{100 * side.evaluation.accuracy:.2f} %")
+    st.plotly_chart(class_scores_figure(per_class_scores(side.evaluation.confusion), names),
+                    key=f"twin_scores_{side.dataset.name}")  # fmt: skip
+    rows = [(names[t], names[p], n) for t, p, n in most_confused_pairs(side.evaluation.confusion, 5)]
     st.dataframe(pd.DataFrame(rows, columns=["true", "predicted as", "images"]), hide_index=True,
-                 key=f"twin_pairs_{run.dataset}")  # fmt: skip
-    return evaluation.accuracy
+                 key=f"twin_pairs_{side.dataset.name}")  # fmt: skip
 
 
 def offer_twin_training(dataset: Dataset) -> None:

@@ -48,6 +48,8 @@ def class_scores_figure(scores: ClassScores, class_names: Sequence[str]) -> go.F
         figure.add_bar(
             name=name, x=list(class_names), y=values, hovertemplate="%{x}: %{y:.1%}<extra>" + name + "</extra>"
         )
+    # Category axis: digit names would otherwise be read as numbers and only every other one labelled.
+    figure.update_xaxes(type="category")
     figure.update_layout(barmode="group", yaxis=dict(range=[0, 1.01], tickformat=".0%"), height=320,
                          margin=dict(l=0, r=0, t=10, b=0), legend=dict(orientation="h", y=1.12))  # fmt: skip
     return figure

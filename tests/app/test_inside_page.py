@@ -130,7 +130,7 @@ def test_the_active_runs_recipe_can_be_trained_on_the_other_dataset_and_then_com
     app.sidebar.selectbox(key="active_run_id").select(run_id).run()
     switch_to(app, "inside")
     show(app, "MNIST vs Fashion")
-    assert any("No recipe has been trained on both datasets" in info.value for info in app.info)
+    assert any("None of your runs has been trained on both datasets" in info.value for info in app.info)
     app.button(key="train_twin").click().run()
     assert not app.exception
     job = training_scheduler().find(app.session_state["train_job_id"])
@@ -149,6 +149,14 @@ def test_without_runs_the_default_recipe_is_queued_on_both_datasets(runs):
     from app_pages.resources import training_scheduler
 
     app = show(open_app("inside"), "MNIST vs Fashion")
+    # Until the user has a pair, the shipped starter models (one recipe, one seed) are compared.
+    assert [s.value for s in app.subheader] == ["MNIST", "Fashion-MNIST"]
+    for name, metric in zip(("mnist", "fashion_mnist"), app.metric, strict=True):
+        data = load_dataset(name)
+        accuracy = evaluate_model(load_pretrained(name), data.x_test, data.y_test).accuracy
+        assert metric.value == f"{100 * accuracy:.2f} %"
+    assert any(c.value.startswith("The starter model, trained and tested on the embedded sample of MNIST")
+               for c in app.caption)  # fmt: skip
     app.button(key="train_both").click().run()
     assert not app.exception
     scheduler = training_scheduler()
