@@ -27,7 +27,7 @@ def read_input(dataset: Dataset) -> tuple[object | None, str]:
         brush = st.slider("Brush width", 8, 40, 22, key="brush_width")
         drawing = drawing_canvas(f"canvas_{dataset.name}", brush)
     with upload:
-        file = st.file_uploader("PNG, JPEG, GIF, WebP or BMP, any size", type=UPLOAD_TYPES, key="upload")
+        file = st.file_uploader("PNG, JPEG, GIF, WebP or BMP, up to 32 MB", type=UPLOAD_TYPES, key="upload")
     if file is not None:
         return file.getvalue(), f"the uploaded file {file.name}"
     return drawing, "your drawing"

@@ -22,7 +22,10 @@ ACCEPTED_FORMATS = {"PNG", "JPEG", "GIF", "WEBP", "BMP"}
 MAX_PIXELS = 40_000_000  # a 6,300 x 6,300 image; anything declaring more is refused before decoding
 # JPEGs are decoded at 1/8 scale when big (Pillow's draft mode), so a large photo stays cheap.
 MAX_JPEG_PIXELS = 80_000_000
-MAX_BYTES = 16 * 1024 * 1024
+# A 50-megapixel phone photo is about 15 MB; .streamlit/config.toml's maxUploadSize says the same.
+MAX_BYTES = 32 * 1024 * 1024
+# ISO media brands of HEIC/HEIF photos (iPhones' default), which Pillow cannot read.
+HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1")
 # Large photos are reduced to this size first: 28x28 is the goal, and decoding stays fast.
 WORKING_SIDE = 512
 DIGIT_BOX = 20
@@ -30,6 +33,8 @@ DIGIT_BOX = 20
 MNIST_CENTRE = 14.0
 # A pixel is ink when it is brighter than this share of the brightest pixel.
 INK_THRESHOLD = 0.2
+# Ink must stand this many grey levels above the background; less is noise or a blank picture.
+MIN_INK_CONTRAST = 10.0
 
 
 class ImageInputError(ValueError):
@@ -65,13 +70,13 @@ def preprocess_image(image, dataset_name: str, *, fill_outlines: bool = False) -
         gray = 255.0 - gray
     steps.append(("polarity: white ink on black" + ("" if ink else " (inverted)"), _to_uint8(gray)))
 
-    # Everything at or below the background level is background: a photo's paper is not quite black.
-    background = float(np.median(_border(gray)))
-    gray = np.clip(gray - background, 0, None)
-    if gray.max() <= 0 or not (gray > INK_THRESHOLD * gray.max()).any():
-        return PreprocessResult(
-            None, steps, "Nothing drawn yet: draw something, or upload an image with a visible shape."
-        )
+    # Everything at or below the background level is background: a photo's paper is not quite black,
+    # and rarely evenly lit.
+    gray = np.clip(gray - _background_light(gray), 0, None)
+    steps.append(("background removed, uneven light evened out", _to_uint8(gray)))
+    if gray.max() < MIN_INK_CONTRAST:
+        blank = "No shape to read: the image is blank or has no contrast. Draw something, or upload a clearer image."
+        return PreprocessResult(None, steps, blank)
     if fill_outlines:
         mask = ndimage.binary_fill_holes(gray > INK_THRESHOLD * gray.max())
         gray = np.where(mask & (gray < 0.6 * gray.max()), 0.6 * gray.max(), gray)
@@ -129,6 +134,11 @@ def _decode(data: bytes) -> Image.Image:
         raise ImageInputError("The file is empty.")
     if len(data) > MAX_BYTES:
         raise ImageInputError(f"The file is {len(data) / 1e6:.0f} MB; use one under {MAX_BYTES // 2**20} MB.")
+    if data[4:8] == b"ftyp" and data[8:12] in HEIF_BRANDS:
+        raise ImageInputError(
+            "HEIC photos cannot be read here: export it as JPEG (on an iPhone, Settings > Camera > Formats > "
+            "Most Compatible) or take a screenshot of it, and upload that."
+        )
     try:
         with warnings.catch_warnings():
             # Pillow only warns between its limit and twice it; treat every oversized image as an error.
@@ -162,8 +172,8 @@ def _decode(data: bytes) -> Image.Image:
 def _limited(picture: Image.Image) -> Image.Image:
     """Reduce a big picture to a working size (keeping its aspect ratio and mode)."""
     if max(picture.size) > WORKING_SIDE:
-        picture = picture.copy()
-        picture.thumbnail((WORKING_SIDE, WORKING_SIDE), Image.Resampling.BOX)
+        # A resized copy: the caller's picture is left alone, and no second full-size image is made.
+        picture = ImageOps.contain(picture, (WORKING_SIDE, WORKING_SIDE), Image.Resampling.BOX)
     return picture
 
 
@@ -187,6 +197,33 @@ def _composite_to_gray(picture: Image.Image) -> np.ndarray:
 
 def _border(gray: np.ndarray) -> np.ndarray:
     return np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+
+
+def _background_light(gray: np.ndarray) -> np.ndarray | float:
+    """The background's level at every pixel: a smooth surface fitted to the border, which is background.
+
+    One number would leave the darker side of an unevenly lit photo looking like ink. The fit is
+    quadratic (a lamp to one side, a vignette) and ignores border pixels far off it (ink touching an edge).
+    """
+    height, width = gray.shape
+    band = max(1, min(height, width) // 50)
+    edge = np.zeros(gray.shape, dtype=bool)
+    edge[:band], edge[-band:], edge[:, :band], edge[:, -band:] = True, True, True, True
+    values = gray[edge]
+    if np.ptp(values) == 0:  # a canvas: one flat background
+        return float(values[0])
+    rows, columns = np.nonzero(edge)
+    y, x = 2 * rows / max(height - 1, 1) - 1, 2 * columns / max(width - 1, 1) - 1
+    design = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=1)
+    kept = np.ones(len(values), dtype=bool)
+    for _ in range(3):
+        weights = np.linalg.lstsq(design[kept], values[kept], rcond=None)[0]
+        residuals = values - design @ weights
+        spread = 1.4826 * float(np.median(np.abs(residuals[kept]))) + 1.0
+        kept = np.abs(residuals) < 3 * spread
+    y, x = np.linspace(-1, 1, height)[:, np.newaxis], np.linspace(-1, 1, width)[np.newaxis, :]  # as above
+    constant, slope_x, slope_y, curve_x, twist, curve_y = weights
+    return constant + slope_x * x + slope_y * y + curve_x * x * x + twist * x * y + curve_y * y * y
 
 
 def _ink_is_light(gray: np.ndarray) -> bool:
