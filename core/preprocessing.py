@@ -223,7 +223,9 @@ def _background_light(gray: np.ndarray) -> np.ndarray | float:
         kept = np.abs(residuals) < 3 * spread
     y, x = np.linspace(-1, 1, height)[:, np.newaxis], np.linspace(-1, 1, width)[np.newaxis, :]  # as above
     constant, slope_x, slope_y, curve_x, twist, curve_y = weights
-    return constant + slope_x * x + slope_y * y + curve_x * x * x + twist * x * y + curve_y * y * y
+    # Within the paper's grain of the surface is still background.
+    grain = 3 * 1.4826 * float(np.median(np.abs(residuals[kept])))
+    return constant + grain + slope_x * x + slope_y * y + curve_x * x * x + twist * x * y + curve_y * y * y
 
 
 def _ink_is_light(gray: np.ndarray) -> bool:

@@ -63,12 +63,13 @@ def photo_of_a_stroke(side: int = 8000, seed: int = 0) -> Image.Image:
 
 
 def photographed(image: np.ndarray, uneven: bool) -> bytes:
-    """A 28x28 dataset image drawn in dark ink on paper and photographed as a JPEG, evenly lit or not.
+    """A 28x28 dataset image drawn in dark ink on grainy paper and photographed as a JPEG, evenly lit or not.
 
-    Uneven: a lamp to the right and a dim lower-left corner, so the paper ranges from 110 to 240.
+    Uneven: a lamp to the right and a dim lower-left corner, so the paper ranges from about 110 to 240.
     """
-    y, x = np.mgrid[0:420, 0:500]
-    paper = 240 - 90 * (1 - x / 499) - 40 * (y / 419) * (x < 250) if uneven else np.full((420, 500), 235.0)
+    y, x = np.mgrid[0:420, 0:500] / np.array([419, 499])[:, np.newaxis, np.newaxis]
+    paper = 240 - 90 * (1 - x) - 40 * y * (1 - x) ** 2 if uneven else np.full((420, 500), 235.0)
+    paper = paper + np.random.default_rng(int(image.sum())).normal(0, 6, paper.shape)  # the paper's grain
     ink = np.zeros((420, 500))
     ink[70:350, 110:390] = np.asarray(Image.fromarray(image).resize((280, 280), Image.Resampling.BILINEAR))
     page = np.clip(paper * (1 - 0.8 * ink / 255), 0, 255).astype(np.uint8)
