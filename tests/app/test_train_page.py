@@ -7,6 +7,7 @@ import time
 import pytest
 import streamlit as st
 from app_driver import open_app, switch_to
+from processes import training_processes
 from streamlit.testing.v1 import AppTest
 
 from core.datasets import forget_loaded_datasets
@@ -88,7 +89,8 @@ def test_leaving_the_page_does_not_interrupt_training(app):
         app.run()  # reruns, as every widget click causes
     assert not app.exception
     assert app.get("progress"), "coming back shows the live panel again"
-    assert shared_scheduler().running() == [job], "reruns and page switches never start a second worker"
+    assert shared_scheduler().running() == [job], "reruns and page switches never start a second job"
+    assert len(training_processes()) == 1, "nor a second training process"
 
 
 def test_bad_settings_are_explained_not_raised(app):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import factories
 import pytest
+from processes import training_processes
 
 from core.architectures import ModelSpec
 from core.datasets import Dataset
@@ -103,21 +104,6 @@ def test_a_training_process_killed_mid_run_fails_the_job_in_words_and_the_next_j
     assert "killed by SIGKILL" in doomed.result.error and "Runs saved before are safe" in doomed.result.error
     assert after.wait(120) and after.result.state is JobState.FINISHED and after.result.saved_run_id
     assert [run.run_id for run in store.list_runs()] == [after.result.saved_run_id]
-
-
-def training_processes() -> list[int]:
-    """Ids of this process's live training workers, read from /proc."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        try:
-            stat = (entry / "stat").read_text()
-            command = (entry / "cmdline").read_bytes().split(b"\0")
-        except (OSError, ValueError):
-            continue
-        parent, state = int(stat.rsplit(")", 1)[1].split()[1]), stat.rsplit(")", 1)[1].split()[0]
-        if parent == os.getpid() and state != "Z" and b"core.training.worker" in command:
-            pids.append(int(entry.name))
-    return pids
 
 
 def test_a_prepared_worker_takes_the_next_job_and_an_unused_one_leaves_by_itself(digits, tmp_path):
