@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import re
 
-from browser_steps import save_screenshot, saved_run_id, start_quick_run
+from browser_steps import save_screenshot, saved_run_id, start_quick_run, wait_for_rerun
 from PIL import Image
 from playwright.sync_api import Page, expect
 
@@ -136,6 +136,8 @@ def test_a_finished_run_is_listed_overlaid_and_made_active(page: Page):
     page.get_by_role("link", name="Runs").click()
     expect(page.get_by_text("Select rows to overlay their curves")).to_be_visible()
     table = page.locator('[data-testid="stDataFrame"]').first
+    expect(table.locator("canvas").first).to_be_visible()  # the grid is drawn and takes clicks
+    wait_for_rerun(page)
     box = table.bounding_box()
     page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)  # the first row's tick box: the newest run
     expect(page.get_by_role("heading", name=f"Run {run_id}")).to_be_visible()
