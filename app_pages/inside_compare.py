@@ -13,6 +13,7 @@ from app_pages.resources import (
     ChosenModel,
     run_evaluation,
     run_store,
+    starter_key,
     starter_predictor,
     test_set_evaluation,
     training_scheduler,
@@ -97,7 +98,7 @@ def starter_side(dataset_name: str) -> Side | None:
         data = load_dataset(dataset_name, data_folder())
         starter = pretrained_model(dataset_name)
         model = starter_predictor(dataset_name, starter.sha256).model
-        evaluation = test_set_evaluation(f"starter:{dataset_name}:{starter.sha256}", data.source, model, data)
+        evaluation = test_set_evaluation(starter_key(starter), data.source, model, data)
     except (DatasetError, PretrainedError) as error:
         st.error(str(error))
         return None

@@ -46,6 +46,11 @@ def model_key(run) -> str:
     return f"run:{run.run_id}:{run.model_sha256}"
 
 
+def starter_key(starter) -> str:
+    """The insight caches' key for a shipped starter model (a core.pretrained.PretrainedModel)."""
+    return f"starter:{starter.dataset}:{starter.sha256}"
+
+
 @st.cache_resource(show_spinner="Preparing the model…", max_entries=6)
 def run_predictor(run_id: str, model_sha256: str):
     from core.inference import Predictor
@@ -99,9 +104,7 @@ def choose_model(dataset: Dataset) -> ChosenModel | None:
         starter = pretrained_model(dataset.name)
         label = (f"the starter model ({100 * starter.test_accuracy:.1f} % test accuracy, trained on the "
                  f"{starter.trained_on}); train your own to replace it")  # fmt: skip
-        return ChosenModel(
-            starter_predictor(dataset.name, starter.sha256), label, f"starter:{dataset.name}:{starter.sha256}"
-        )
+        return ChosenModel(starter_predictor(dataset.name, starter.sha256), label, starter_key(starter))
     except (RunStoreError, PretrainedError) as error:
         st.error(f"No model to work with: {error}")
         return None
