@@ -4,10 +4,12 @@ from pathlib import Path
 
 import streamlit as st
 
+from app_pages.server_hygiene import keep_keras_state_between_runs
 from app_pages.sidebar import render_sidebar
 
 PAGES_DIR = Path(__file__).parent / "app_pages"
 
+keep_keras_state_between_runs()
 st.set_page_config(page_title="CNN Model Explorer", page_icon=":material/neurology:", layout="wide")
 
 navigation = st.navigation(
