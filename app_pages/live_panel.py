@@ -1,18 +1,58 @@
-"""The live training panel: redraws from the job's snapshot every second, and holds the live controls.
+"""The live training panel: redraws from the job's snapshot about every second, and holds the live controls.
 
 It is a fragment, so its reruns (and its widgets) never rerun the rest of the page, and nothing a
 user does anywhere interrupts the job: it trains in its own process and only reads messages.
+Every watching tab pays for its redraws on a server it shares, so a redraw is bounded (a fixed
+number of points, a figure laid out once), skipped when nothing new has arrived, and less frequent
+when it is slow or there is nothing to watch.
 """
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, field
+
 import streamlit as st
 
 from app_pages.wording import describe_time
-from core.figures.training import curves_from_snapshot, training_curves_figure
+from core.figures.training import LiveCurvesFigure, curves_from_snapshot
 from core.training import LEARNING_RATE_CHOICES, JobState, Snapshot, TrainingJob
+from core.training.config import MAX_EPOCHS
 
 REFRESH_SECONDS = 1.0
+MAX_REFRESH_SECONDS = 8.0
+# Queued or paused, nothing moves: look less often.
+IDLE_REFRESH_SECONDS = 4.0
+# A redraw may use at most this share of its interval: one watching tab, at most a tenth of a core.
+REDRAW_SHARE = 0.1
+# How much each new redraw time moves the running estimate (one slow redraw must not double the interval).
+REDRAW_TIME_WEIGHT = 0.3
+
+
+def refresh_interval(state: JobState, redraw_s: float, current: float) -> float:
+    """Seconds until the next redraw: doubles while a redraw is slow, halves again once it is cheap."""
+    if state in (JobState.QUEUED, JobState.PAUSED):
+        return IDLE_REFRESH_SECONDS
+    interval = current
+    while interval < MAX_REFRESH_SECONDS and redraw_s > REDRAW_SHARE * interval:
+        interval *= 2
+    # Halve only well below the limit, so the interval does not flip back and forth.
+    while interval > REFRESH_SECONDS and redraw_s < REDRAW_SHARE * interval / 4:
+        interval /= 2
+    return interval
+
+
+@dataclass
+class LiveDrawing:
+    """What one session's panel keeps between redraws of one job."""
+
+    figure: LiveCurvesFigure = field(default_factory=LiveCurvesFigure)
+    drawn_revision: int = -1
+    redraw_s: float = 0.0
+    interval: float = REFRESH_SECONDS
+
+    def note_redraw(self, seconds: float) -> None:
+        self.redraw_s += REDRAW_TIME_WEIGHT * (seconds - self.redraw_s)
 
 
 def _state_line(snapshot: Snapshot) -> str:
@@ -23,7 +63,7 @@ def _state_line(snapshot: Snapshot) -> str:
     return f"{snapshot.state.value.capitalize()}: {epoch}, {batch}"
 
 
-def render_progress(job: TrainingJob, snapshot: Snapshot) -> None:
+def render_progress(job: TrainingJob, snapshot: Snapshot, drawing: LiveDrawing) -> None:
     """Progress bar, key numbers and the live curves."""
     st.progress(snapshot.fraction_done, text=_state_line(snapshot))
     speed, eta, elapsed, device = st.columns(4)
@@ -31,9 +71,12 @@ def render_progress(job: TrainingJob, snapshot: Snapshot) -> None:
     eta.metric("Time left", describe_time(snapshot.eta_s))
     elapsed.metric("Elapsed", describe_time(snapshot.elapsed_s))
     device.metric("Device", snapshot.device or "–")
-    if snapshot.batch_steps or snapshot.epochs:
-        figure = training_curves_figure([curves_from_snapshot("this run", snapshot)])
-        st.plotly_chart(figure, key=f"live_curves_{job.id}")
+    if snapshot.step or snapshot.epochs:
+        if drawing.drawn_revision != snapshot.revision:
+            drawing.figure.update(curves_from_snapshot("this run", snapshot, job.curves()))
+            drawing.drawn_revision = snapshot.revision
+        # Unchanged, the same figure serialises to the same message, which Streamlit sends as a reference.
+        st.plotly_chart(drawing.figure.figure, key=f"live_curves_{job.id}")
     if snapshot.events:
         st.caption("Live changes: " + "; ".join(event.describe() for event in snapshot.events))
 
@@ -66,7 +109,7 @@ def render_controls(job: TrainingJob, snapshot: Snapshot) -> None:
         help="The schedule's peak: the schedule keeps its shape around the new value.",
     )  # fmt: skip
     epochs.number_input(
-        "Epochs (live)", min_value=1, max_value=200, value=int(job.config.epochs), key=epochs_key,
+        "Epochs (live)", min_value=1, max_value=MAX_EPOCHS, value=int(job.config.epochs), key=epochs_key,
         on_change=lambda: job.set_epochs(int(st.session_state[epochs_key])),
         help="Shorten or extend the run; the epoch in progress always finishes.",
     )  # fmt: skip
@@ -76,12 +119,24 @@ def _nearest(options: tuple[float, ...], value: float) -> float:
     return min(options, key=lambda option: abs(option - value))
 
 
-@st.fragment(run_every=REFRESH_SECONDS)
-def live_panel(job: TrainingJob) -> None:
-    """Redraw the job every second while it runs; hand over to the full page once it is over."""
+def _redraw(job: TrainingJob, drawing: LiveDrawing) -> None:
+    """One redraw of the panel; hands over to the full page once the job is over."""
+    started = time.perf_counter()
     snapshot = job.snapshot()
     if snapshot.state.is_over:
         # One full rerun so the page can show the finished run with its results.
         st.rerun(scope="app")
     render_controls(job, snapshot)
-    render_progress(job, snapshot)
+    render_progress(job, snapshot, drawing)
+    drawing.note_redraw(time.perf_counter() - started)
+    interval = refresh_interval(snapshot.state, drawing.redraw_s, drawing.interval)
+    if interval != drawing.interval:
+        drawing.interval = interval
+        # A fragment's interval is set when the page draws it: draw the page again with the new one.
+        st.rerun(scope="app")
+
+
+def live_panel(job: TrainingJob) -> None:
+    """Redraw the job about every second while it runs (less often when that is slow, or nothing moves)."""
+    drawing = st.session_state.setdefault(f"live_drawing_{job.id}", LiveDrawing())
+    st.fragment(_redraw, run_every=drawing.interval)(job, drawing)

@@ -45,9 +45,10 @@ def render_finished(job: TrainingJob) -> None:
             f"after {counted(len(result.epochs), 'epoch')} in {describe_time(result.elapsed_s)} on {result.device}.",
             icon=":material/check_circle:",
         )
-    snapshot = job.snapshot()
-    if snapshot.batch_steps:
-        st.plotly_chart(training_curves_figure([curves_from_snapshot("this run", snapshot)]), key="final_curves")
+    batches = job.curves()
+    if batches.count:
+        curves = curves_from_snapshot("this run", job.snapshot(), batches)
+        st.plotly_chart(training_curves_figure([curves]), key="final_curves")
     if result.saved_run_id:
         left, right = st.columns(2)
         left.caption(f"Saved as run `{result.saved_run_id}`; compare it with others on the Runs page.")

@@ -34,7 +34,7 @@ from core.architectures import build_model  # noqa: E402
 from core.datasets import SourceKind, load_dataset  # noqa: E402
 from core.training import TrainConfig, TrainingJob, TrainingScheduler  # noqa: E402
 from core.training.data import batches, split_for_training  # noqa: E402
-from core.training.job import make_optimizer  # noqa: E402
+from core.training.engine import make_optimizer  # noqa: E402
 from core.training.live_control import LiveControl  # noqa: E402
 from core.training.presets import PRESETS  # noqa: E402
 from core.training.progress import ProgressRecord  # noqa: E402

@@ -103,7 +103,7 @@ def _given(**options):
 def progress_line(snapshot) -> str:
     width = 24
     filled = round(width * snapshot.fraction_done)
-    loss = f"{snapshot.batch_loss[-1]:.3f}" if snapshot.batch_loss else "-"
+    loss = f"{snapshot.last_loss:.3f}" if snapshot.last_loss is not None else "-"
     eta = time.strftime("%M:%S", time.gmtime(snapshot.eta_s)) if snapshot.eta_s is not None else "--:--"
     return (
         f"epoch {snapshot.epoch + 1}/{snapshot.total_epochs} [{'#' * filled}{'.' * (width - filled)}] "

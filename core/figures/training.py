@@ -1,4 +1,4 @@
-"""Plotly figures of training curves: live (one run) and overlaid (several runs)."""
+"""Plotly figures of training curves: live (one run, redrawn every second) and overlaid (several runs)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from core.curves import SMOOTHING, CurvesView, smooth
+
 TRAIN_COLOUR = "#4C78A8"
+# The raw per-batch values are drawn faintly under their smoothed line, as TensorBoard does.
+RAW_OPACITY = 0.25
 VALIDATION_COLOUR = "#F58518"
 EVENT_COLOUR = "#B279A2"
 RUN_COLOURS = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D")
@@ -28,51 +32,71 @@ class Curves:
     val_accuracy: Sequence[float]
     # (step, text) of each live change.
     events: Sequence[tuple[int, str]] = ()
+    # Already smoothed per-batch values, when the source keeps them (a live job does); else smoothed here.
+    smoothed_loss: Sequence[float] | None = None
+    smoothed_accuracy: Sequence[float] | None = None
 
 
-def smooth(values: Sequence[float], weight: float = 0.8) -> np.ndarray:
-    """TensorBoard-style exponential smoothing, debiased so the start is not dragged toward zero."""
-    smoothed, last = np.empty(len(values)), 0.0
-    for index, value in enumerate(values):
-        last = weight * last + (1 - weight) * value
-        smoothed[index] = last / (1 - weight ** (index + 1))
-    return smoothed
-
-
-def training_curves_figure(runs: Sequence[Curves], smoothing: float = 0.8) -> go.Figure:
+def training_curves_figure(runs: Sequence[Curves], smoothing: float = SMOOTHING) -> go.Figure:
     """Loss and accuracy side by side; batches as lines, validation as markers, live changes as dashed lines."""
-    figure = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"), horizontal_spacing=0.08)
+    figure = _empty_curves_figure()
     single = len(runs) == 1
     for index, run in enumerate(runs):
         train_colour = TRAIN_COLOUR if single else RUN_COLOURS[index % len(RUN_COLOURS)]
         val_colour = VALIDATION_COLOUR if single else train_colour
         prefix = "" if single else f"{run.label}: "
-        for column, (batch_values, val_values) in enumerate(
-            ((run.batch_loss, run.val_loss), (run.batch_accuracy, run.val_accuracy)), start=1
-        ):
+        pairs = (
+            (run.batch_loss, run.smoothed_loss, run.val_loss),
+            (run.batch_accuracy, run.smoothed_accuracy, run.val_accuracy),
+        )
+        for column, (batch_values, smoothed, val_values) in enumerate(pairs, start=1):
             first = column == 1
             if len(batch_values):
+                smoothed = smooth(batch_values, smoothing) if smoothed is None else smoothed
+                if single:
+                    figure.add_scatter(
+                        x=run.batch_steps,
+                        y=batch_values,
+                        mode="lines",
+                        opacity=RAW_OPACITY,
+                        showlegend=False,
+                        line=dict(color=train_colour, width=1),
+                        hoverinfo="skip",
+                        row=1,
+                        col=column,
+                    )
                 figure.add_scatter(
-                    x=list(run.batch_steps), y=smooth(batch_values, smoothing), mode="lines",
-                    line=dict(color=train_colour, width=2), name=f"{prefix}training (per batch, smoothed)",
-                    legendgroup=f"{index}-train", showlegend=first, row=1, col=column,
+                    x=run.batch_steps,
+                    y=smoothed,
+                    mode="lines",
+                    line=dict(color=train_colour, width=2),
+                    name=f"{prefix}training (per batch, smoothed)",
+                    legendgroup=f"{index}-train",
+                    showlegend=first,
+                    row=1,
+                    col=column,
                     hovertemplate="step %{x}: %{y:.4f}<extra>training</extra>",
-                )  # fmt: skip
+                )
             if len(val_values):
                 figure.add_scatter(
-                    x=list(run.epoch_steps), y=list(val_values), mode="lines+markers",
+                    x=list(run.epoch_steps),
+                    y=list(val_values),
+                    mode="lines+markers",
                     line=dict(color=val_colour, width=2, dash="dot" if not single else None),
-                    marker=dict(size=8, symbol="diamond"), name=f"{prefix}validation (per epoch)",
-                    legendgroup=f"{index}-val", showlegend=first, row=1, col=column,
+                    marker=dict(size=8, symbol="diamond"),
+                    name=f"{prefix}validation (per epoch)",
+                    legendgroup=f"{index}-val",
+                    showlegend=first,
+                    row=1,
+                    col=column,
                     hovertemplate="after step %{x}: %{y:.4f}<extra>validation</extra>",
-                )  # fmt: skip
-        for step, text in run.events:
-            for column in (1, 2):
-                figure.add_vline(x=step, line=dict(color=EVENT_COLOUR, dash="dash", width=1), row=1, col=column)
-            figure.add_annotation(
-                x=step, y=1.0, yref="y2 domain", xref="x2", text=text, showarrow=False, textangle=-90,
-                xanchor="right", yanchor="top", font=dict(size=10, color=EVENT_COLOUR),
-            )  # fmt: skip
+                )
+        _add_events(figure, run.events)
+    return figure
+
+
+def _empty_curves_figure() -> go.Figure:
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"), horizontal_spacing=0.08)
     figure.update_xaxes(title_text="training step (batches)")
     figure.update_yaxes(rangemode="tozero", row=1, col=1)
     figure.update_yaxes(range=[0, 1.01], tickformat=".0%", row=1, col=2)
@@ -80,6 +104,90 @@ def training_curves_figure(runs: Sequence[Curves], smoothing: float = 0.8) -> go
         height=380, margin=dict(l=0, r=0, t=40, b=0), legend=dict(orientation="h", y=-0.25), hovermode="x unified"
     )
     return figure
+
+
+def _add_events(figure: go.Figure, events: Sequence[tuple[int, str]]) -> None:
+    for step, text in events:
+        for column in (1, 2):
+            figure.add_vline(x=step, line=dict(color=EVENT_COLOUR, dash="dash", width=1), row=1, col=column)
+        figure.add_annotation(
+            x=step,
+            y=1.0,
+            yref="y2 domain",
+            xref="x2",
+            text=text,
+            showarrow=False,
+            textangle=-90,
+            xanchor="right",
+            yanchor="top",
+            font=dict(size=10, color=EVENT_COLOUR),
+        )
+
+
+class LiveCurvesFigure:
+    """One job's live curves: laid out once, then each redraw swaps only the data arrays.
+
+    Plotly validates every property it is given: building this figure anew took 33 ms at 1,000
+    batch points and 260 ms at 30,000; swapping the arrays of a bounded view takes about 4 ms.
+    """
+
+    def __init__(self) -> None:
+        self.figure = _empty_curves_figure()
+        for column in (1, 2):
+            self.figure.add_scatter(
+                x=[],
+                y=[],
+                mode="lines",
+                opacity=RAW_OPACITY,
+                showlegend=False,
+                hoverinfo="skip",
+                line=dict(color=TRAIN_COLOUR, width=1),
+                row=1,
+                col=column,
+            )
+            self.figure.add_scatter(
+                x=[],
+                y=[],
+                mode="lines",
+                line=dict(color=TRAIN_COLOUR, width=2),
+                showlegend=column == 1,
+                name="training (per batch, smoothed)",
+                legendgroup="train",
+                row=1,
+                col=column,
+                hovertemplate="step %{x}: %{y:.4f}<extra>training</extra>",
+            )
+            self.figure.add_scatter(
+                x=[],
+                y=[],
+                mode="lines+markers",
+                line=dict(color=VALIDATION_COLOUR, width=2),
+                marker=dict(size=8, symbol="diamond"),
+                name="validation (per epoch)",
+                legendgroup="val",
+                showlegend=column == 1,
+                row=1,
+                col=column,
+                hovertemplate="after step %{x}: %{y:.4f}<extra>validation</extra>",
+            )
+        self._events_drawn = 0
+
+    def update(self, curves: Curves) -> go.Figure:
+        """The figure showing `curves` (whose batch values are already bounded and smoothed)."""
+        columns = (
+            (curves.batch_loss, curves.smoothed_loss, curves.val_loss),
+            (curves.batch_accuracy, curves.smoothed_accuracy, curves.val_accuracy),
+        )
+        with self.figure.batch_update():
+            for column, (raw, smoothed, validation) in enumerate(columns):
+                raw_trace, smoothed_trace, validation_trace = self.figure.data[3 * column : 3 * column + 3]
+                raw_trace.x = smoothed_trace.x = curves.batch_steps
+                raw_trace.y, smoothed_trace.y = raw, smoothed
+                validation_trace.x, validation_trace.y = curves.epoch_steps, validation
+        # Live changes are few: draw only the new ones.
+        _add_events(self.figure, curves.events[self._events_drawn :])
+        self._events_drawn = len(curves.events)
+        return self.figure
 
 
 def curves_from_history(label: str, history: dict) -> Curves:
@@ -98,17 +206,19 @@ def curves_from_history(label: str, history: dict) -> Curves:
     )
 
 
-def curves_from_snapshot(label: str, snapshot) -> Curves:
-    """Curves of a job in progress, from its latest `Snapshot`."""
+def curves_from_snapshot(label: str, snapshot, batches: CurvesView) -> Curves:
+    """Curves of a job in progress, from its latest `Snapshot` and a bounded view of its batches."""
     return Curves(
         label=label,
-        batch_steps=snapshot.batch_steps,
-        batch_loss=snapshot.batch_loss,
-        batch_accuracy=snapshot.batch_accuracy,
+        batch_steps=batches.steps,
+        batch_loss=batches.loss,
+        batch_accuracy=batches.accuracy,
         epoch_steps=[e.step for e in snapshot.epochs],
         val_loss=[e.val_loss for e in snapshot.epochs],
         val_accuracy=[e.val_accuracy for e in snapshot.epochs],
         events=[(e.step, event_label(e.setting, e.old, e.new)) for e in snapshot.events],
+        smoothed_loss=batches.smoothed_loss,
+        smoothed_accuracy=batches.smoothed_accuracy,
     )
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from core.datasets.files import sha256_file
 
 if TYPE_CHECKING:
-    from core.training.job import TrainingResult
+    from core.training.engine import TrainingResult
 
 RUNS_DIR_ENV = "EXPLORER_RUNS_DIR"
 DEFAULT_RUNS_DIR = Path(__file__).resolve().parents[2] / "runs"

@@ -25,7 +25,7 @@ from core.datasets.files import sha256_file
 from core.runs.folder import MANIFEST, MODEL_FILE, is_valid_run_id, new_run_id, runs_dir, write_run
 
 if TYPE_CHECKING:
-    from core.training.job import TrainingResult
+    from core.training.engine import TrainingResult
 
 INDEX_FILE = "index.sqlite"
 SCHEMA = """

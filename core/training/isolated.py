@@ -30,7 +30,7 @@ from typing import Any
 from core.architectures import ModelSpec
 from core.datasets import Dataset
 from core.training.config import TrainConfig
-from core.training.job import TrainingResult, result_from, save_result, train_model
+from core.training.engine import TrainingResult, result_from, save_result, train_model
 from core.training.live_control import Command
 from core.training.progress import JobState, ProgressRecord
 

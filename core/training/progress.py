@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
+from core.curves import LIVE_POINTS, BatchCurves, CurvesView
+
 
 class JobState(str, Enum):
     QUEUED = "queued"
@@ -61,9 +63,8 @@ class Snapshot:
     batch: int = 0
     batches_per_epoch: int = 0
     step: int = 0
-    batch_steps: tuple[int, ...] = ()
-    batch_loss: tuple[float, ...] = ()
-    batch_accuracy: tuple[float, ...] = ()
+    # The latest batch's training loss; the curves themselves come from `ProgressRecord.curves()`.
+    last_loss: float | None = None
     epochs: tuple[EpochRecord, ...] = ()
     learning_rate: float = 0.0
     dropout: float = 0.0
@@ -74,6 +75,8 @@ class Snapshot:
     events: tuple[Event, ...] = ()
     error: str | None = None
     queue_position: int | None = None
+    # Grows with every change: a reader that drew revision N has nothing new to draw until it moves.
+    revision: int = 0
 
     @property
     def fraction_done(self) -> float:
@@ -81,56 +84,36 @@ class Snapshot:
         return min(self.step / total, 1.0) if total else 0.0
 
 
-class DownsampledSeries:
-    """Per-batch values kept in bounded memory: when full, every other point is dropped and the stride doubles."""
-
-    def __init__(self, capacity: int = 2_000):
-        self.capacity = capacity
-        self.stride = 1
-        self._pending = 0
-        self.steps: list[int] = []
-        self.values: dict[str, list[float]] = {}
-
-    def add(self, step: int, **values: float) -> None:
-        self._pending += 1
-        if self._pending < self.stride:
-            return
-        self._pending = 0
-        self.steps.append(step)
-        for name, value in values.items():
-            self.values.setdefault(name, []).append(value)
-        if len(self.steps) >= self.capacity:
-            self.steps = self.steps[::2]
-            self.values = {name: series[::2] for name, series in self.values.items()}
-            self.stride *= 2
-
-
 @dataclass
 class ProgressRecord:
     """The mutable side: the job's thread writes here under a lock; `snapshot()` copies it out."""
 
     snapshot_state: Snapshot = field(default_factory=Snapshot)
-    series: DownsampledSeries = field(default_factory=DownsampledSeries)
+    batch_curves: BatchCurves = field(default_factory=BatchCurves)
     lock: threading.Lock = field(default_factory=threading.Lock)
     started_at: float | None = None
     paused_s: float = 0.0
 
+    def _change(self, **changes) -> None:
+        """Apply changes to the snapshot; callers hold the lock."""
+        self.snapshot_state = replace(self.snapshot_state, revision=self.snapshot_state.revision + 1, **changes)
+
     def update(self, **changes) -> None:
         with self.lock:
-            self.snapshot_state = replace(self.snapshot_state, **changes)
+            self._change(**changes)
 
     def add_batch(self, step: int, loss: float, accuracy: float, **changes) -> None:
         with self.lock:
-            self.series.add(step, loss=loss, accuracy=accuracy)
-            self.snapshot_state = replace(self.snapshot_state, step=step, **changes)
+            self.batch_curves.add(step, loss, accuracy)
+            self._change(step=step, last_loss=loss, **changes)
 
     def add_epoch(self, record: EpochRecord) -> None:
         with self.lock:
-            self.snapshot_state = replace(self.snapshot_state, epochs=(*self.snapshot_state.epochs, record))
+            self._change(epochs=(*self.snapshot_state.epochs, record))
 
     def add_event(self, event: Event) -> None:
         with self.lock:
-            self.snapshot_state = replace(self.snapshot_state, events=(*self.snapshot_state.events, event))
+            self._change(events=(*self.snapshot_state.events, event))
 
     def elapsed(self) -> float:
         """Seconds spent training so far, not counting pauses."""
@@ -140,10 +123,9 @@ class ProgressRecord:
 
     def snapshot(self) -> Snapshot:
         with self.lock:
-            series = self.series
-            return replace(
-                self.snapshot_state,
-                batch_steps=tuple(series.steps),
-                batch_loss=tuple(series.values.get("loss", ())),
-                batch_accuracy=tuple(series.values.get("accuracy", ())),
-            )
+            return self.snapshot_state
+
+    def curves(self, max_points: int = LIVE_POINTS) -> CurvesView:
+        """The per-batch curves so far, at most `max_points` per metric."""
+        with self.lock:
+            return self.batch_curves.view(max_points)

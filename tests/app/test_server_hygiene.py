@@ -7,10 +7,9 @@ Streamlit upgrade, or a removed line in app.py, brings either back.
 
 from __future__ import annotations
 
-import tomllib
-
 import keras
 from app_driver import ROOT, open_app
+from streamlit import config
 
 from core.runs.store import RunStore
 
@@ -27,6 +26,7 @@ def test_keras_global_state_survives_page_runs(tmp_path, monkeypatch):
     assert not app.exception
 
 
-def test_post_script_garbage_collection_is_off():
-    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
-    assert config["runner"]["postScriptGC"] is False
+def test_post_script_garbage_collection_is_off(monkeypatch):
+    monkeypatch.chdir(ROOT)  # Streamlit reads .streamlit/config.toml from where it is started
+    config.get_config_options(force_reparse=True)
+    assert config.get_option("runner.postScriptGC") is False

@@ -3,42 +3,22 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from browser_steps import save_screenshot
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from bench.app_server import CHROMIUM_FLAGS, AppDidNotStart, find_chromium, running_app
 
 
 def chromium_path() -> str:
     """Debian's Chromium; skipped with a reason where it is missing, except in CI, where that fails."""
-    path = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+    path = find_chromium()
     if path is None:
         if os.environ.get("CI") == "true":
             pytest.fail("Chromium is missing in CI: .ci/run installs Debian's chromium package.")
         pytest.skip("End-to-end tests need Chromium: sudo apt install chromium")
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -51,37 +31,11 @@ def runs_dir(tmp_path_factory) -> Path:
 def app_url(tmp_path_factory, runs_dir) -> str:
     """Start the app with a fresh runs folder; wait for its health check; stop it afterwards."""
     chromium_path()
-    port = free_port()
-    log = open(tmp_path_factory.mktemp("e2e-log") / "streamlit.log", "w")  # noqa: SIM115 - closed below
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
-         # Naming the address stops Streamlit looking up this machine's external IP online.
-         "--browser.serverAddress", "127.0.0.1"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-        # A native crash prints every thread's Python stack into the log.
-        env={**os.environ, "EXPLORER_RUNS_DIR": str(runs_dir), "EXPLORER_OFFLINE": "1", "PYTHONFAULTHANDLER": "1"},
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            log.close()
-            pytest.fail("The app did not start; see its log.")
-        time.sleep(0.5)
-    yield url
-    server.terminate()
     try:
-        server.wait(20)
-    except subprocess.TimeoutExpired:
-        server.kill()
-    log.close()
+        with running_app(runs_dir, tmp_path_factory.mktemp("e2e-log") / "streamlit.log") as app:
+            yield app.url
+    except AppDidNotStart as error:
+        pytest.fail(str(error))
 
 
 @pytest.fixture(scope="session")

@@ -65,7 +65,7 @@ def test_a_job_in_a_training_process_reports_obeys_and_saves_like_one_in_a_threa
     assert result.state is JobState.STOPPED and result.error is None
     assert 1 <= len(result.epochs) < 3 and snapshot.epochs == result.epochs
     assert [(event.setting, event.new) for event in result.events] == [("dropout", 0.6)]
-    assert snapshot.step > paused_at and len(snapshot.batch_loss) == snapshot.step
+    assert snapshot.step > paused_at and job.curves().count == snapshot.step
     # The model stayed in the training process; the run it saved there is complete and loads here.
     assert result.model is None and result.saved_run_id
     saved = store.get(result.saved_run_id)
@@ -154,3 +154,16 @@ def test_when_the_app_dies_its_training_process_stops_and_keeps_the_run(tmp_path
     (run,) = store.list_runs()
     assert run.state == "stopped" and run.epochs_completed < 50
     assert store.load_model(run.run_id).count_params() > 0
+
+
+def test_the_training_process_runs_at_a_lower_cpu_priority_than_the_app():
+    worker = WorkerProcess(idle_s=60)
+    try:
+        # Field 19 of /proc/PID/stat is the nice value; the worker sets its own as soon as it starts.
+        wait_for(lambda: niceness(worker.process.pid) > niceness(os.getpid()), timeout=30)
+    finally:
+        worker.retire()
+
+
+def niceness(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])

@@ -50,7 +50,7 @@ def test_a_job_trains_and_reports_everything_the_live_panel_needs(tiny_mnist):
     assert snapshot.state is JobState.FINISHED
     # 600 images, 10 % for validation: 540 to train on in batches of 32.
     assert snapshot.batches_per_epoch == 17
-    assert snapshot.step == 34 and len(snapshot.batch_loss) == 34
+    assert snapshot.step == 34 and job.curves().count == 34
     assert [record.epoch for record in result.epochs] == [0, 1]
     assert result.epochs[-1].val_accuracy > 0.5  # real digits are learnable even from 540 of them
     assert all(matrix.sum() == 60 for matrix in result.confusion_matrices)
@@ -60,7 +60,7 @@ def test_a_job_trains_and_reports_everything_the_live_panel_needs(tiny_mnist):
     assert snapshot.samples_per_second > 0
     # The per-batch values are exact: their size-weighted mean is the epoch's training loss.
     sizes = np.array([32] * 16 + [540 - 16 * 32])
-    first_epoch_losses = np.array(snapshot.batch_loss[:17])
+    first_epoch_losses = job.curves().loss[:17]
     assert np.sum(first_epoch_losses * sizes) / 540 == pytest.approx(result.epochs[0].loss, rel=1e-3)
 
 

@@ -1,0 +1,88 @@
+"""Live curves: smoothing matches TensorBoard's formula, and a redraw's size does not grow with the run."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.io
+import pytest
+
+from app_pages.live_panel import IDLE_REFRESH_SECONDS, MAX_REFRESH_SECONDS, REFRESH_SECONDS, refresh_interval
+from core.curves import LIVE_POINTS, BatchCurves, min_max_indices, smooth
+from core.figures.training import LiveCurvesFigure, curves_from_snapshot
+from core.training import JobState
+from core.training.progress import EpochRecord, ProgressRecord
+
+
+def tensorboard_smoothing(values, weight=0.8):
+    """The reference: TensorBoard's debiased exponential moving average, one value at a time."""
+    smoothed, last, seen = [], 0.0, 0
+    for value in values:
+        if not np.isfinite(value):
+            smoothed.append(np.nan)
+            continue
+        seen += 1
+        last = weight * last + (1 - weight) * value
+        smoothed.append(last / (1 - weight**seen))
+    return np.array(smoothed)
+
+
+def test_vectorised_and_incremental_smoothing_both_match_the_reference():
+    values = np.random.default_rng(0).normal(1.0, 0.3, 500)
+    values[[7, 200]] = np.nan
+    reference = tensorboard_smoothing(values)
+    np.testing.assert_allclose(smooth(values), reference, equal_nan=True)
+    curves = BatchCurves()
+    for step, value in enumerate(values, start=1):
+        curves.add(step, value, 0.5)
+    np.testing.assert_allclose(curves.view(len(values)).smoothed_loss, reference, equal_nan=True)
+
+
+def test_downsampling_keeps_every_stretchs_extremes_and_both_ends():
+    values = np.random.default_rng(1).uniform(0.4, 0.6, 50_000)
+    values[12_345], values[40_000] = 9.0, -3.0  # a spike and a dip a 50-fold stride would miss
+    chosen = min_max_indices(values, 1_000)
+    assert len(chosen) <= 1_000 and np.all(np.diff(chosen) > 0)
+    assert {0, 12_345, 40_000, 49_999} <= set(chosen.tolist())
+
+
+def test_a_live_figure_of_50000_batches_draws_at_most_the_budget():
+    progress = ProgressRecord()
+    rng = np.random.default_rng(2)
+    for step in range(1, 50_001):
+        progress.add_batch(step, float(rng.uniform(0.1, 2.0)), float(rng.uniform(0.2, 1.0)))
+    progress.add_epoch(EpochRecord(0, 50_000, 0.5, 0.8, 0.6, 0.75, 1e-3, 60.0))
+    view = progress.curves()
+    assert view.count == 50_000 and len(view.steps) <= LIVE_POINTS
+    figure = LiveCurvesFigure().update(curves_from_snapshot("run", progress.snapshot(), view))
+    batch_traces = [trace for trace in figure.data if trace.mode == "lines"]
+    assert len(batch_traces) == 4 and all(len(trace.x) <= LIVE_POINTS for trace in batch_traces)
+    # What is sent to the browser is bounded too: 4 curves of <= 1,000 points plus validation.
+    assert len(plotly.io.to_json(figure, validate=False)) < 200_000
+
+
+def test_the_live_figure_is_laid_out_once_and_only_new_events_are_added():
+    progress = ProgressRecord()
+    for step in range(1, 11):
+        progress.add_batch(step, 1.0 / step, step / 10)
+    live = LiveCurvesFigure()
+    curves = curves_from_snapshot("run", progress.snapshot(), progress.curves())
+    first = live.update(curves)
+    second = live.update(curves)
+    assert first is second and list(second.data[1].x) == list(range(1, 11))
+    assert len(second.layout.shapes) == 0
+
+
+@pytest.mark.parametrize(
+    ("state", "redraw_s", "current", "expected"),
+    [
+        (JobState.RUNNING, 0.02, REFRESH_SECONDS, REFRESH_SECONDS),  # cheap: about every second
+        (JobState.RUNNING, 0.15, REFRESH_SECONDS, 2.0),  # slow: back off
+        (JobState.RUNNING, 5.0, REFRESH_SECONDS, MAX_REFRESH_SECONDS),  # never slower than the cap
+        (JobState.RUNNING, 0.15, 2.0, 2.0),  # no flip-flop just under the limit
+        (JobState.RUNNING, 0.02, 8.0, REFRESH_SECONDS),  # cheap again: back to every second
+        (JobState.QUEUED, 0.02, REFRESH_SECONDS, IDLE_REFRESH_SECONDS),
+        (JobState.PAUSED, 0.02, REFRESH_SECONDS, IDLE_REFRESH_SECONDS),
+    ],
+)
+def test_the_refresh_interval_backs_off_when_slow_or_idle(state, redraw_s, current, expected):
+    assert refresh_interval(state, redraw_s, current) == expected
