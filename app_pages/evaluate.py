@@ -9,10 +9,19 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.insight_cache import class_heatmaps, enlarge, heatmap_methods
-from app_pages.resources import ACTIVE_RUN_KEY, load_run_model, model_key, run_evaluation, run_store
+from app_pages.resources import (
+    ACTIVE_RUN_KEY,
+    drawn_set,
+    drawn_set_evaluation,
+    load_run_model,
+    model_key,
+    run_evaluation,
+    run_store,
+)
 from app_pages.sidebar import require_dataset
 from app_pages.wording import counted
 from core.datasets import Dataset
+from core.drawn_test_set import drawing_gap_reading, drawn_styles
 from core.evaluation import (
     Evaluation,
     cell_examples,
@@ -22,7 +31,7 @@ from core.evaluation import (
     most_confused_pairs,
     per_class_scores,
 )
-from core.figures.evaluation import class_scores_figure, confusion_figure
+from core.figures.evaluation import class_scores_figure, confusion_figure, drawing_gap_figure
 from core.figures.training import curves_from_history, training_curves_figure
 from core.insight.saliency import overlay
 from core.runs.store import RunStoreError, RunSummary
@@ -43,18 +52,24 @@ class Lens:
     for_truth: bool
 
 
-def gallery(dataset: Dataset, evaluation: Evaluation, indices: np.ndarray, empty: str, lens: Lens | None = None):
-    """Test images with what the model said about them; with a `lens`, the model's evidence laid over them."""
+def gallery(
+    names: tuple[str, ...],
+    all_images: np.ndarray,
+    evaluation: Evaluation,
+    indices: np.ndarray,
+    empty: str,
+    lens: Lens | None = None,
+) -> None:
+    """Evaluated images with what the model said about them; with a `lens`, the model's evidence laid over them."""
     if len(indices) == 0:
         st.caption(empty)
         return
-    names = dataset.class_names
     captions = [
         f"#{i} true {names[evaluation.labels[i]]} · said {names[evaluation.predictions[i]]} "
         f"({100 * evaluation.confidence[i]:.0f} %)"
         for i in indices
     ]
-    images = dataset.x_test[indices]
+    images = all_images[indices]
     if lens is not None:
         classes = (evaluation.labels if lens.for_truth else evaluation.predictions)[indices]
         heatmaps = class_heatmaps(lens.model_key, lens.model, images, classes, heatmap_methods(lens.model)[0])
@@ -76,12 +91,15 @@ def render_curves(run: RunSummary) -> None:
 
 def render_confusion(dataset: Dataset, run: RunSummary, evaluation: Evaluation, lens) -> None:
     names = dataset.class_names
-    matrix_column, gallery_column = st.columns([3, 2], gap="large")
+    source = st.segmented_control(
+        "Matrix of", ["test", "validation"], default="test", key="confusion_source", required=True,
+        format_func={"test": "Test set (final model)", "validation": "Validation set, by epoch"}.get,
+    )  # fmt: skip
+    if source == "test":
+        confusion_with_gallery(names, dataset.x_test, evaluation, "Test set", "test_confusion", lens)
+        return
+    matrix_column, _ = st.columns([3, 2], gap="large")
     with matrix_column:
-        source = st.segmented_control(
-            "Matrix of", ["test", "validation"], default="test", key="confusion_source", required=True,
-            format_func={"test": "Test set (final model)", "validation": "Validation set, by epoch"}.get,
-        )  # fmt: skip
         if source == "validation":
             matrices = run_store().validation_confusions(run.run_id)
             if not len(matrices):
@@ -94,11 +112,17 @@ def render_confusion(dataset: Dataset, run: RunSummary, evaluation: Evaluation, 
                             key="validation_confusion")  # fmt: skip
             st.caption("Replays how the mistakes changed while the model trained. Select the test-set matrix to "
                        "open the images behind a cell.")  # fmt: skip
-            return
+
+
+def confusion_with_gallery(
+    names: tuple[str, ...], images: np.ndarray, evaluation: Evaluation, title: str, key: str, lens
+) -> None:
+    """A confusion matrix whose cells, clicked, show the images behind them."""
+    matrix_column, gallery_column = st.columns([3, 2], gap="large")
+    with matrix_column:
         selection = st.plotly_chart(
-            confusion_figure(evaluation.confusion, names, "Test set"), key="test_confusion",
-            on_select="rerun", selection_mode="points",
-        )  # fmt: skip
+            confusion_figure(evaluation.confusion, names, title), key=key, on_select="rerun", selection_mode="points"
+        )
     cell = _selected_cell(selection)
     with gallery_column:
         if cell is None:
@@ -113,8 +137,38 @@ def render_confusion(dataset: Dataset, run: RunSummary, evaluation: Evaluation, 
         true_class, predicted_class = cell
         label = "correct" if true_class == predicted_class else "mistaken for"
         st.markdown(f"**{names[true_class]}** {label} **{names[predicted_class]}**, most confident first")
-        gallery(dataset, evaluation, cell_examples(evaluation, true_class, predicted_class, GALLERY_SIZE),
-                "No test image falls in this cell.", lens)  # fmt: skip
+        examples = cell_examples(evaluation, true_class, predicted_class, GALLERY_SIZE)
+        gallery(names, images, evaluation, examples, "No image falls in this cell.", lens)
+
+
+def render_drawings(dataset: Dataset, run: RunSummary, evaluation: Evaluation, lens) -> None:
+    """Test images against the same images drawn as people draw them: overall, per class, and which get confused."""
+    model = load_run_model(run.run_id, run.model_sha256)
+    styles = drawn_styles(dataset.name)
+    drawn = {style: drawn_set_evaluation(model_key(run), dataset.source, style, model, dataset) for style in styles}
+    # The same test images as the drawings, so the comparison is like for like.
+    sample = drawn_set(dataset.name, dataset.source, styles[0], dataset).test_indices
+    sample_evaluation = Evaluation(evaluation.probabilities[sample], evaluation.labels[sample])
+    trained_with_drawings = bool(run.config.get("model", {}).get("augmentation", {}).get("drawing_rate"))
+    accuracies = {style: result.accuracy for style, result in drawn.items()}
+    st.markdown(drawing_gap_reading(sample_evaluation.accuracy, accuracies, trained_with_drawings))
+    columns = st.columns(len(styles) + 1)
+    columns[0].metric("Test images", f"{100 * sample_evaluation.accuracy:.1f} %")
+    for column, (style, accuracy) in zip(columns[1:], accuracies.items(), strict=True):
+        column.metric(f"Drawn: {style}", f"{100 * accuracy:.1f} %",
+                      delta=f"{100 * (accuracy - sample_evaluation.accuracy):+.1f} points")  # fmt: skip
+    st.caption(
+        f"{len(sample):,} test images ({counted(len(sample) // len(dataset.class_names), 'image')} per class), each "
+        "drawn on a canvas in white on black and read through the Predict page's own preprocessing."
+    )
+    recall = {style: per_class_scores(result.confusion).recall for style, result in drawn.items()}
+    test_recall = per_class_scores(sample_evaluation.confusion).recall
+    st.plotly_chart(drawing_gap_figure(dataset.class_names, test_recall, recall), key="drawing_gap")
+    style = st.segmented_control("Confusion matrix of", styles, default=styles[0], key="drawn_style", required=True)
+    confusion_with_gallery(
+        dataset.class_names, drawn_set(dataset.name, dataset.source, style, dataset).images, drawn[style],
+        f"Drawn: {style}", "drawn_confusion", lens,
+    )  # fmt: skip
 
 
 def _selected_cell(selection) -> tuple[int, int] | None:
@@ -164,7 +218,9 @@ def render() -> None:
     trained.metric("Trained for", counted(run.epochs_completed, "epoch"))
 
     lens = choose_lens(model_key(run), load_run_model(run.run_id, run.model_sha256))
-    curves, confusion, classes, mistakes = st.tabs(["Curves", "Confusion matrix", "Per class", "Mistakes"])
+    curves, confusion, classes, mistakes, drawings = st.tabs(
+        ["Curves", "Confusion matrix", "Per class", "Mistakes", "Drawings"]
+    )
     with curves:
         render_curves(run)
     with confusion:
@@ -179,9 +235,12 @@ def render() -> None:
                      column_config={"precision": percent, "recall": percent, "F1": percent})  # fmt: skip
     with mistakes:
         st.markdown("**Confident mistakes**: wrong answers the model was surest about.")
-        gallery(dataset, evaluation, confident_mistakes(evaluation, GALLERY_SIZE), "No mistakes at all.", lens)
+        names, images = dataset.class_names, dataset.x_test
+        gallery(names, images, evaluation, confident_mistakes(evaluation, GALLERY_SIZE), "No mistakes at all.", lens)
         st.markdown("**Hardest examples**: the images whose true class got the least probability.")
-        gallery(dataset, evaluation, hardest_examples(evaluation, GALLERY_SIZE), "", lens)
+        gallery(names, images, evaluation, hardest_examples(evaluation, GALLERY_SIZE), "", lens)
+    with drawings:
+        render_drawings(dataset, run, evaluation, lens)
 
 
 render()

@@ -144,7 +144,7 @@ def start_jobs(model: dict, training: dict, datasets: list[str]) -> None:
     try:
         for name in datasets:
             data = load_dataset(name, data_folder())
-            spec = ModelSpec.from_dict(model)
+            spec = ModelSpec.from_dict(model).for_dataset(name)
             config = TrainConfig.from_dict({**training, "dataset": name})
             jobs.append(TrainingJob(data, spec, config, on_finish=run_store().saver(data.source), isolated=True))
     except (DatasetError, KeyError, TypeError, ValueError) as error:

@@ -13,7 +13,13 @@ from core.datasets import Dataset
 from core.figures.prediction import probability_figure
 from core.inference import UNSURE_BELOW, top_classes
 from core.insight.saliency import overlay
-from core.preprocessing import ImageInputError, PreprocessResult, naive_resize, preprocess_image
+from core.preprocessing import (
+    ImageInputError,
+    PreprocessResult,
+    fills_outlines_by_default,
+    naive_resize,
+    preprocess_image,
+)
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "webp", "bmp"]
 
@@ -71,8 +77,12 @@ def render_why(dataset: Dataset, chosen: ChosenModel, model_input: np.ndarray, p
     names = dataset.class_names
     left, right = st.columns([1, 2])
     # Keyed by the answer, so a new drawing with a new answer shows the evidence for that answer again.
-    target = right.selectbox("Evidence for", order, key=f"why_class_{order[0]}",
-                             format_func=lambda i: f"{names[i]} ({100 * probabilities[i]:.1f} %)")  # fmt: skip
+    target = right.selectbox(
+        "Evidence for",
+        order,
+        key=f"why_class_{order[0]}",
+        format_func=lambda i: f"{names[i]} ({100 * probabilities[i]:.1f} %)",
+    )
     method = heatmap_methods(chosen.model)[0]
     heatmap = class_heatmap(chosen.key, chosen.model, model_input, target, method)
     left.image(enlarge(overlay(model_input, heatmap)), caption=f"Where it looked ({method})", width=150)
@@ -83,18 +93,18 @@ def render_why(dataset: Dataset, chosen: ChosenModel, model_input: np.ndarray, p
     right.page_link("app_pages/inside.py", label="Look inside the model", icon=":material/neurology:")
 
 
-def render() -> None:
-    dataset = require_dataset()
-    st.title("Predict")
-    chosen = choose_model(dataset)
-    if chosen is None:
-        return
-    st.caption(f"Predicting with {chosen.label}.")
+@st.fragment
+def input_and_answer(dataset: Dataset, chosen: ChosenModel) -> None:
+    """The canvas or upload and the answer: a fragment, so a stroke reruns only this, not the whole app."""
     left, right = st.columns([1, 1], gap="large")
     with left:
         source, origin = read_input(dataset)
-        fill = dataset.name == "fashion_mnist" and st.toggle(
-            "Fill closed outlines", key="fill_outlines", help="Fashion-MNIST items are solid silhouettes."
+        fill = fills_outlines_by_default(dataset.name) and st.toggle(
+            "Fill closed outlines",
+            value=True,
+            key="fill_outlines",
+            help="A drawn outline (closed strokes around an empty inside) is filled to a solid shape, "
+            "like the items the model learned from. Turn off to see what it makes of the bare outline.",
         )
         show_naive = st.toggle("Compare with a naive resize", key="show_naive")
     with right:
@@ -116,6 +126,16 @@ def render() -> None:
     # The Inside page looks at the same input.
     st.session_state[LAST_INPUT_KEY] = LastInput(dataset.name, result.model_input, origin)
     render_steps(result, source, show_naive)
+
+
+def render() -> None:
+    dataset = require_dataset()
+    st.title("Predict")
+    chosen = choose_model(dataset)
+    if chosen is None:
+        return
+    st.caption(f"Predicting with {chosen.label}.")
+    input_and_answer(dataset, chosen)
 
 
 render()

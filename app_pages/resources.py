@@ -121,3 +121,20 @@ def test_set_evaluation(model_key: str, dataset_source: str, _model, _dataset: D
 def run_evaluation(run, dataset: Dataset):
     """A saved run's predictions for every test image of `dataset` (loaded and computed once)."""
     return test_set_evaluation(model_key(run), dataset.source, load_run_model(run.run_id, run.model_sha256), dataset)
+
+
+@st.cache_data(show_spinner="Drawing the test images as people draw them…", max_entries=8)
+def drawn_set(dataset_name: str, dataset_source: str, style: str, _dataset: Dataset):
+    """A drawn version of the test set (core.drawn_test_set), made once per data source and style."""
+    from core.drawn_test_set import drawn_test_set
+
+    return drawn_test_set(dataset_name, _dataset.x_test, _dataset.y_test, style)
+
+
+@st.cache_data(show_spinner="Reading the drawings…", max_entries=16)
+def drawn_set_evaluation(model_key: str, dataset_source: str, style: str, _model, _dataset: Dataset):
+    """A model's predictions for one drawn version of the test set."""
+    from core.evaluation import evaluate_model
+
+    drawn = drawn_set(_dataset.name, dataset_source, style, _dataset)
+    return evaluate_model(_model, drawn.images, drawn.labels)

@@ -28,11 +28,14 @@ def run_table(runs: list[RunSummary]) -> pd.DataFrame:
                 "dropout": model.get("dropout"),
                 "L2": model.get("l2"),
                 "batch norm": model.get("batch_norm"),
-                "augmented": any(bool(value) for value in augmentation.values()),
+                # The recipe only says how drawings would be drawn; it is no augmentation by itself.
+                "augmented": any(bool(value) for name, value in augmentation.items() if name != "drawing_recipe"),
+                "robust to drawings": augmentation.get("drawing_rate") or 0.0,
                 "parameters": run.parameters,
                 "epochs": run.epochs_completed,
                 "best validation": run.best_val_accuracy,
                 "test accuracy": run.test_accuracy,
+                "drawn accuracy": run.drawn_accuracy,
                 "time (s)": run.elapsed_s,
                 "device": run.device,
                 "state": run.state,
@@ -49,6 +52,10 @@ def run_table(runs: list[RunSummary]) -> pd.DataFrame:
 COLUMNS = {
     "best validation": st.column_config.NumberColumn(format="percent"),
     "test accuracy": st.column_config.NumberColumn(format="percent"),
+    "drawn accuracy": st.column_config.NumberColumn(
+        format="percent", help="Mean accuracy on the test images drawn as people draw them (Evaluate shows each)."
+    ),
+    "robust to drawings": st.column_config.NumberColumn(format="percent", help="Share of training images redrawn."),
     "parameters": st.column_config.NumberColumn(format="localized"),
     "time (s)": st.column_config.NumberColumn(format="%.1f"),
 }

@@ -34,6 +34,7 @@ def widget_values(spec: ModelSpec, config: TrainConfig) -> dict[str, object]:
         "shift": augmentation.shift_fraction,
         "zoom": augmentation.zoom_fraction,
         "flip": augmentation.horizontal_flip,
+        "drawings": augmentation.drawing_rate,
         "optimizer": config.optimizer,
         "learning_rate": config.learning_rate,
         "schedule": config.schedule,
@@ -65,15 +66,22 @@ def _init_once() -> None:
         apply_preset()
 
 
-def read_settings(dataset_name: str) -> tuple[ModelSpec, TrainConfig]:
-    """Build the spec and config from the widgets; raises ValueError with a plain reason."""
+def read_augmentation(dataset_name: str) -> Augmentation:
+    """The augmentation the widgets describe, as it applies to this dataset."""
     state = st.session_state
-    augmentation = Augmentation(
+    return Augmentation(
         rotation_degrees=float(state["rotation"]),
         shift_fraction=float(state["shift"]),
         zoom_fraction=float(state["zoom"]),
-        horizontal_flip=bool(state.get("flip")) and dataset_name == "fashion_mnist",
-    )
+        horizontal_flip=bool(state.get("flip")),
+        drawing_rate=float(state.get("drawings", 0.0)),
+    ).for_dataset(dataset_name)
+
+
+def read_settings(dataset_name: str) -> tuple[ModelSpec, TrainConfig]:
+    """Build the spec and config from the widgets; raises ValueError with a plain reason."""
+    state = st.session_state
+    augmentation = read_augmentation(dataset_name)
     spec = ModelSpec(
         architecture=state["arch"],
         dropout=float(state["dropout"]),
@@ -149,14 +157,22 @@ def render_regularisation(dataset: Dataset) -> None:
     st.slider("Random rotation (degrees)", 0.0, 30.0, step=1.0, key="rotation", **KEEP)
     st.slider("Random shift (fraction of size)", 0.0, 0.3, step=0.02, key="shift", **KEEP)
     st.slider("Random zoom (fraction)", 0.0, 0.3, step=0.02, key="zoom", **KEEP)
-    if dataset.name == "fashion_mnist":
+    if dataset.info.mirror_invariant:
         st.toggle("Random horizontal flip", key="flip", **KEEP, help="Clothes look the same mirrored.")
     else:
         st.caption("No horizontal flips for digits: a mirrored digit is a different symbol.")
-    augmentation = Augmentation(
-        float(st.session_state["rotation"]), float(st.session_state["shift"]), float(st.session_state["zoom"]),
-        bool(st.session_state.get("flip")) and dataset.name == "fashion_mnist",
-    )  # fmt: skip
+    drawn_as = "outlines and silhouettes" if dataset.info.mirror_invariant else "strokes of one pen width"
+    st.slider(
+        "Robust to drawings (share of images redrawn)",
+        0.0,
+        1.0,
+        step=0.05,
+        key="drawings",
+        **KEEP,
+        help=f"Redraws this share of the training images as people draw them ({drawn_as}), so the model also "
+        "reads what is drawn on the Predict page, not only the dataset's own images.",
+    )
+    augmentation = read_augmentation(dataset.name)
     if augmentation.enabled:
         with st.expander("What the model is fed", expanded=True):
             if st.button("New random versions", key="reshuffle_augmentation", icon=":material/shuffle:"):

@@ -48,7 +48,7 @@ class RunningApp:
 
 
 @contextlib.contextmanager
-def running_app(runs_dir: Path, log_path: Path) -> Iterator[RunningApp]:
+def running_app(runs_dir: Path, log_path: Path, environment: dict[str, str] | None = None) -> Iterator[RunningApp]:
     """`streamlit run app.py` on loopback with a fresh runs folder, as a person starts it; stopped afterwards."""
     port = free_port()
     with open(log_path, "w") as log:
@@ -61,7 +61,10 @@ def running_app(runs_dir: Path, log_path: Path) -> Iterator[RunningApp]:
             ],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
             # A native crash prints every thread's Python stack into the log.
-            env={**os.environ, "EXPLORER_RUNS_DIR": str(runs_dir), "EXPLORER_OFFLINE": "1", "PYTHONFAULTHANDLER": "1"},
+            env={
+                **os.environ, **(environment or {}),
+                "EXPLORER_RUNS_DIR": str(runs_dir), "EXPLORER_OFFLINE": "1", "PYTHONFAULTHANDLER": "1",
+            },
         )  # fmt: skip
         try:
             url = f"http://127.0.0.1:{port}"

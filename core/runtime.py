@@ -13,6 +13,8 @@ import tensorflow as tf
 
 # Split the CPU into N logical devices to exercise the multi-device (MirroredStrategy) path on CPU.
 CPU_DEVICES_ENV = "EXPLORER_CPU_DEVICES"
+# Threads each op may use; all cores unless set (the training process may be given fewer).
+CPU_THREADS_ENV = "EXPLORER_CPU_THREADS"
 
 
 def _configure() -> None:
@@ -26,7 +28,7 @@ def _configure() -> None:
     cores = os.cpu_count() or 1
     # One op at a time, each using every core: best for small convnets on small CPUs.
     tf.config.threading.set_inter_op_parallelism_threads(1 if cores <= 4 else 2)
-    tf.config.threading.set_intra_op_parallelism_threads(cores)
+    tf.config.threading.set_intra_op_parallelism_threads(int(os.environ.get(CPU_THREADS_ENV) or cores))
 
 
 # If the runtime was already started by someone else, keep its settings.

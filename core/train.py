@@ -44,6 +44,9 @@ def build_parser(architectures: dict, presets: dict, optimizers: dict, schedules
     parser.add_argument("--shift", type=float, help="augmentation: random shift up to this fraction of the size")
     parser.add_argument("--zoom", type=float, help="augmentation: random zoom up to this fraction")
     parser.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None, help="random horizontal flips")
+    parser.add_argument(
+        "--drawings", type=float, metavar="SHARE", help="robust to drawings: share of training images redrawn (0-1)"
+    )
     parser.add_argument("--label-smoothing", type=float)
     parser.add_argument("--early-stopping", type=int, metavar="PATIENCE", help="epochs without improvement")
     parser.add_argument("--validation-split", type=float)
@@ -70,10 +73,12 @@ def settings_from(args: argparse.Namespace, preset):
             shift_fraction=args.shift,
             zoom_fraction=args.zoom,
             horizontal_flip=args.flip,
+            drawing_rate=args.drawings,
         ),
     )
-    if augmentation.horizontal_flip and args.dataset != "fashion_mnist":
+    if augmentation.horizontal_flip and not augmentation.for_dataset(args.dataset).horizontal_flip:
         raise ValueError("Horizontal flips are for clothing only: a mirrored digit is a different symbol.")
+    augmentation = augmentation.for_dataset(args.dataset)
     spec = replace(
         spec, augmentation=augmentation, **_given(dropout=args.dropout, l2=args.l2, batch_norm=args.batch_norm)
     )

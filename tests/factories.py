@@ -11,7 +11,15 @@ from core.training import EpochRecord, Event, JobState, TrainConfig, TrainingRes
 
 def tiny_mnist(n_train: int = 600, n_test: int = 200) -> Dataset:
     """The first real digits of the embedded sample: enough to learn from, quick to train on."""
-    sample = load_dataset("mnist")
+    return _first_of(load_dataset("mnist"), n_train, n_test)
+
+
+def tiny_fashion(n_train: int = 600, n_test: int = 200) -> Dataset:
+    """The first real Fashion-MNIST images of whatever source this machine has."""
+    return _first_of(load_dataset("fashion_mnist"), n_train, n_test)
+
+
+def _first_of(sample: Dataset, n_train: int, n_test: int) -> Dataset:
     return Dataset(
         sample.info,
         sample.x_train[:n_train],
@@ -19,7 +27,7 @@ def tiny_mnist(n_train: int = 600, n_test: int = 200) -> Dataset:
         sample.x_test[:n_test],
         sample.y_test[:n_test],
         source_kind=SourceKind.SAMPLE,
-        source=f"{n_train} digits of the embedded sample",
+        source=f"the first {n_train} training images of the {sample.source}",
     )
 
 

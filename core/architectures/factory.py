@@ -13,6 +13,7 @@ from collections import Counter
 import keras
 from keras import layers
 
+from core.architectures.drawing_style import DrawingStyle
 from core.architectures.fused_batch_norm import FusedBatchNorm
 from core.architectures.live_dropout import LiveDropout
 from core.architectures.spec import ModelSpec
@@ -46,6 +47,13 @@ class LayerFactory:
         pieces: list[layers.Layer] = [keras.Input(INPUT_SHAPE, name="pixels")]
         augmentation = self.spec.augmentation
         # Augment raw pixels before scaling: the fill value 0 is then the background, as in the data.
+        # Drawings first, so a redrawn image is then shifted and turned like any other.
+        if augmentation.drawing_rate:
+            pieces.append(
+                DrawingStyle(
+                    augmentation.drawing_rate, augmentation.drawing_recipe, seed=self._seed(), name="drawing_style"
+                )
+            )
         if augmentation.horizontal_flip:
             pieces.append(layers.RandomFlip("horizontal", seed=self._seed(), name="random_flip"))
         if augmentation.rotation_degrees:

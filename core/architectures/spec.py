@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
+
+from core.datasets.registry import DrawingRecipe, dataset_info
 
 
 @dataclass(frozen=True)
@@ -13,12 +15,28 @@ class Augmentation:
     rotation_degrees: float = 0.0
     shift_fraction: float = 0.0
     zoom_fraction: float = 0.0
-    # Only sensible for clothing: a mirrored digit is a different symbol.
+    # Only sensible for clothing: a mirrored digit is a different symbol (see `for_dataset`).
     horizontal_flip: bool = False
+    # "Robust to drawings": the share of training images redrawn as a person draws them.
+    drawing_rate: float = 0.0
+    # How this dataset's items are drawn (a `DrawingRecipe` value), set by `for_dataset`.
+    drawing_recipe: str = DrawingRecipe.DIGIT_BOX.value
 
     @property
     def enabled(self) -> bool:
-        return bool(self.rotation_degrees or self.shift_fraction or self.zoom_fraction or self.horizontal_flip)
+        return bool(self.rotation_degrees or self.shift_fraction or self.zoom_fraction or self.horizontal_flip) or bool(
+            self.drawing_rate
+        )
+
+    def for_dataset(self, dataset_name: str) -> Augmentation:
+        """These settings as they apply to one dataset: flips only where a mirror image is the same class,
+        and drawings drawn the way that dataset's items are drawn."""
+        info = dataset_info(dataset_name)
+        return replace(
+            self,
+            horizontal_flip=self.horizontal_flip and info.mirror_invariant,
+            drawing_recipe=info.drawing_recipe.value,
+        )
 
 
 @dataclass(frozen=True)
@@ -46,6 +64,13 @@ class ModelSpec:
         for name in ("shift_fraction", "zoom_fraction"):
             if not 0 <= getattr(augmentation, name) < 1:
                 raise ValueError(f"{name.replace('_', ' ').capitalize()} must be 0 to below 1.")
+        if not 0 <= augmentation.drawing_rate <= 1:
+            raise ValueError(f"The share of images redrawn must be 0-1, got {augmentation.drawing_rate}.")
+        DrawingRecipe(augmentation.drawing_recipe)  # an unknown recipe raises ValueError
+
+    def for_dataset(self, dataset_name: str) -> ModelSpec:
+        """This spec as it applies to a dataset (see `Augmentation.for_dataset`)."""
+        return replace(self, augmentation=self.augmentation.for_dataset(dataset_name))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -32,6 +32,8 @@ class DatasetInfo:
     npz_names: tuple[str, ...]
     # Size of the official splits, so a source can be called "full".
     official_sizes: tuple[int, int] = (60_000, 10_000)
+    # Whether a mirrored image shows the same class (a shirt does; a mirrored digit is another symbol).
+    mirror_invariant: bool = False
 
 
 MNIST = DatasetInfo(
@@ -61,6 +63,7 @@ FASHION_MNIST = DatasetInfo(
     drawing_recipe=DrawingRecipe.FILL_FRAME,
     folder_names=("fashion_mnist", "fashion-mnist", "fashion"),
     npz_names=("fashion_mnist.npz", "fashion-mnist.npz"),
+    mirror_invariant=True,
 )
 
 DATASETS: dict[str, DatasetInfo] = {info.name: info for info in (MNIST, FASHION_MNIST)}

@@ -53,3 +53,18 @@ def class_scores_figure(scores: ClassScores, class_names: Sequence[str]) -> go.F
     figure.update_layout(barmode="group", yaxis=dict(range=[0, 1.01], tickformat=".0%"), height=320,
                          margin=dict(l=0, r=0, t=10, b=0), legend=dict(orientation="h", y=1.12))  # fmt: skip
     return figure
+
+
+def drawing_gap_figure(class_names: Sequence[str], test_recall: np.ndarray, drawn_recall: dict[str, np.ndarray]):
+    """Per class: the share of test images read right next to the share of each drawn version."""
+    figure = go.Figure()
+    for name, values in (("test images", test_recall), *drawn_recall.items()):
+        figure.add_bar(
+            name=name, x=list(class_names), y=values, hovertemplate="%{x}: %{y:.1%}<extra>" + name + "</extra>"
+        )
+    figure.update_xaxes(type="category")
+    figure.update_layout(
+        barmode="group", yaxis=dict(range=[0, 1.01], tickformat=".0%", title="read right"), height=340,
+        margin=dict(l=0, r=0, t=10, b=0), legend=dict(orientation="h", y=1.12),
+    )  # fmt: skip
+    return figure

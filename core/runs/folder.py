@@ -123,6 +123,7 @@ def write_run(
         {
             "test_accuracy": _finite(result.test_accuracy),
             "test_loss": _finite(result.test_loss),
+            "drawn_accuracy": {style: _finite(value) for style, value in result.drawn_accuracy.items()},
             "best_val_accuracy": max((e.val_accuracy for e in result.epochs), default=None),
             "epochs_completed": len(result.epochs),
             "elapsed_s": round(result.elapsed_s, 2),

@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS runs (
     dataset TEXT,
     architecture TEXT,
     test_accuracy REAL,
+    drawn_accuracy REAL,
     best_val_accuracy REAL,
     epochs_completed INTEGER,
     elapsed_s REAL,
@@ -49,6 +50,8 @@ CREATE TABLE IF NOT EXISTS runs (
     tags TEXT NOT NULL DEFAULT '[]'
 )
 """
+# Columns added since the first index format, with their SQL types.
+ADDED_COLUMNS = {"drawn_accuracy": "REAL"}
 MAX_NAME_LENGTH = 80
 MAX_TAGS = 10
 
@@ -69,6 +72,8 @@ class RunSummary:
     dataset: str | None = None
     architecture: str | None = None
     test_accuracy: float | None = None
+    # The mean accuracy over the drawn versions of the test set (None for runs saved before they existed).
+    drawn_accuracy: float | None = None
     best_val_accuracy: float | None = None
     epochs_completed: int | None = None
     elapsed_s: float | None = None
@@ -111,6 +116,7 @@ class RunStore:
             with self._connect() as db:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute(SCHEMA)
+                _add_new_columns(db)
         except (OSError, sqlite3.Error) as error:
             return self._describe_write_failure(error, "new runs cannot be saved")
         self._index_ready = True
@@ -316,6 +322,7 @@ class RunStore:
             dataset=manifest.get("dataset"),
             architecture=manifest.get("architecture"),
             test_accuracy=metrics.get("test_accuracy"),
+            drawn_accuracy=_mean_drawn_accuracy(metrics.get("drawn_accuracy")),
             best_val_accuracy=metrics.get("best_val_accuracy"),
             epochs_completed=metrics.get("epochs_completed"),
             elapsed_s=metrics.get("elapsed_s"),
@@ -330,17 +337,33 @@ class RunStore:
         with self._connect() as db:
             db.execute(
                 """INSERT INTO runs (run_id, created_utc, state, complete, problem, dataset, architecture,
-                       test_accuracy, best_val_accuracy, epochs_completed, elapsed_s, device, parameters,
-                       model_sha256, config_json)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                       test_accuracy, drawn_accuracy, best_val_accuracy, epochs_completed, elapsed_s, device,
+                       parameters, model_sha256, config_json)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT(run_id) DO UPDATE SET state = excluded.state, complete = excluded.complete,
                        problem = excluded.problem""",
                 (
                     run.run_id, run.created_utc, run.state, int(run.complete), run.problem, run.dataset,
-                    run.architecture, run.test_accuracy, run.best_val_accuracy, run.epochs_completed,
+                    run.architecture, run.test_accuracy, run.drawn_accuracy, run.best_val_accuracy,
+                    run.epochs_completed,
                     run.elapsed_s, run.device, run.parameters, run.model_sha256, json.dumps(run.config),
                 ),
             )  # fmt: skip
+
+
+def _add_new_columns(db: sqlite3.Connection) -> None:
+    """Bring an index made by an earlier version up to this schema (its runs keep None there)."""
+    present = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+    for name, kind in ADDED_COLUMNS.items():
+        if name not in present:
+            db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+
+
+def _mean_drawn_accuracy(by_style: object) -> float | None:
+    if not isinstance(by_style, dict):
+        return None
+    values = [value for value in by_style.values() if isinstance(value, (int, float))]
+    return sum(values) / len(values) if values else None
 
 
 def _summary_from_row(row: sqlite3.Row) -> RunSummary:

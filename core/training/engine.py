@@ -19,6 +19,7 @@ from core.architectures import ModelSpec, build_model
 from core.curves import HISTORY_POINTS
 from core.datasets import Dataset
 from core.datasets.registry import NUM_CLASSES
+from core.drawn_test_set import drawn_styles, drawn_test_set
 from core.evaluation import EVALUATION_BATCH, confusion_matrix
 from core.training.config import MAX_EPOCHS, TrainConfig
 from core.training.data import batches, split_for_training
@@ -46,6 +47,8 @@ class TrainingResult:
     confusion_matrices: list[np.ndarray] = field(default_factory=list)
     test_loss: float | None = None
     test_accuracy: float | None = None
+    # Accuracy on the drawn versions of the test set, by style (see core/drawn_test_set.py).
+    drawn_accuracy: dict[str, float] = field(default_factory=dict)
     error: str | None = None
     # The run id the `on_finish` hook saved this result under, if it returns one.
     saved_run_id: str | None = None
@@ -123,9 +126,19 @@ def train_model(
         result = result_from(progress, spec, config, state, model=model, control=control)
         # The test set is looked at once, after training, and never steers it.
         result.test_loss, result.test_accuracy, _ = score(model, dataset.x_test, dataset.y_test)
+        result.drawn_accuracy = drawn_accuracy(model, dataset)
         return result
     except Exception as error:
         return result_from(progress, spec, config, JobState.FAILED, _plain_error(error), model, control)
+
+
+def drawn_accuracy(model: keras.Model, dataset: Dataset) -> dict[str, float]:
+    """Accuracy on each drawn version of the test set: how well the model reads what people draw."""
+    accuracies = {}
+    for style in drawn_styles(dataset.name):
+        drawn = drawn_test_set(dataset.name, dataset.x_test, dataset.y_test, style)
+        accuracies[style] = score(model, drawn.images, drawn.labels)[1]
+    return accuracies
 
 
 def _early_stopping(config: TrainConfig) -> list[keras.callbacks.Callback]:

@@ -17,11 +17,8 @@ class Preset:
     config: TrainConfig
 
     def for_dataset(self, dataset: str) -> Preset:
-        """The same preset for another dataset (horizontal flips are for clothing only)."""
-        spec = self.spec
-        if dataset != "fashion_mnist" and spec.augmentation.horizontal_flip:
-            spec = replace(spec, augmentation=replace(spec.augmentation, horizontal_flip=False))
-        return replace(self, spec=spec, config=replace(self.config, dataset=dataset))
+        """The same preset for another dataset, its augmentation made to suit that dataset."""
+        return replace(self, spec=self.spec.for_dataset(dataset), config=replace(self.config, dataset=dataset))
 
 
 PRESETS: dict[str, Preset] = {
@@ -55,6 +52,22 @@ PRESETS: dict[str, Preset] = {
                 augmentation=Augmentation(shift_fraction=0.08, horizontal_flip=True),
             ),
             TrainConfig(epochs=20, batch_size=128, learning_rate=3e-3, schedule="one_cycle", label_smoothing=0.1),
+        ),
+        Preset(
+            "drawings",
+            "Reads drawings too",
+            "The starter models' recipe: the compact CNN with half its training images redrawn as people draw "
+            "them, plus small turns, shifts and zooms, for 15 epochs. It reads canvas drawings far better, for "
+            "about a point of test accuracy, in a few minutes on a 2-core CPU.",
+            ModelSpec(
+                "compact",
+                dropout=0.25,
+                batch_norm=True,
+                augmentation=Augmentation(
+                    rotation_degrees=10.0, shift_fraction=0.1, zoom_fraction=0.1, drawing_rate=0.5
+                ),
+            ),
+            TrainConfig(epochs=15, batch_size=128, learning_rate=3e-3, schedule="one_cycle"),
         ),
     )
 }

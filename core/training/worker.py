@@ -9,10 +9,15 @@ from multiprocessing.connection import Connection
 # Training yields the CPU to the server and its pages: on 2 cores a third visitor's page while two
 # others train was usable in 65 s at nice 10 against 134 s at nice 0 (bench/load_under_training.py).
 WORKER_NICENESS = 10
+# Threads for training ops (all cores unless set): bench/load_under_training.py --worker-threads 1
+# measures whether leaving a core free for the server is worth its cost in training speed.
+WORKER_THREADS_ENV = "EXPLORER_WORKER_THREADS"
 
 
 def main(argv: list[str]) -> None:
     os.nice(WORKER_NICENESS)
+    if os.environ.get(WORKER_THREADS_ENV):
+        os.environ["EXPLORER_CPU_THREADS"] = os.environ[WORKER_THREADS_ENV]
     # Importing this imports TensorFlow: the worker is warm before its job arrives.
     from core.training.isolated import serve_one
 
