@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from core.architectures.drawing_style import ITEM_THRESHOLD
 from core.datasets.registry import DrawingRecipe, dataset_info
 from core.preprocessing import preprocess_image
 
@@ -39,8 +40,8 @@ def draw(image: np.ndarray, style: str) -> np.ndarray:
     canvas = ndimage.zoom(image.astype(np.float32), CANVAS_SCALE, order=1)
     peak = max(float(canvas.max()), 1.0)
     if style in ("outline", "silhouette"):
-        # The item's shape: every pixel of it, small dark gaps inside closed.
-        item = ndimage.binary_fill_holes(ndimage.binary_closing(canvas > 0.1 * peak, iterations=CANVAS_SCALE))
+        # The item's shape, as a person fills it in: every pixel of it, with no holes inside.
+        item = ndimage.binary_fill_holes(canvas > ITEM_THRESHOLD * peak)
         drawn = item if style == "silhouette" else item & ~ndimage.binary_erosion(item, iterations=BRUSH)
     elif style in ("strokes", "bold strokes"):
         # Pen strokes of one width: the digit's ink, binarised; a bold brush is wider still.

@@ -40,6 +40,7 @@ def build_parser(architectures: dict, presets: dict, optimizers: dict, schedules
     parser.add_argument("--dropout", type=float, help="dropout rate, 0 to below 1")
     parser.add_argument("--l2", type=float, help="L2 weight decay on kernels")
     parser.add_argument("--batch-norm", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--width", type=float, help="multiply every layer's channels or units (0.25-4)")
     parser.add_argument("--rotation", type=float, help="augmentation: random rotation up to this many degrees")
     parser.add_argument("--shift", type=float, help="augmentation: random shift up to this fraction of the size")
     parser.add_argument("--zoom", type=float, help="augmentation: random zoom up to this fraction")
@@ -80,7 +81,9 @@ def settings_from(args: argparse.Namespace, preset):
         raise ValueError("Horizontal flips are for clothing only: a mirrored digit is a different symbol.")
     augmentation = augmentation.for_dataset(args.dataset)
     spec = replace(
-        spec, augmentation=augmentation, **_given(dropout=args.dropout, l2=args.l2, batch_norm=args.batch_norm)
+        spec,
+        augmentation=augmentation,
+        **_given(dropout=args.dropout, l2=args.l2, batch_norm=args.batch_norm, width=args.width),
     )
     config = replace(
         config,

@@ -11,6 +11,7 @@ from app_driver import figure_of, open_app, plotly_array, switch_to
 
 from core.architectures import ModelSpec
 from core.datasets import forget_loaded_datasets, load_dataset
+from core.drawn_test_set import drawn_styles, drawn_test_set
 from core.evaluation import confusion_matrix
 from core.runs.store import RunStore
 from core.training import TrainConfig, TrainingJob, TrainingScheduler
@@ -53,7 +54,7 @@ def test_evaluate_page_reports_the_test_set(app, trained_run):
     predictions = model.predict(dataset.x_test[..., None], verbose=0).argmax(1)
     metrics = {metric.label: metric.value for metric in app.metric}
     assert metrics["Test accuracy"] == f"{100 * np.mean(predictions == dataset.y_test):.2f} %"
-    assert [tab.label for tab in app.tabs] == ["Curves", "Confusion matrix", "Per class", "Mistakes"]
+    assert [tab.label for tab in app.tabs] == ["Curves", "Confusion matrix", "Per class", "Mistakes", "Drawings"]
     assert any(word in " ".join(m.value for m in app.markdown) for word in ("Overfitting", "Underfitting", "good fit"))
     # The heatmap holds the same counts as a confusion matrix computed here.
     heatmap = next(figure_of(c) for c in app.get("plotly_chart") if figure_of(c).layout.title.text == "Test set")
@@ -97,3 +98,41 @@ def test_the_epoch_slider_replays_validation_matrices(app):
     assert not app.exception
     titles = [figure_of(chart).layout.title.text for chart in app.get("plotly_chart")]
     assert "Validation set after epoch 1" in titles
+
+
+def test_the_drawings_tab_compares_test_images_with_the_same_images_drawn(app, trained_run):
+    dataset = load_dataset("mnist")
+    model = RunStore(trained_run[0]).load_model(trained_run[1])
+    metrics = {metric.label: metric.value for metric in app.metric}
+    # Measured here, independently: the same sampled test images, and each style drawn and preprocessed.
+    for style in drawn_styles("mnist"):
+        drawn = drawn_test_set("mnist", dataset.x_test, dataset.y_test, style)
+        accuracy = np.mean(model.predict(drawn.images[..., None], verbose=0).argmax(1) == drawn.labels)
+        assert metrics[f"Drawn: {style}"] == f"{100 * accuracy:.1f} %"
+    sample = drawn.test_indices
+    same_images = np.mean(
+        model.predict(dataset.x_test[sample][..., None], verbose=0).argmax(1) == dataset.y_test[sample]
+    )
+    assert metrics["Test images"] == f"{100 * same_images:.1f} %"
+    reading = " ".join(m.value for m in app.markdown)
+    assert "Reads drawings about as well" in reading or "train with *Robust to drawings*" in reading
+    figures = {figure_of(c).layout.title.text: figure_of(c) for c in app.get("plotly_chart")}
+    assert "Drawn: strokes" in figures
+    gap = next(figure_of(c) for c in app.get("plotly_chart") if len(figure_of(c).data) == 3)
+    assert [bar.name for bar in gap.data] == ["test images", "strokes", "bold strokes"]
+    # The other style's matrix, and a click on one of its cells opens the drawn images behind it.
+    app.segmented_control(key="drawn_style").set_value("bold strokes").run()
+    assert not app.exception
+    matrix = next(
+        figure_of(c) for c in app.get("plotly_chart") if figure_of(c).layout.title.text == "Drawn: bold strokes"
+    )
+    counts = plotly_array(matrix.data[0].customdata)
+    true_class, predicted = np.unravel_index(np.argmax(counts), counts.shape)
+    point = {"customdata": {"0": int(true_class), "1": int(predicted)}}
+    app.session_state["drawn_confusion"] = {
+        "selection": {"points": [point], "point_indices": [], "box": [], "lasso": []}
+    }
+    app.run()
+    assert not app.exception
+    (gallery,) = [image for image in app.image if f"said {predicted}" in image.captions[0]]
+    assert len(gallery.captions) == min(int(counts[true_class, predicted]), 24)
