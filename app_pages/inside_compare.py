@@ -55,8 +55,9 @@ def render(dataset: Dataset, chosen: ChosenModel, image) -> None:
         render_sides([run_side(run) for run in pairs[picked]])
     else:
         st.info("None of your runs has been trained on both datasets yet, so here are the shipped starter models: "
-                "the default recipe and seed, one trained on each dataset. Train your own pair to compare it "
-                "the same way.", icon=":material/compare_arrows:")  # fmt: skip
+                "the *Reads drawings too* recipe, one trained on each dataset (clothing with a wider model and "
+                "fewer, longer epochs; see scripts/train_pretrained.py). Train your own pair to compare one "
+                "recipe exactly.", icon=":material/compare_arrows:")  # fmt: skip
         render_sides([starter_side(name) for name in DATASETS])
     offer_twin_training(dataset)
 

@@ -10,6 +10,7 @@ from core.architectures import ARCHITECTURES, Augmentation, ModelSpec, architect
 from core.architectures.augmentation_preview import augmentation_preview
 from core.datasets import Dataset
 from core.datasets.summary import mosaic
+from core.drawn_test_set import drawn_styles
 from core.figures.data import example_grid_figure
 from core.training import LEARNING_RATE_CHOICES, OPTIMIZERS, SCHEDULES, TrainConfig
 from core.training.presets import PRESETS
@@ -161,7 +162,7 @@ def render_regularisation(dataset: Dataset) -> None:
         st.toggle("Random horizontal flip", key="flip", **KEEP, help="Clothes look the same mirrored.")
     else:
         st.caption("No horizontal flips for digits: a mirrored digit is a different symbol.")
-    drawn_as = "outlines and silhouettes" if dataset.info.mirror_invariant else "strokes of one pen width"
+    drawn_as = " or ".join(drawn_styles(dataset.name))
     st.slider(
         "Robust to drawings (share of images redrawn)",
         0.0,

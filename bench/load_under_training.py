@@ -417,14 +417,16 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=30.0, help="seconds per CPU and throughput window")
     parser.add_argument("--soak-minutes", type=float, default=10.0)
     parser.add_argument("--worker-threads", type=int, help="threads for the training process (default: all cores)")
+    parser.add_argument("--only-drawing", action="store_true", help="measure only the drawing latency, then stop")
     args = parser.parse_args()
     chromium = find_chromium()
     if chromium is None:
         sys.exit("This benchmark drives Debian's Chromium: sudo apt install chromium")
     png = digit_png(0)
     report: dict = {"machine": machine_info(), "redraw_ms": {}}
-    for points in (100, 8_000):
-        report["redraw_ms"][f"{points} batch points"] = redraw_cost(points)
+    if not args.only_drawing:
+        for points in (100, 8_000):
+            report["redraw_ms"][f"{points} batch points"] = redraw_cost(points)
     report["drawing_server_steps_ms"] = drawing_server_steps()
     work = Path(tempfile.mkdtemp(prefix="explorer-load-"))
     environment = {"EXPLORER_WORKER_THREADS": str(args.worker_threads)} if args.worker_threads else {}
@@ -435,6 +437,9 @@ def main() -> None:
     ):
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
         report["drawing_in_chromium_idle_server"] = drawing_latency(browser, app.url)
+        if args.only_drawing:
+            print(json.dumps(report, indent=2))
+            return
         pages = {"0 watching": page_times(browser, app.url, args.tries, png, "idle")}
 
         trainer = new_page(browser)

@@ -21,6 +21,8 @@ from core.preprocessing import preprocess_image
 CANVAS_SCALE = 4
 # A brush of 2 image pixels, like the Predict page's default brush on its 280-pixel canvas.
 BRUSH = 2 * CANVAS_SCALE
+# Image pixels of empty canvas around the item: people draw in the middle, not over the edges.
+MARGIN = 4
 # Test images per class that are drawn: enough for a per-class accuracy, quick to preprocess.
 PER_CLASS = 100
 # The ways people draw each kind of dataset.
@@ -37,7 +39,7 @@ def drawn_styles(dataset_name: str) -> tuple[str, ...]:
 
 def draw(image: np.ndarray, style: str) -> np.ndarray:
     """One 28x28 uint8 test image as a person's canvas drawing in `style`: white on black, uint8."""
-    canvas = ndimage.zoom(image.astype(np.float32), CANVAS_SCALE, order=1)
+    canvas = ndimage.zoom(np.pad(image.astype(np.float32), MARGIN), CANVAS_SCALE, order=1)
     peak = max(float(canvas.max()), 1.0)
     if style in ("outline", "silhouette"):
         # The item's shape, as a person fills it in: every pixel of it, with no holes inside.

@@ -56,4 +56,5 @@ def make_training_result(
         confusion_matrices=[np.eye(10, dtype=np.int64) * (i + 1) for i in range(3)],
         test_loss=0.9,
         test_accuracy=0.71 + 0.01 * seed,
+        drawn_accuracy={"strokes": 0.5, "bold strokes": 0.6},
     )

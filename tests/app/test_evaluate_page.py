@@ -118,7 +118,7 @@ def test_the_drawings_tab_compares_test_images_with_the_same_images_drawn(app, t
     assert "Reads drawings about as well" in reading or "train with *Robust to drawings*" in reading
     figures = {figure_of(c).layout.title.text: figure_of(c) for c in app.get("plotly_chart")}
     assert "Drawn: strokes" in figures
-    gap = next(figure_of(c) for c in app.get("plotly_chart") if len(figure_of(c).data) == 3)
+    gap = next(figure_of(c) for c in app.get("plotly_chart") if figure_of(c).data[0].name == "test images")
     assert [bar.name for bar in gap.data] == ["test images", "strokes", "bold strokes"]
     # The other style's matrix, and a click on one of its cells opens the drawn images behind it.
     app.segmented_control(key="drawn_style").set_value("bold strokes").run()

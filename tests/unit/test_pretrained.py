@@ -12,16 +12,27 @@ from core.datasets import forget_loaded_datasets
 from core.datasets.loading import load_from_sources
 from core.datasets.registry import dataset_info
 from core.datasets.sources import Source, SourceKind, read_sample
+from core.drawn_test_set import drawn_styles, drawn_test_set
+
+# Measured on the embedded samples' test splits (scripts/train_pretrained.py reports the full sets'):
+# floors a point or two under what the shipped models score, so a worse rebuild fails here.
+FLOORS = {
+    "mnist": {"test": 0.975, "strokes": 0.96, "bold strokes": 0.95},
+    "fashion_mnist": {"test": 0.89, "outline": 0.80, "silhouette": 0.80},
+}
 
 
-@pytest.mark.parametrize(("name", "floor"), [("mnist", 0.95), ("fashion_mnist", 0.88)])
-def test_starter_models_score_as_documented_on_the_embedded_test_split(name, floor):
+@pytest.mark.parametrize("name", list(FLOORS))
+def test_starter_models_read_test_images_and_drawings_as_well_as_documented(name):
     info = dataset_info(name)
     sample = load_from_sources(info, [Source(SourceKind.SAMPLE, "sample", lambda: read_sample(info))])
     model = pretrained.load_pretrained(name)
     predictions = model.predict(sample.x_test[..., None], verbose=0).argmax(axis=1)
-    assert np.mean(predictions == sample.y_test) >= floor
-    assert pretrained.pretrained_model(name).test_accuracy >= floor
+    assert np.mean(predictions == sample.y_test) >= FLOORS[name]["test"]
+    for style in drawn_styles(name):
+        drawn = drawn_test_set(name, sample.x_test, sample.y_test, style)
+        accuracy = np.mean(model.predict(drawn.images[..., None], verbose=0).argmax(axis=1) == drawn.labels)
+        assert accuracy >= FLOORS[name][style], f"{style}: {accuracy:.3f}"
 
 
 def test_a_changed_starter_model_is_refused(tmp_path, monkeypatch):

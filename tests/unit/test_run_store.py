@@ -165,3 +165,19 @@ def test_export_gives_a_tflite_model_that_agrees_with_keras(tmp_path):
     assert report.tflite_bytes == report.tflite_path.stat().st_size > 0
     assert (report.saved_model_dir / "saved_model.pb").is_file()
     assert store.get(run_id).complete  # exporting leaves the run itself untouched
+
+
+def test_drawn_accuracy_is_kept_and_an_index_from_before_it_existed_still_opens(tmp_path):
+    import sqlite3
+
+    store = RunStore(tmp_path)
+    run_id = store.save(make_training_result(), "sample")
+    (run,) = store.list_runs()
+    assert run.drawn_accuracy == pytest.approx(0.55)  # the mean of its two drawn styles
+    # An index written by the first version of the app, without the column: opened, upgraded, nothing lost.
+    with sqlite3.connect(tmp_path / "index.sqlite") as db:
+        db.execute("ALTER TABLE runs DROP COLUMN drawn_accuracy")
+    (old,) = RunStore(tmp_path).list_runs()
+    assert old.run_id == run_id and old.complete and old.test_accuracy == pytest.approx(0.71)
+    second = RunStore(tmp_path).save(make_training_result(seed=1), "sample")
+    assert RunStore(tmp_path).get(second).drawn_accuracy == pytest.approx(0.55)
