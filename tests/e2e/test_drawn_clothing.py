@@ -25,7 +25,7 @@ def draw_strokes(page: Page, strokes: list[list[tuple[int, int]]]) -> None:
         page.mouse.up()
 
 
-@pytest.mark.parametrize("item", list(CLOTHING_STROKES))
+@pytest.mark.parametrize("item", list(CLOTHING_STROKES), ids=lambda item: item.split("/")[0])
 def test_a_drawn_outline_of_clothing_is_read_right(page: Page, item: str):
     page.goto(f"{page.app_url}/predict")
     page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').filter(has_text="Dataset").click()
