@@ -13,6 +13,7 @@ from core.datasets.summary import mosaic
 from core.drawn_test_set import drawn_styles
 from core.figures.data import example_grid_figure
 from core.training import LEARNING_RATE_CHOICES, OPTIMIZERS, SCHEDULES, TrainConfig
+from core.training.config import MAX_EPOCHS
 from core.training.presets import PRESETS
 
 L2_VALUES = [0.0, 1e-5, 1e-4, 5e-4, 1e-3, 5e-3]
@@ -197,7 +198,7 @@ def render_training_settings(dataset: Dataset) -> None:
     )
     st.selectbox("Schedule", list(SCHEDULES), key="schedule", **KEEP, format_func=SCHEDULES.get)
     st.select_slider("Batch size", BATCH_SIZES, key="batch_size", **KEEP)
-    st.number_input("Epochs", 1, 200, key="epochs", **KEEP)
+    st.number_input("Epochs", 1, MAX_EPOCHS, key="epochs", **KEEP)
     with st.expander("More settings"):
         st.number_input("Seed", 0, 1_000_000, key="seed", **KEEP, help="Same seed and settings: the same result.")
         st.slider("Validation split", 0.05, 0.3, step=0.05, key="validation_split", **KEEP,

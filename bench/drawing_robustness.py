@@ -23,7 +23,7 @@ from core.pretrained import load_pretrained, pretrained_model
 from core.training import TrainingJob, TrainingScheduler
 from core.training.engine import drawn_accuracy
 from core.training.presets import PRESETS
-from scripts.train_pretrained import EPOCHS, PRESET
+from scripts.train_pretrained import PRESET, STARTER_OPTIONS
 
 
 def scores(model, dataset) -> dict:
@@ -33,11 +33,14 @@ def scores(model, dataset) -> dict:
     }
 
 
-def train(dataset, drawings: bool, epochs: int) -> dict:
+def train(dataset, drawings: bool, epochs_scale: float) -> dict:
+    """The starters' recipe (the preset with the script's options), with or without drawings."""
     preset = PRESETS[PRESET].for_dataset(dataset.name)
+    options = dict(STARTER_OPTIONS[dataset.name])
+    epochs = max(1, round(options.pop("epochs") * epochs_scale))
     augmentation = replace(preset.spec.augmentation, drawing_rate=preset.spec.augmentation.drawing_rate * drawings)
-    spec = replace(preset.spec, augmentation=augmentation)
-    job = TrainingJob(dataset, spec, replace(preset.config, epochs=epochs))
+    spec = replace(preset.spec, augmentation=augmentation, width=options.pop("width", preset.spec.width))
+    job = TrainingJob(dataset, spec, replace(preset.config, epochs=epochs, **options))
     started = time.perf_counter()
     TrainingScheduler(1).submit(job)
     job.wait()
@@ -62,12 +65,11 @@ def main() -> None:
     report = {"machine": machine_info([device.name for device in tf.config.list_physical_devices("GPU")])}
     for name in args.datasets.split(","):
         dataset = load_dataset(name)
-        epochs = max(1, round(EPOCHS[name] * args.epochs_scale))
         entry = {
             "data": dataset.source,
             "starter": {"trained_on": pretrained_model(name).trained_on, **scores(load_pretrained(name), dataset)},
-            "recipe_without_drawings": train(dataset, drawings=False, epochs=epochs),
-            "recipe_with_drawings": train(dataset, drawings=True, epochs=epochs),
+            "recipe_without_drawings": train(dataset, drawings=False, epochs_scale=args.epochs_scale),
+            "recipe_with_drawings": train(dataset, drawings=True, epochs_scale=args.epochs_scale),
         }
         without, with_ = entry["recipe_without_drawings"], entry["recipe_with_drawings"]
         entry["throughput_cost_of_drawings"] = round(

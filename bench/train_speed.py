@@ -187,7 +187,7 @@ def main() -> None:
             if name == "reference":
                 runs.append(run_reference(dataset, args.reference_max_epochs))
             else:
-                preset = PRESETS["default" if name == "default" else "best_10_minutes"]
+                preset = PRESETS["default" if name == "default" else "best_10_minutes"].for_dataset(dataset.name)
                 runs.append(run_job(dataset, preset.spec, preset.config))
             print(json.dumps({name: runs[-1]}), file=sys.stderr, flush=True)
         times = [r["seconds_to_91"] for r in runs if r["seconds_to_91"] is not None]

@@ -106,13 +106,19 @@ class BatchCurves:
         self._raw = np.resize(self._raw, (size, len(METRICS)))
         self._smoothed = np.resize(self._smoothed, (size, len(METRICS)))
 
-    def view(self, max_points: int = LIVE_POINTS) -> CurvesView:
-        """At most `max_points` points, keeping every stretch's extremes of both metrics."""
+    def view(self, max_points: int = LIVE_POINTS, keep_extremes: bool = True) -> CurvesView:
+        """At most `max_points` points: each stretch's extremes of both metrics, or evenly spaced ones.
+
+        Extremes show spikes on a chart; evenly spaced points are a fair sample to smooth again later
+        (extremes of skewed batch losses would lift a re-smoothed curve).
+        """
         raw, smoothed = self._raw[: self.count], self._smoothed[: self.count]
         if self.count <= max_points:
             chosen = np.arange(self.count)
-        else:  # each metric picks half the points, so their union stays within the budget
+        elif keep_extremes:  # each metric picks half the points, so their union stays within the budget
             chosen = np.union1d(*(min_max_indices(raw[:, column], max_points // 2) for column in range(len(METRICS))))
+        else:
+            chosen = np.unique(np.linspace(0, self.count - 1, max_points).round().astype(np.int64))
         return CurvesView(
             self.count, self._steps[chosen], raw[chosen, 0], raw[chosen, 1], smoothed[chosen, 0], smoothed[chosen, 1]
         )

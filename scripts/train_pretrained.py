@@ -29,15 +29,16 @@ from core.runs.store import RunStore  # noqa: E402
 PRESET = "drawings"
 # What each dataset needs beyond the preset: the 3,600 training digits need many more passes and
 # every image (a 5 % validation split); clothing needs more capacity, which costs 1 MB of assets.
-EPOCHS = {"mnist": 80, "fashion_mnist": 25}
-EXTRA_OPTIONS = {"mnist": ["--validation-split", "0.05"], "fashion_mnist": ["--width", "1.25"]}
+STARTER_OPTIONS = {
+    "mnist": {"epochs": 80, "validation_split": 0.05},
+    "fashion_mnist": {"epochs": 25, "width": 1.25},
+}
 
 
 def train(dataset: str, runs: Path) -> str:
-    command = [
-        sys.executable, "-m", "core.train", "--dataset", dataset, "--preset", PRESET,
-        "--epochs", str(EPOCHS[dataset]), "--runs-dir", str(runs), *EXTRA_OPTIONS[dataset],
-    ]  # fmt: skip
+    options = [part for name, value in STARTER_OPTIONS[dataset].items() for part in (f"--{name}", str(value))]
+    command = [sys.executable, "-m", "core.train", "--dataset", dataset, "--preset", PRESET, "--runs-dir", str(runs)]
+    command += [option.replace("_", "-") if option.startswith("--") else option for option in options]
     subprocess.run(command, cwd=ROOT, check=True)
     (run,) = [run for run in RunStore(runs).list_runs() if run.dataset == dataset]
     return run.run_id

@@ -38,7 +38,7 @@ class TrainingResult:
     epochs: tuple[EpochRecord, ...]
     events: tuple[Event, ...]
     elapsed_s: float
-    # Per-batch training curve, at most HISTORY_POINTS long, keeping each stretch's extremes.
+    # Per-batch training curve, at most HISTORY_POINTS evenly spaced points.
     batch_steps: tuple[int, ...] = ()
     batch_loss: tuple[float, ...] = ()
     batch_accuracy: tuple[float, ...] = ()
@@ -158,7 +158,7 @@ def result_from(
     control: LiveControl | None = None,
 ) -> TrainingResult:
     """A result carrying everything the progress record holds so far."""
-    snapshot, curves = progress.snapshot(), progress.curves(HISTORY_POINTS)
+    snapshot, curves = progress.snapshot(), progress.curves(HISTORY_POINTS, keep_extremes=False)
     return TrainingResult(
         state=state,
         spec=spec,

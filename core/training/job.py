@@ -43,6 +43,11 @@ class TrainingJob:
     ):
         if config.dataset != dataset.name:
             raise ValueError(f"The config is for {config.dataset!r} but the dataset is {dataset.name!r}.")
+        if spec != spec.for_dataset(dataset.name):
+            raise ValueError(
+                f"These settings are not made for {dataset.info.display_name} (flips for clothing only, drawings "
+                "drawn the dataset's way): build them with ModelSpec.for_dataset."
+            )
         if isolated and extra_callbacks:
             raise ValueError("Extra callbacks cannot be sent to a training process; train in this process.")
         self.id = uuid.uuid4().hex[:12]

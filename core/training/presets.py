@@ -56,9 +56,9 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "drawings",
             "Reads drawings too",
-            "The starter models' recipe: the compact CNN with half its training images redrawn as people draw "
-            "them, plus small turns, shifts and zooms (and flips for clothing), for 15 epochs. It reads canvas "
-            "drawings far better, for about a point of test accuracy, in a few minutes on a 2-core CPU.",
+            "The recipe the starter models grew from: the compact CNN with half its training images redrawn as "
+            "people draw them, plus small turns, shifts and zooms (and flips for clothing), for 15 epochs. It "
+            "reads canvas drawings far better, for about a point of test accuracy, in a few minutes on a 2-core CPU.",
             ModelSpec(
                 "compact",
                 dropout=0.25,

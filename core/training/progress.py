@@ -125,7 +125,7 @@ class ProgressRecord:
         with self.lock:
             return self.snapshot_state
 
-    def curves(self, max_points: int = LIVE_POINTS) -> CurvesView:
-        """The per-batch curves so far, at most `max_points` per metric."""
+    def curves(self, max_points: int = LIVE_POINTS, keep_extremes: bool = True) -> CurvesView:
+        """The per-batch curves so far, at most `max_points` per metric (see `BatchCurves.view`)."""
         with self.lock:
-            return self.batch_curves.view(max_points)
+            return self.batch_curves.view(max_points, keep_extremes)

@@ -118,3 +118,13 @@ def test_the_drawn_test_set_derives_the_same_way_every_time():
     outline = draw(data.x_test[0], "outline")
     assert outline_inside(outline > 0) is not None
     assert drawn_styles("mnist") == ("strokes", "bold strokes")
+
+
+def test_a_job_refuses_settings_not_made_for_its_dataset():
+    from core.training import TrainConfig, TrainingJob
+
+    clothes = factories.tiny_fashion()
+    digit_style = ModelSpec("softmax", augmentation=Augmentation(drawing_rate=0.5))  # drawings drawn as digits
+    with pytest.raises(ValueError, match="not made for Fashion-MNIST"):
+        TrainingJob(clothes, digit_style, TrainConfig(dataset="fashion_mnist"))
+    TrainingJob(clothes, digit_style.for_dataset("fashion_mnist"), TrainConfig(dataset="fashion_mnist"))

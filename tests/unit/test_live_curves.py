@@ -10,7 +10,7 @@ from app_pages.live_panel import IDLE_REFRESH_SECONDS, MAX_REFRESH_SECONDS, REFR
 from core.curves import LIVE_POINTS, BatchCurves, min_max_indices, smooth
 from core.figures.training import LiveCurvesFigure, curves_from_snapshot
 from core.training import JobState
-from core.training.progress import EpochRecord, ProgressRecord
+from core.training.progress import EpochRecord, Event, ProgressRecord
 
 
 def tensorboard_smoothing(values, weight=0.8):
@@ -64,12 +64,17 @@ def test_the_live_figure_is_laid_out_once_and_only_new_events_are_added():
     progress = ProgressRecord()
     for step in range(1, 11):
         progress.add_batch(step, 1.0 / step, step / 10)
+    progress.add_event(Event(step=5, epoch=0, setting="dropout", old=0.25, new=0.5, elapsed_s=1.0))
     live = LiveCurvesFigure()
-    curves = curves_from_snapshot("run", progress.snapshot(), progress.curves())
-    first = live.update(curves)
-    second = live.update(curves)
-    assert first is second and list(second.data[1].x) == list(range(1, 11))
-    assert len(second.layout.shapes) == 0
+    first = live.update(curves_from_snapshot("run", progress.snapshot(), progress.curves()))
+    assert len(first.layout.shapes) == 2  # one dashed line on each chart
+    progress.add_batch(11, 0.09, 0.95)
+    second = live.update(curves_from_snapshot("run", progress.snapshot(), progress.curves()))
+    assert first is second and list(second.data[1].x) == list(range(1, 12))
+    assert len(second.layout.shapes) == 2, "an event already drawn is not drawn again"
+    progress.add_event(Event(step=11, epoch=0, setting="learning_rate", old=1e-3, new=5e-4, elapsed_s=2.0))
+    third = live.update(curves_from_snapshot("run", progress.snapshot(), progress.curves()))
+    assert len(third.layout.shapes) == 4
 
 
 @pytest.mark.parametrize(
