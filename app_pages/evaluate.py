@@ -21,7 +21,7 @@ from app_pages.resources import (
 from app_pages.sidebar import require_dataset
 from app_pages.wording import counted
 from core.datasets import Dataset
-from core.drawn_test_set import drawing_gap_reading, drawn_styles
+from core.drawn_test_set import PER_CLASS, drawing_gap_reading, drawn_styles
 from core.evaluation import (
     Evaluation,
     cell_examples,
@@ -158,8 +158,8 @@ def render_drawings(dataset: Dataset, run: RunSummary, evaluation: Evaluation, l
         column.metric(f"Drawn: {style}", f"{100 * accuracy:.1f} %",
                       delta=f"{100 * (accuracy - sample_evaluation.accuracy):+.1f} points")  # fmt: skip
     st.caption(
-        f"{len(sample):,} test images ({counted(len(sample) // len(dataset.class_names), 'image')} per class), each "
-        "drawn on a canvas in white on black and read through the Predict page's own preprocessing."
+        f"{len(sample):,} test images (the first {PER_CLASS} of each class), each drawn on a canvas in white on "
+        "black and read through the Predict page's own preprocessing, which fills a closed outline first."
     )
     recall = {style: per_class_scores(result.confusion).recall for style, result in drawn.items()}
     test_recall = per_class_scores(sample_evaluation.confusion).recall

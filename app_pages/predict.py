@@ -103,8 +103,8 @@ def input_and_answer(dataset: Dataset, chosen: ChosenModel) -> None:
             "Fill closed outlines",
             value=True,
             key="fill_outlines",
-            help="A drawn outline (closed strokes around an empty inside) is filled to a solid shape, "
-            "like the items the model learned from. Turn off to see what it makes of the bare outline.",
+            help="An outline (closed strokes around an empty inside, drawn or uploaded) is filled to a solid "
+            "shape, like the items the model learned from. Turn off to see what it makes of the bare outline.",
         )
         show_naive = st.toggle("Compare with a naive resize", key="show_naive")
     with right:

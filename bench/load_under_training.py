@@ -35,9 +35,9 @@ import numpy as np
 from PIL import Image
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from bench.app_server import CHROMIUM_FLAGS, find_chromium, running_app
 from bench.machine import machine_info
 from core.datasets import load_dataset
+from tests.app_server import CHROMIUM_FLAGS, find_chromium, running_app
 from tests.e2e.browser_steps import wait_for_rerun
 
 RUNNING = re.compile(r"Running: epoch (\d+) of \d+, batch (\d+) of (\d+)")

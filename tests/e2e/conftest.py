@@ -6,9 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
+from app_server import CHROMIUM_FLAGS, AppDidNotStart, find_chromium, running_app
 from browser_steps import save_screenshot
-
-from bench.app_server import CHROMIUM_FLAGS, AppDidNotStart, find_chromium, running_app
 
 
 def chromium_path() -> str:

@@ -1,4 +1,4 @@
-"""The real app on a free loopback port, and Debian's Chromium to drive it: for end-to-end tests and benchmarks."""
+"""The real app on a free loopback port, and Debian's Chromium to drive it: for end-to-end tests (and bench/)."""
 
 from __future__ import annotations
 
