@@ -4,7 +4,8 @@ After each run, fragment redraws included, Streamlit calls `keras.backend.clear_
 `script_runner._clean_problem_modules`. That runs a full garbage collection (with a ~1 GB heap and
 two live panels, about two a second, all holding the GIL: a third visitor waited 134 s for a page),
 and it resets Keras' global state and TensorFlow's kernel cache under other sessions' models.
-There is no option for it, so the function is replaced here, once per process. Streamlit is pinned
+There is no option for it, so the function is replaced here (app.py does it on every run; the same
+replacement again changes nothing). Streamlit is pinned
 exactly in requirements.txt, and tests/app/test_server_hygiene.py fails if an upgrade brings the
 call back. Its other post-run collector is off in .streamlit/config.toml (`runner.postScriptGC`).
 """

@@ -21,9 +21,7 @@ driven by Debian's Chromium as a person would (bench/app_server.py, shared with 
 from __future__ import annotations
 
 import argparse
-import io
 import json
-import os
 import re
 import statistics
 import sys
@@ -31,143 +29,33 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, sync_playwright
 
+from bench.app_steps import (
+    RUNNING,
+    answer_shown,
+    browser_cpu_seconds,
+    close,
+    cpu_seconds,
+    digit_png,
+    new_page,
+    open_predict,
+    probe_step,
+    rss_mb,
+    start_long_run,
+    start_upload,
+    summary,
+    upload_and_wait,
+    wait_usable_predict,
+)
 from bench.machine import machine_info
-from core.datasets import load_dataset
+from bench.server_costs import drawing_server_steps, redraw_cost
 from tests.app_server import CHROMIUM_FLAGS, find_chromium, running_app
-from tests.e2e.browser_steps import wait_for_rerun
 
-RUNNING = re.compile(r"Running: epoch (\d+) of \d+, batch (\d+) of (\d+)")
-TIMEOUT_MS = 180_000
 CROWD = 12
 CROWD_UPLOADS = 3
 DRAWN_STROKES = 12
 WARMUP_STROKES = 2
-
-
-# --- measuring the server from outside --------------------------------------------------------------
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of one process (not its children), from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def browser_cpu_seconds() -> float:
-    """CPU time of every Chromium process: on this machine the watching tabs' own drawing competes too."""
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if b"chromium" in (entry / "cmdline").read_bytes():
-                total += cpu_seconds(int(entry.name))
-        except (OSError, IndexError, ValueError):
-            continue
-    return total
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for process {pid}")
-
-
-def summary(values: list[float], digits: int = 3) -> dict:
-    """Median and 95th percentile (nearest rank) of a list of times."""
-    if not values:
-        return {"n": 0}
-    ordered = sorted(values)
-    p95 = ordered[min(len(ordered) - 1, int(np.ceil(0.95 * len(ordered))) - 1)]
-    return {"n": len(values), "median": round(statistics.median(values), digits), "p95": round(p95, digits)}
-
-
-# --- a person's steps ------------------------------------------------------------------------------
-
-
-def new_page(browser: Browser) -> Page:
-    page = browser.new_context(viewport={"width": 1300, "height": 900}).new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    return page
-
-
-def close(page: Page) -> None:
-    page.context.close()
-
-
-def digit_png(index: int) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(load_dataset("mnist").x_test[index]).resize((112, 112)).save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-def wait_usable_predict(page: Page) -> None:
-    page.get_by_text("Predicting with").first.wait_for()
-    page.get_by_role("tab", name="Upload an image").wait_for()
-
-
-def open_predict(browser: Browser, url: str) -> tuple[Page, float]:
-    """A new session's Predict page, and the seconds from goto until a person can use it."""
-    page = new_page(browser)
-    started = time.perf_counter()
-    page.goto(f"{url}/predict")
-    wait_usable_predict(page)
-    return page, time.perf_counter() - started
-
-
-def start_upload(page: Page, name: str, png: bytes) -> float:
-    page.get_by_role("tab", name="Upload an image").click()
-    started = time.perf_counter()
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
-        files=[{"name": name, "mimeType": "image/png", "buffer": png}]
-    )
-    return started
-
-
-def answer_shown(page: Page, name: str) -> bool:
-    return page.get_by_text(f"Prediction for the uploaded file {name}").is_visible()
-
-
-def upload_and_wait(page: Page, name: str, png: bytes) -> float:
-    started = start_upload(page, name, png)
-    page.get_by_text(f"Prediction for the uploaded file {name}").wait_for()
-    return time.perf_counter() - started
-
-
-def start_long_run(page: Page, url: str) -> None:
-    """Train the default recipe on Fashion-MNIST for 200 epochs: far longer than the benchmark lasts."""
-    page.goto(f"{url}/train")
-    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').filter(has_text="Dataset").click()
-    page.get_by_role("option", name="Fashion-MNIST").first.click()
-    page.get_by_role("heading", name="Train a CNN on Fashion-MNIST").wait_for()
-    wait_for_rerun(page, TIMEOUT_MS)
-    epochs = page.get_by_label("Epochs", exact=True)
-    epochs.fill("200")
-    epochs.press("Enter")
-    wait_for_rerun(page, TIMEOUT_MS)
-    page.get_by_role("button", name="Train", exact=True).click()
-    page.get_by_text(RUNNING).wait_for()
-
-
-def training_step(page: Page) -> int:
-    """The live panel's step count, as the page shows it."""
-    text = page.get_by_text(RUNNING).inner_text()
-    epoch, batch, per_epoch = (int(n) for n in RUNNING.search(text).groups())
-    return (epoch - 1) * per_epoch + batch
-
-
-def probe_step(browser: Browser, job_url: str) -> int:
-    page = new_page(browser)
-    page.goto(job_url)
-    page.get_by_text(RUNNING).wait_for()
-    step = training_step(page)
-    close(page)
-    return step
 
 
 # --- the scenarios ---------------------------------------------------------------------------------
@@ -235,56 +123,6 @@ def drawing_latency(browser: Browser, url: str) -> dict:
     }
 
 
-def drawing_server_steps(repeats: int = 30) -> dict:
-    """The server's work for one drawing, step by step, with the calls the Predict page makes."""
-    import plotly.io
-
-    from core.figures.prediction import probability_figure
-    from core.inference import Predictor
-    from core.insight.saliency import grad_cam, overlay
-    from core.preprocessing import preprocess_image
-    from core.pretrained import load_pretrained
-
-    digit = load_dataset("mnist").x_test[0]
-    rgba = np.zeros((280, 280, 4), np.uint8)
-    rgba[..., 3] = 255
-    rgba[..., :3] = np.array(Image.fromarray(digit).resize((280, 280)))[..., None]
-    predictor = Predictor(load_pretrained("mnist"))
-    names = [str(n) for n in range(10)]
-
-    times: dict[str, list[float]] = {}
-    clock = [time.perf_counter()]
-
-    def lap(name: str) -> None:
-        now = time.perf_counter()
-        times.setdefault(name, []).append(1000 * (now - clock[0]))
-        clock[0] = now
-
-    for repeat in range(repeats + 1):  # the first compiles the predictor and the gradient function
-        clock[0] = time.perf_counter()
-        result = preprocess_image(rgba, "mnist")
-        lap("preprocess")
-        probabilities = predictor.probabilities(result.model_input)
-        lap("predict")
-        plotly.io.to_json(probability_figure(probabilities, names))
-        lap("probability figure + JSON")
-        heatmap = grad_cam(predictor.model, result.model_input[None], np.array([probabilities.argmax()]), True)
-        lap("heatmap (HiResCAM)")
-        overlay(result.model_input, heatmap[0])
-        lap("heatmap overlay")
-        [_png(image) for _, image in result.steps]
-        lap("step images as PNG")
-        if repeat == 0:
-            times.clear()
-    return {name: summary(values, 2) for name, values in times.items()}
-
-
-def _png(image: np.ndarray) -> int:
-    buffer = io.BytesIO()
-    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buffer, "PNG")
-    return buffer.tell()
-
-
 def page_times(browser: Browser, url: str, tries: int, png: bytes, label: str) -> dict:
     usable, answers = [], []
     for attempt in range(tries):
@@ -308,54 +146,6 @@ def cpu_window(browser: Browser, pid: int, job_url: str, seconds: float) -> dict
         "chromium_cpu_share": round(browser_used / wall, 3),
         "batches_per_s": round((last - first) / wall, 2),
     }
-
-
-def redraw_cost(points: int, repeats: int = 30) -> dict:
-    """The live panel's server work per redraw with `points` batches recorded: now, and drawn anew as before."""
-    import plotly.io
-    import plotly.tools
-
-    from core.figures.training import (
-        LiveCurvesFigure,
-        curves_from_history,
-        curves_from_snapshot,
-        training_curves_figure,
-    )
-    from core.training.progress import EpochRecord, ProgressRecord
-
-    progress = ProgressRecord()
-    rng = np.random.default_rng(0)
-    for step in range(1, points + 1):
-        progress.add_batch(step, float(rng.uniform(0.2, 2.0)), float(rng.uniform(0.3, 1.0)))
-    progress.add_epoch(EpochRecord(0, points, 0.5, 0.8, 0.55, 0.8, 1e-3, 10.0))
-    live = LiveCurvesFigure()
-
-    def as_streamlit_sends(figure) -> str:
-        return plotly.io.to_json(plotly.tools.return_figure_from_figure_or_data(figure, True), validate=False)
-
-    def now() -> int:
-        # What the panel does for a redraw with one new batch: a bounded view, swapped arrays, JSON.
-        progress.add_batch(points + 1, 0.5, 0.8)
-        curves = curves_from_snapshot("run", progress.snapshot(), progress.curves())
-        return len(as_streamlit_sends(live.update(curves)))
-
-    history = {"batches": {"step": list(range(points)), "loss": rng.uniform(0.2, 2, points).tolist(),
-                           "accuracy": rng.uniform(0.3, 1, points).tolist()}, "epochs": []}  # fmt: skip
-
-    def before() -> int:
-        # The first wave's way: every point, smoothed and laid out in a new figure each second.
-        return len(as_streamlit_sends(training_curves_figure([curves_from_history("run", history)])))
-
-    results = {}
-    for name, call in (("now", now), ("every point, new figure (before)", before)):
-        call()
-        times, size = [], 0
-        for _ in range(repeats):
-            started = time.perf_counter()
-            size = call()
-            times.append(1000 * (time.perf_counter() - started))
-        results[name] = {"ms": summary(times, 2), "json_bytes": size}
-    return results
 
 
 def crowd(browser: Browser, url: str, pid: int, png: bytes) -> dict:

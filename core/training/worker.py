@@ -17,6 +17,7 @@ WORKER_THREADS_ENV = "EXPLORER_WORKER_THREADS"
 def main(argv: list[str]) -> None:
     os.nice(WORKER_NICENESS)
     if os.environ.get(WORKER_THREADS_ENV):
+        # core.runtime.CPU_THREADS_ENV, spelled out: importing core.runtime would start TensorFlow first.
         os.environ["EXPLORER_CPU_THREADS"] = os.environ[WORKER_THREADS_ENV]
     # Importing this imports TensorFlow: the worker is warm before its job arrives.
     from core.training.isolated import serve_one

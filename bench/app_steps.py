@@ -1,0 +1,142 @@
+"""The running app measured from outside (its process's CPU and memory), and a person's steps in it, in Chromium."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from playwright.sync_api import Browser, Page
+
+from core.datasets import load_dataset
+from tests.e2e.browser_steps import wait_for_rerun
+
+RUNNING = re.compile(r"Running: epoch (\d+) of \d+, batch (\d+) of (\d+)")
+TIMEOUT_MS = 180_000
+
+
+# --- measuring the server from outside --------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of one process (not its children), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def browser_cpu_seconds() -> float:
+    """CPU time of every Chromium process: on this machine the watching tabs' own drawing competes too."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if b"chromium" in (entry / "cmdline").read_bytes():
+                total += cpu_seconds(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def summary(values: list[float], digits: int = 3) -> dict:
+    """Median and 95th percentile (nearest rank) of a list of times."""
+    if not values:
+        return {"n": 0}
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, int(np.ceil(0.95 * len(ordered))) - 1)]
+    return {"n": len(values), "median": round(statistics.median(values), digits), "p95": round(p95, digits)}
+
+
+# --- a person's steps ------------------------------------------------------------------------------
+
+
+def new_page(browser: Browser) -> Page:
+    page = browser.new_context(viewport={"width": 1300, "height": 900}).new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    return page
+
+
+def close(page: Page) -> None:
+    page.context.close()
+
+
+def digit_png(index: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(load_dataset("mnist").x_test[index]).resize((112, 112)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def wait_usable_predict(page: Page) -> None:
+    page.get_by_text("Predicting with").first.wait_for()
+    page.get_by_role("tab", name="Upload an image").wait_for()
+
+
+def open_predict(browser: Browser, url: str) -> tuple[Page, float]:
+    """A new session's Predict page, and the seconds from goto until a person can use it."""
+    page = new_page(browser)
+    started = time.perf_counter()
+    page.goto(f"{url}/predict")
+    wait_usable_predict(page)
+    return page, time.perf_counter() - started
+
+
+def start_upload(page: Page, name: str, png: bytes) -> float:
+    page.get_by_role("tab", name="Upload an image").click()
+    started = time.perf_counter()
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+        files=[{"name": name, "mimeType": "image/png", "buffer": png}]
+    )
+    return started
+
+
+def answer_shown(page: Page, name: str) -> bool:
+    return page.get_by_text(f"Prediction for the uploaded file {name}").is_visible()
+
+
+def upload_and_wait(page: Page, name: str, png: bytes) -> float:
+    started = start_upload(page, name, png)
+    page.get_by_text(f"Prediction for the uploaded file {name}").wait_for()
+    return time.perf_counter() - started
+
+
+def start_long_run(page: Page, url: str) -> None:
+    """Train the default recipe on Fashion-MNIST for 200 epochs: far longer than the benchmark lasts."""
+    page.goto(f"{url}/train")
+    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').filter(has_text="Dataset").click()
+    page.get_by_role("option", name="Fashion-MNIST").first.click()
+    page.get_by_role("heading", name="Train a CNN on Fashion-MNIST").wait_for()
+    wait_for_rerun(page, TIMEOUT_MS)
+    epochs = page.get_by_label("Epochs", exact=True)
+    epochs.fill("200")
+    epochs.press("Enter")
+    wait_for_rerun(page, TIMEOUT_MS)
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text(RUNNING).wait_for()
+
+
+def training_step(page: Page) -> int:
+    """The live panel's step count, as the page shows it."""
+    text = page.get_by_text(RUNNING).inner_text()
+    epoch, batch, per_epoch = (int(n) for n in RUNNING.search(text).groups())
+    return (epoch - 1) * per_epoch + batch
+
+
+def probe_step(browser: Browser, job_url: str) -> int:
+    page = new_page(browser)
+    page.goto(job_url)
+    page.get_by_text(RUNNING).wait_for()
+    step = training_step(page)
+    close(page)
+    return step
