@@ -29,7 +29,6 @@ from core.evaluation import (
     diagnose_fit,
     hardest_examples,
     most_confused_pairs,
-    per_class_scores,
 )
 from core.figures.evaluation import class_scores_figure, confusion_figure, drawing_gap_figure
 from core.figures.training import curves_from_history, training_curves_figure
@@ -161,8 +160,8 @@ def render_drawings(dataset: Dataset, run: RunSummary, evaluation: Evaluation, l
         f"{len(sample):,} test images (the first {PER_CLASS} of each class), each drawn on a canvas in white on "
         "black and read through the Predict page's own preprocessing, which fills a closed outline first."
     )
-    recall = {style: per_class_scores(result.confusion).recall for style, result in drawn.items()}
-    test_recall = per_class_scores(sample_evaluation.confusion).recall
+    recall = {style: result.scores.recall for style, result in drawn.items()}
+    test_recall = sample_evaluation.scores.recall
     st.plotly_chart(drawing_gap_figure(dataset.class_names, test_recall, recall), key="drawing_gap")
     style = st.segmented_control("Confusion matrix of", styles, default=styles[0], key="drawn_style", required=True)
     confusion_with_gallery(
@@ -226,7 +225,7 @@ def render() -> None:
     with confusion:
         render_confusion(dataset, run, evaluation, lens)
     with classes:
-        scores = per_class_scores(evaluation.confusion)
+        scores = evaluation.scores
         st.plotly_chart(class_scores_figure(scores, dataset.class_names), key="class_scores")
         table = pd.DataFrame({"class": dataset.class_names, "precision": scores.precision, "recall": scores.recall,
                               "F1": scores.f1, "support": scores.support})  # fmt: skip

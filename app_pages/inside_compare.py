@@ -21,7 +21,7 @@ from app_pages.resources import (
 from app_pages.sidebar import data_folder
 from core.architectures import ModelSpec
 from core.datasets import DATASETS, Dataset, DatasetError, load_dataset
-from core.evaluation import Evaluation, most_confused_pairs, per_class_scores
+from core.evaluation import Evaluation, most_confused_pairs
 from core.figures.evaluation import class_scores_figure
 from core.insight.comparison import twin_runs
 from core.pretrained import PretrainedError, pretrained_model
@@ -111,7 +111,7 @@ def render_side(side: Side) -> None:
     st.subheader(side.dataset.info.display_name)
     st.caption(side.describe())
     st.metric("Test accuracy", f"{100 * side.evaluation.accuracy:.2f} %")
-    st.plotly_chart(class_scores_figure(per_class_scores(side.evaluation.confusion), names),
+    st.plotly_chart(class_scores_figure(side.evaluation.scores, names),
                     key=f"twin_scores_{side.dataset.name}")  # fmt: skip
     rows = [(names[t], names[p], n) for t, p, n in most_confused_pairs(side.evaluation.confusion, 5)]
     st.dataframe(pd.DataFrame(rows, columns=["true", "predicted as", "images"]), hide_index=True,

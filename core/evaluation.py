@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn import metrics
 
 from core.datasets.registry import NUM_CLASSES
 
@@ -45,6 +46,10 @@ class Evaluation:
     def confusion(self) -> np.ndarray:
         return confusion_matrix(self.labels, self.predictions)
 
+    @property
+    def scores(self) -> ClassScores:
+        return per_class_scores(self.labels, self.predictions)
+
 
 def evaluate_model(model, images: np.ndarray, labels: np.ndarray) -> Evaluation:
     """Run a model over uint8 images (N, 28, 28) in inference mode."""
@@ -52,10 +57,10 @@ def evaluate_model(model, images: np.ndarray, labels: np.ndarray) -> Evaluation:
     return Evaluation(probabilities.astype(np.float32), labels.astype(np.int64))
 
 
+# scikit-learn's definitions, not our own copies: about 3 ms for 10,000 images, once per epoch or evaluation.
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray) -> np.ndarray:
     """Counts of (true class, predicted class): rows are the truth, columns the model's answer."""
-    pairs = labels.astype(np.int64) * NUM_CLASSES + predictions.astype(np.int64)
-    return np.bincount(pairs, minlength=NUM_CLASSES**2).reshape(NUM_CLASSES, NUM_CLASSES)
+    return metrics.confusion_matrix(labels, predictions, labels=np.arange(NUM_CLASSES))
 
 
 def row_percentages(confusion: np.ndarray) -> np.ndarray:
@@ -74,15 +79,12 @@ class ClassScores:
     support: np.ndarray
 
 
-def per_class_scores(confusion: np.ndarray) -> ClassScores:
-    correct = np.diag(confusion).astype(np.float64)
-    predicted = confusion.sum(axis=0)
-    actual = confusion.sum(axis=1)
-    precision = np.divide(correct, predicted, out=np.zeros_like(correct), where=predicted > 0)
-    recall = np.divide(correct, actual, out=np.zeros_like(correct), where=actual > 0)
-    both = precision + recall
-    f1 = np.divide(2 * precision * recall, both, out=np.zeros_like(correct), where=both > 0)
-    return ClassScores(precision, recall, f1, actual)
+def per_class_scores(labels: np.ndarray, predictions: np.ndarray) -> ClassScores:
+    """Precision, recall, F1 and support of every class, including classes absent from `labels`."""
+    scores = metrics.precision_recall_fscore_support(
+        labels, predictions, labels=np.arange(NUM_CLASSES), zero_division=0
+    )
+    return ClassScores(*scores)
 
 
 def most_confused_pairs(confusion: np.ndarray, count: int = 5) -> list[tuple[int, int, int]]:
