@@ -1,12 +1,14 @@
 # Two commands: `make run` starts the app, `make test` runs every test. Both set everything up first
-# and are idempotent: the virtual environment is rebuilt only when a requirements file changes.
+# and are idempotent: the virtual environment is rebuilt only when a lock file changes.
+# requirements.txt and requirements-dev.txt are locks (every package, exact version, hashes) compiled
+# from pyproject.toml by `make lock`; pip refuses any file whose hash differs.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: run test lint format bench samples clean
+.PHONY: run test lint format bench samples lock clean
 
 run: $(VENV)/.runtime-installed
 	$(BIN)/streamlit run app.py --server.port $(PORT)
@@ -27,15 +29,24 @@ samples: $(VENV)/.runtime-installed
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.runtime-installed: requirements.txt | $(VENV)/bin/python
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.txt
 	touch $@
 
 $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(VENV)/bin/python
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.txt
 	touch $(VENV)/.runtime-installed $@
+
+# Recompile both locks from pyproject.toml. Versions already locked are kept unless pyproject.toml
+# asks for another; `make lock UPGRADE=--upgrade` moves every transitive package to its newest release.
+UV_VERSION := 0.13.9
+LOCK := $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command "make lock" --quiet $(UPGRADE)
+lock: | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
+	$(LOCK) -o requirements.txt
+	$(LOCK) --extra dev -o requirements-dev.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
