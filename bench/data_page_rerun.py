@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 import streamlit as st  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+from bench.machine import machine_info  # noqa: E402
 from core.datasets import forget_loaded_datasets, load_dataset  # noqa: E402
 
 ENTRY = ROOT / "app.py"
@@ -37,7 +38,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args()
 
-    results = {}
+    results: dict = {}
     for name in ("mnist", "fashion_mnist"):
         forget_loaded_datasets()
         st.cache_data.clear()
@@ -53,6 +54,10 @@ def main() -> None:
             "rerun_median_s": round(statistics.median(reruns), 3),
             "reshuffle_median_s": round(statistics.median(reshuffles), 3),
         }
+    import tensorflow as tf  # the app has loaded it by now
+
+    results["machine"] = machine_info([device.name for device in tf.config.list_physical_devices("GPU")])
+    results["repeats"] = args.repeats
     print(json.dumps(results, indent=2))
 
 

@@ -7,7 +7,7 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
-PACKAGES = ("tensorflow", "keras", "streamlit", "numpy", "plotly", "playwright")
+PACKAGES = ("tensorflow", "keras", "streamlit", "numpy", "scikit-learn", "scipy", "pillow", "plotly", "playwright")
 
 
 def _cpu_model() -> str:
