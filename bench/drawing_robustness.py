@@ -20,7 +20,7 @@ from bench.machine import machine_info
 from core.datasets import load_dataset
 from core.evaluation import evaluate_model
 from core.pretrained import load_pretrained, pretrained_model
-from core.training import TrainingJob, TrainingScheduler
+from core.training import TrainingJob
 from core.training.engine import drawn_accuracy
 from core.training.presets import PRESETS
 from scripts.train_pretrained import PRESET, STARTER_OPTIONS
@@ -42,7 +42,7 @@ def train(dataset, drawings: bool, epochs_scale: float) -> dict:
     spec = replace(preset.spec, augmentation=augmentation, width=options.pop("width", preset.spec.width))
     job = TrainingJob(dataset, spec, replace(preset.config, epochs=epochs, **options))
     started = time.perf_counter()
-    TrainingScheduler(1).submit(job)
+    job.start()  # one job at a time here: no scheduler needed
     job.wait()
     result, snapshot = job.result, job.snapshot()
     images = snapshot.step * preset.config.batch_size
