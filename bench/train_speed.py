@@ -1,26 +1,42 @@
-"""Time-to-accuracy on the full Fashion-MNIST: the seed tutorials' way against the app's recipes.
+"""Time to 91 % test accuracy on the full Fashion-MNIST: the seed tutorials' recipe against the app's default.
 
-    .venv/bin/python bench/train_speed.py [--only reference,default,preset,overhead] [--repeats 3]
+    .venv/bin/python bench/train_speed.py [--only reference,default,default_process,preset,overhead]
+        [--repeats 3] [--reference-max-epochs 15] [--preset-repeats 1] [--train-size N]
 
-Prints JSON. Wall-clock includes model building and compilation; the test-set evaluation after
-each epoch is done by a callback whose own time is taken off the clock.
+Prints JSON (each run also goes to stderr as it ends). A smoke test in a few minutes (with the
+default target every time is "not reached"; --target 0.75 lets some runs reach it):
 
-- reference: Keras Sequential Conv32(3x3)-MaxPool-Conv64(3x3)-MaxPool-Flatten-Dense128-Dropout(0.5)
-  -Dense10, Adam, batch 64, `model.fit` on float32 arrays divided by 255 (as the seeds do it);
-- default: the app's default settings through `TrainingJob`;
-- preset: the "best accuracy in 10 minutes" preset;
+    .venv/bin/python bench/train_speed.py --repeats 1 --train-size 3000 --reference-max-epochs 2 \\
+        --preset-repeats 0 --overhead-repeats 1 --overhead-steps 20 [--target 0.75]
+
+The runs (bench/time_to_accuracy.py):
+- reference: the seed recipe (Conv32-Pool-Conv64-Pool-Dense128-Dropout(0.5)-Dense10, Adam, batch 64,
+  `model.fit` on float32 arrays divided by 255) doing the app's work: the same 54,000 training
+  images as the app's job, the same 6,000 validation images scored after every epoch on the clock;
+  it stops at the target or after --reference-max-epochs;
+- reference_60k (only when named in --only): the seed recipe on all 60,000 images, no validation;
+- default: the app's default preset through `TrainingJob` on a thread of this process;
+- default_process: the same job as the app runs it, in a fresh worker process, its start on the clock;
+- preset: the "best accuracy in 10 minutes" preset on a thread;
 - overhead: throughput of `fit` with the app's live callback against `fit` with no callbacks.
+
+Round r runs reference, [reference_60k,] default, default_process back to back, all with seed r,
+so a busy minute on a shared machine falls on every arm alike. A run that never reaches the target
+still counts (see NOT_REACHED_MEANS). The headline is the default on a thread against the
+equal-work reference; the app's own path (default_process) is the figure beside it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import queue
 import statistics
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,11 +44,12 @@ sys.path.insert(0, str(ROOT))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
-import core.runtime  # noqa: E402,F401  (thread settings before TensorFlow starts)
+from bench.machine import machine_info  # noqa: E402
+from bench.time_to_accuracy import run_job_in_process, run_job_in_thread, run_reference  # noqa: E402
 from core.architectures import build_model  # noqa: E402
 from core.datasets import SourceKind, load_dataset  # noqa: E402
-from core.training import TrainConfig, TrainingJob, TrainingScheduler  # noqa: E402
 from core.training.data import batches, split_for_training  # noqa: E402
 from core.training.engine import make_optimizer  # noqa: E402
 from core.training.live_control import LiveControl  # noqa: E402
@@ -42,81 +59,104 @@ from core.training.progress import ProgressRecord  # noqa: E402
 TARGET = 0.91
 PRESET_TARGET = 0.93
 PRESET_BUDGET_S = 600
+# What each timed arm is, for the JSON: a reader who reruns this needs it beside the numbers.
+ROUND_ARMS = {
+    "reference": "the seed recipe on the app's 54,000 training images, its 6,000 validation images scored after "
+    "every epoch on the clock (equal work); stops at the target or after --reference-max-epochs",
+    "reference_60k": "the seed recipe on all 60,000 images with no validation pass (less work than the app does)",
+    "default": "the app's default preset through TrainingJob on a thread of this process; test accuracy after "
+    "every epoch, its scoring off the clock",
+    "default_process": "the same job in a fresh worker process as the app runs it, from submit (worker start and "
+    "TensorFlow import included, nice 10) to the end of its last epoch; reached if its final test accuracy is",
+}
+NOT_REACHED = "not reached"
+NOT_REACHED_MEANS = (
+    "A run is 'not reached' when no epoch scored the target on the test set: the reference within "
+    "--reference-max-epochs, the app's recipe within its own epochs. Such a run is kept and sorts after "
+    "every run that reached the target, so a median is 'not reached' when the middle run missed (with an "
+    "even count, when either middle run did). A speedup whose candidate median is 'not reached' is "
+    "'not met'; one whose reference median is 'not reached' is 'reference not reached' (the speedup is "
+    "then at least the reference's budget over the candidate's time)."
+)
 
 
-class TestAccuracyClock(keras.callbacks.Callback):
-    """After each epoch: test accuracy and wall-clock since `started`, minus the time spent here."""
-
-    def __init__(self, x_test: np.ndarray, y_test: np.ndarray, started: float, scale: float = 1.0):
-        super().__init__()
-        self.x_test = x_test[..., None].astype(np.float32) * scale
-        self.y_test = y_test
-        self.started = started
-        self.excluded = 0.0
-        self.points: list[dict] = []
-
-    def on_epoch_end(self, epoch, logs=None):
-        began = time.perf_counter()
-        elapsed = began - self.started - self.excluded
-        probabilities = self.model.predict(self.x_test, batch_size=1000, verbose=0)
-        accuracy = float(np.mean(probabilities.argmax(1) == self.y_test))
-        self.points.append({"epoch": epoch + 1, "seconds": round(elapsed, 1), "test_accuracy": round(accuracy, 4)})
-        self.excluded += time.perf_counter() - began
+def median_seconds(times: list[float | None]) -> float | str:
+    """The median time, a miss counted as slower than every run that reached the target."""
+    middle = statistics.median(math.inf if t is None else t for t in times)
+    return NOT_REACHED if math.isinf(middle) else round(middle, 1)
 
 
-def time_to(points: list[dict], target: float) -> float | None:
-    return next((p["seconds"] for p in points if p["test_accuracy"] >= target), None)
+def speedup(reference: float | str | None, candidate: float | str | None) -> float | str:
+    if not isinstance(candidate, float):
+        return "not met"
+    if not isinstance(reference, float):
+        return "reference not reached"
+    return round(reference / candidate, 2)
 
 
-def run_reference(dataset, max_epochs: int) -> dict:
-    started = time.perf_counter()
-    x_train = dataset.x_train.reshape(-1, 28, 28, 1).astype("float32") / 255
-    model = keras.Sequential(
-        [
-            keras.Input((28, 28, 1)),
-            keras.layers.Conv2D(32, (3, 3), activation="relu"),
-            keras.layers.MaxPooling2D((2, 2)),
-            keras.layers.Conv2D(64, (3, 3), activation="relu"),
-            keras.layers.MaxPooling2D((2, 2)),
-            keras.layers.Flatten(),
-            keras.layers.Dense(128, activation="relu"),
-            keras.layers.Dropout(0.5),
-            keras.layers.Dense(10, activation="softmax"),
-        ]
-    )
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    clock = TestAccuracyClock(dataset.x_test, dataset.y_test, started, scale=1 / 255)
-    stopper = StopAtTarget(clock)
-    model.fit(x_train, dataset.y_train, epochs=max_epochs, batch_size=64, verbose=0, callbacks=[clock, stopper])
-    return {"points": clock.points, "seconds_to_91": time_to(clock.points, TARGET)}
-
-
-class StopAtTarget(keras.callbacks.Callback):
-    """End a run once the target is reached: the question is how soon, not how far."""
-
-    def __init__(self, clock: TestAccuracyClock):
-        super().__init__()
-        self.clock = clock
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self.clock.points and self.clock.points[-1]["test_accuracy"] >= TARGET:
-            self.model.stop_training = True
-
-
-def run_job(dataset, spec, config: TrainConfig) -> dict:
-    started = time.perf_counter()
-    clock = TestAccuracyClock(dataset.x_test, dataset.y_test, started)
-    job = TrainingJob(dataset, spec, config, extra_callbacks=[clock])
-    TrainingScheduler(1).submit(job)
-    job.wait()
-    if job.result.error:
-        raise RuntimeError(job.result.error)
+def summary(runs: list[dict]) -> dict:
+    times = [run["seconds_to_target"] for run in runs]
     return {
-        "points": clock.points,
-        "seconds_to_91": time_to(clock.points, TARGET),
-        "seconds_to_93": time_to(clock.points, PRESET_TARGET),
-        "final_test_accuracy": round(job.result.test_accuracy, 4),
-        "total_seconds": clock.points[-1]["seconds"] if clock.points else None,
+        "reached": sum(t is not None for t in times),
+        "not_reached": sum(t is None for t in times),
+        "median_seconds_to_target": median_seconds(times),
+        "runs": runs,
+    }
+
+
+def run_arm(name: str, dataset, seed: int, args: argparse.Namespace) -> dict:
+    """One run of one arm with this round's seed."""
+    preset = PRESETS["default"].for_dataset(dataset.name)
+    preset = replace(preset, config=replace(preset.config, train_size=args.train_size))
+    if name in ("reference", "reference_60k"):
+        return run_reference(
+            dataset, preset, seed, args.reference_max_epochs, args.target, validate=name == "reference"
+        )
+    if name == "default":
+        return run_job_in_thread(dataset, preset, seed, args.target)
+    return run_job_in_process(dataset, preset, seed, args.target)
+
+
+def compare(report: dict) -> None:
+    """Speedups to the target: of the medians, and round by round (each pair ran in the same round)."""
+    pairs = {"threads": ("reference", "default"), "process": ("reference", "default_process")}
+    pairs |= {"threads_vs_reference_60k": ("reference_60k", "default")}
+    report["speedup_to_target"], report["speedup_to_target_by_round"] = {}, {}
+    for label, (reference, candidate) in pairs.items():
+        if reference not in report or candidate not in report:
+            continue
+        ref, ours = report[reference], report[candidate]
+        report["speedup_to_target"][label] = speedup(ref["median_seconds_to_target"], ours["median_seconds_to_target"])
+        report["speedup_to_target_by_round"][label] = [
+            speedup(a["seconds_to_target"], b["seconds_to_target"])
+            for a, b in zip(ref["runs"], ours["runs"], strict=True)
+        ]
+    if "threads" in report["speedup_to_target"]:
+        report["headline"] = {
+            "speedup_to_target": report["speedup_to_target"]["threads"],
+            "is": "median seconds to the target test accuracy of the equal-work reference over the app's default "
+            "trained on a thread; the app's real path, in its worker process, is speedup_to_target.process",
+        }
+
+
+def run_preset(dataset, runs: int, train_size: int | None) -> dict:
+    """The "best accuracy in 10 minutes" preset, against its promise."""
+    preset = PRESETS["best_10_minutes"].for_dataset(dataset.name)
+    preset = replace(preset, config=replace(preset.config, train_size=train_size))
+    results = []
+    for seed in range(runs):
+        results.append(run_job_in_thread(dataset, preset, seed, PRESET_TARGET))
+        print(json.dumps({"preset": results[-1]}), file=sys.stderr, flush=True)
+    # Reaching 93 % after the budget is not keeping the promise.
+    met = [(r["seconds_to_target"] or math.inf) <= PRESET_BUDGET_S for r in results]
+    return {
+        "goal": f">= {PRESET_TARGET:.0%} test accuracy within {PRESET_BUDGET_S} s",
+        "met": sum(met),
+        "not_met": len(met) - sum(met),
+        "median_final_test_accuracy": statistics.median(r["final_test_accuracy"] for r in results),
+        "median_total_seconds": statistics.median(r["total_seconds"] for r in results),
+        "median_seconds_to_93": median_seconds([r["seconds_to_target"] for r in results]),
+        "runs": results,
     }
 
 
@@ -163,45 +203,49 @@ def run_overhead(dataset, steps: int, repeats: int) -> dict:
         "samples_per_s_wall_with_live_callback": round(wall_live),
         "overhead_percent_wall_clock": round(100 * (1 - wall_live / wall_plain), 2),
         "runs": repeats,
+        "steps_per_run": steps,
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="reference,default,preset,overhead")
-    parser.add_argument("--repeats", type=int, default=3, help="runs of the reference and the default")
+    parser.add_argument("--only", default="reference,default,default_process,preset,overhead")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds of the reference and the default")
     parser.add_argument("--preset-repeats", type=int, default=1, help="runs of the 10-minute preset")
     parser.add_argument("--reference-max-epochs", type=int, default=15)
+    parser.add_argument("--train-size", type=int, help="train on a stratified subset (smoke tests only)")
+    parser.add_argument("--target", type=float, default=TARGET, help="test accuracy to reach (lower for smoke tests)")
+    parser.add_argument("--overhead-repeats", type=int, default=7)
+    parser.add_argument("--overhead-steps", type=int, default=200)
     args = parser.parse_args()
     dataset = load_dataset("fashion_mnist")
     if dataset.source_kind is SourceKind.SAMPLE:
         sys.exit("Needs the full Fashion-MNIST: sudo apt install dataset-fashion-mnist")
 
     wanted = args.only.split(",")
-    report: dict = {"dataset": dataset.source, "target": TARGET}
-    for name in ("reference", "default", "preset"):
-        if name not in wanted:
-            continue
-        runs = []
-        for _ in range(args.preset_repeats if name == "preset" else args.repeats):
-            if name == "reference":
-                runs.append(run_reference(dataset, args.reference_max_epochs))
-            else:
-                preset = PRESETS["default" if name == "default" else "best_10_minutes"].for_dataset(dataset.name)
-                runs.append(run_job(dataset, preset.spec, preset.config))
-            print(json.dumps({name: runs[-1]}), file=sys.stderr, flush=True)
-        times = [r["seconds_to_91"] for r in runs if r["seconds_to_91"] is not None]
-        report[name] = {"runs": runs, "median_seconds_to_91": statistics.median(times) if times else None}
-    if "preset" in report:
-        runs = report["preset"]["runs"]
-        report["preset"]["median_final_test_accuracy"] = statistics.median(r["final_test_accuracy"] for r in runs)
-        report["preset"]["median_total_seconds"] = statistics.median(r["total_seconds"] for r in runs)
-        report["preset"]["goal"] = f">= {PRESET_TARGET:.1%} within {PRESET_BUDGET_S} s"
-    if "reference" in report and "default" in report:
-        ref, ours = report["reference"]["median_seconds_to_91"], report["default"]["median_seconds_to_91"]
-        report["speedup_to_91"] = round(ref / ours, 2) if ref and ours else None
+    arms = [name for name in ROUND_ARMS if name in wanted]
+    report: dict = {
+        "headline": "no reference and default in --only",
+        "machine": machine_info([device.name for device in tf.config.list_physical_devices("GPU")]),
+        "dataset": dataset.source,
+        "train_size": args.train_size or "all",
+        "target": args.target,
+        "repeats": args.repeats,
+        "order": f"interleaved: round r runs {', '.join(arms)} with seed r",
+        "arms": {name: ROUND_ARMS[name] for name in arms},
+        "not_reached_means": NOT_REACHED_MEANS,
+    }
+    runs: dict[str, list[dict]] = {name: [] for name in arms}
+    for seed in range(args.repeats):
+        for name in arms:
+            runs[name].append(run_arm(name, dataset, seed, args))
+            print(json.dumps({name: runs[name][-1]}), file=sys.stderr, flush=True)
+    report |= {name: summary(arm_runs) for name, arm_runs in runs.items()}
+    compare(report)
+    if "preset" in wanted and args.preset_repeats:
+        report["preset"] = run_preset(dataset, args.preset_repeats, args.train_size)
     if "overhead" in wanted:
-        report["overhead"] = run_overhead(dataset, steps=200, repeats=max(7, args.repeats))
+        report["overhead"] = run_overhead(dataset, args.overhead_steps, args.overhead_repeats)
     print(json.dumps(report, indent=2))
 
 
