@@ -69,8 +69,10 @@ def test_a_run_can_be_renamed_and_deleted_after_confirmation(store):
     assert not app.exception
     assert store.get(newest).name == "dropout off"
     assert app.button(key="delete_run").disabled, "nothing is deleted without confirmation"
+    others = [run.run_id for run in store.list_runs() if run.run_id != newest]
+    assert len(others) == 1
     app.checkbox(key="confirm_delete").check().run()
     app.button(key="delete_run").click().run()
     assert not app.exception
-    assert [run.run_id for run in store.list_runs()] == [store.list_runs()[0].run_id]
-    assert newest not in {run.run_id for run in store.list_runs()}
+    assert [run.run_id for run in store.list_runs()] == others  # the selected run went, and only it
+    assert not (store.root / newest).exists()
