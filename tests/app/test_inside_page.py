@@ -170,7 +170,10 @@ def test_without_runs_the_default_recipe_is_queued_on_both_datasets(runs):
     assert jobs[0].spec.for_dataset(jobs[1].config.dataset) == jobs[1].spec
     assert jobs[0].config.seed == jobs[1].config.seed
     for job in jobs:  # a run stopped early is kept, and is enough to compare
+        deadline = time.monotonic() + 180  # a queued job first waits for the other to stop
         while job.snapshot().step == 0 and not job.state.is_over:
+            if time.monotonic() > deadline:
+                pytest.fail(f"the {job.config.dataset} job never took a step: {job.snapshot()}")
             time.sleep(0.05)
         job.stop()
     assert all(job.wait(120) and job.result.saved_run_id for job in jobs), [job.result.error for job in jobs]

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import sys
+import threading
 import time
+from collections.abc import Callable
 
 import factories
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
+from keras import ops
 
+from core import runtime
 from core.architectures import LiveDropout, ModelSpec
 from core.datasets import Dataset
 from core.training import JobState, TrainConfig, TrainingJob, TrainingScheduler
@@ -35,11 +41,36 @@ def run(dataset: Dataset, spec: ModelSpec = TINY_SPEC, **overrides) -> TrainingJ
     return job
 
 
-def wait_for(condition, timeout: float = 60.0) -> None:
+def wait_for(condition: Callable[[], object], what: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {timeout:.0f} s for {what}")
         time.sleep(0.02)
+
+
+class AtBatch(keras.callbacks.Callback):
+    """Calls `action` once, on the training thread, at the end of batch `batch` of the first epoch: a known moment."""
+
+    def __init__(self, batch: int, action: Callable[[], None]):
+        super().__init__()
+        self.batch, self.action, self.done = batch, action, False
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == self.batch and not self.done:
+            self.done = True
+            self.action()
+
+
+def parked_until_resumed(job: TrainingJob) -> bool:
+    """True while the job's training thread is blocked in its pause, waiting on the resume signal."""
+    thread = next((t for t in threading.enumerate() if t.name == f"training-{job.id}"), None)
+    frame = sys._current_frames().get(thread.ident) if thread else None
+    if frame is None or frame.f_code.co_name != "wait":
+        return False
+    while frame is not None and frame.f_code.co_name != "_wait_while_paused":
+        frame = frame.f_back
+    return frame is not None
 
 
 def test_a_job_trains_and_reports_everything_the_live_panel_needs(tiny_mnist):
@@ -56,7 +87,7 @@ def test_a_job_trains_and_reports_everything_the_live_panel_needs(tiny_mnist):
     assert all(matrix.sum() == 60 for matrix in result.confusion_matrices)
     assert len(result.confusion_matrices) == 2
     assert 0.0 <= result.test_accuracy <= 1.0
-    assert snapshot.device.startswith("CPU")
+    assert snapshot.device == runtime.describe_devices(runtime.training_strategy())  # a CPU here, a GPU there
     assert snapshot.samples_per_second > 0
     # The per-batch values are exact: their size-weighted mean is the epoch's training loss.
     sizes = np.array([32] * 16 + [540 - 16 * 32])
@@ -66,7 +97,7 @@ def test_a_job_trains_and_reports_everything_the_live_panel_needs(tiny_mnist):
 
 def test_stop_is_honoured_within_a_batch_and_keeps_the_weights(tiny_mnist):
     job = run(tiny_mnist, epochs=50)
-    wait_for(lambda: job.snapshot().step >= 3)
+    wait_for(lambda: job.snapshot().step >= 3, "step 3")
     job.stop()
     assert job.wait(60)
     result = job.result
@@ -75,14 +106,14 @@ def test_stop_is_honoured_within_a_batch_and_keeps_the_weights(tiny_mnist):
     assert result.model is not None and result.test_accuracy is not None
 
 
-def test_pause_holds_training_and_resume_continues(tiny_mnist):
-    job = run(tiny_mnist, epochs=3)
-    wait_for(lambda: job.snapshot().step >= 2)
-    job.pause()
-    wait_for(lambda: job.snapshot().state is JobState.PAUSED)
-    held = job.snapshot().step
-    time.sleep(0.5)
-    assert job.snapshot().step == held
+def test_pause_holds_training_at_the_next_batch_and_resume_continues(tiny_mnist):
+    job = TrainingJob(tiny_mnist, TINY_SPEC, config(epochs=3), extra_callbacks=[AtBatch(1, lambda: job.pause())])
+    TrainingScheduler(1).submit(job)
+    wait_for(lambda: parked_until_resumed(job), "the training thread to wait for resume")
+    snapshot = job.snapshot()
+    # Paused after batch 2, before batch 3 began: the thread is parked, so nothing moves until resumed.
+    assert snapshot.state is JobState.PAUSED and snapshot.step == 2 and snapshot.eta_s is None
+    assert parked_until_resumed(job) and job.snapshot().step == 2
     job.resume()
     assert job.wait(120)
     assert job.result.state is JobState.FINISHED
@@ -90,10 +121,9 @@ def test_pause_holds_training_and_resume_continues(tiny_mnist):
 
 
 def test_live_changes_apply_at_the_next_batch_and_are_recorded_as_events(tiny_mnist):
-    job = run(tiny_mnist, epochs=20)
-    wait_for(lambda: job.snapshot().step >= 2)
-    job.pause()
-    wait_for(lambda: job.snapshot().state is JobState.PAUSED)
+    job = TrainingJob(tiny_mnist, TINY_SPEC, config(epochs=20), extra_callbacks=[AtBatch(1, lambda: job.pause())])
+    TrainingScheduler(1).submit(job)
+    wait_for(lambda: job.snapshot().state is JobState.PAUSED, "the pause after batch 2")
     job.set_dropout(0.0)
     job.set_learning_rate(5e-4)
     job.set_epochs(1)
@@ -103,7 +133,7 @@ def test_live_changes_apply_at_the_next_batch_and_are_recorded_as_events(tiny_mn
     assert events["dropout"].old == pytest.approx(0.3) and events["dropout"].new == 0.0
     assert events["learning_rate"].old == pytest.approx(2e-3) and events["learning_rate"].new == 5e-4
     assert events["epochs"].old == 20 and events["epochs"].new == 1
-    assert all(event.step >= 2 for event in job.result.events)
+    assert [event.step for event in job.result.events] == [2, 2, 2]  # applied before batch 3, the next one
     # The epoch count took effect, and so did the rate inside the model.
     assert len(job.result.epochs) == 1
     dropout_layers = [layer for layer in job.result.model.layers if isinstance(layer, LiveDropout)]
@@ -111,34 +141,61 @@ def test_live_changes_apply_at_the_next_batch_and_are_recorded_as_events(tiny_mn
     assert job.snapshot().learning_rate == pytest.approx(5e-4)
 
 
-def test_dropout_changed_mid_run_changes_what_the_training_step_does(tiny_mnist):
-    """Inside the compiled training step, a dropout layer zeroes what its current rate says."""
+class DropoutProbe(keras.callbacks.Callback):
+    """Measures, inside the compiled training step, the share of its live inputs the dropout layer zeroes.
 
-    class ZeroFraction(keras.callbacks.Callback):
-        """Measures the dropout layer's behaviour with the model's own, already compiled, layer."""
+    Before the step is first traced, the model's own dropout layer is wrapped so that the traced graph
+    also writes that share into a variable; after each batch the probe reads what that batch's step did.
+    """
 
-        def __init__(self):
-            super().__init__()
-            self.by_step = []
+    def __init__(self):
+        super().__init__()
+        self.zeroed: list[float] = []  # per batch, as the compiled step measured it
+        self.traces_seen: list[int] = []  # per batch, how often the step had been traced by then
+        self.traces = 0
+        self.share = tf.Variable(-1.0)
 
-        def on_train_batch_end(self, batch, logs=None):
-            layer = next(layer for layer in self.model.layers if isinstance(layer, LiveDropout))
-            ones = np.ones((64, 128), np.float32)
-            self.by_step.append(float(np.mean(np.asarray(layer(ones, training=True)) == 0)))
+    def on_train_begin(self, logs=None):
+        (layer,) = [layer for layer in self.model.layers if isinstance(layer, LiveDropout)]
+        dropout = layer.call
 
-    probe = ZeroFraction()
-    job = TrainingJob(tiny_mnist, TINY_SPEC, config(epochs=1), extra_callbacks=[probe])
+        def measured_dropout(inputs, training=False):
+            outputs = dropout(inputs, training=training)
+            if training:
+                self.traces += 1  # Python runs here only while the step is traced, not on every batch
+                live = ops.cast(ops.not_equal(inputs, 0), "float32")
+                zeroed = live * ops.cast(ops.equal(outputs, 0), "float32")
+                self.share.assign(ops.sum(zeroed) / ops.sum(live))
+            return outputs
+
+        layer.call = measured_dropout
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.zeroed.append(float(self.share.numpy()))
+        self.traces_seen.append(self.traces)
+
+
+def test_dropout_changed_mid_run_changes_what_the_compiled_training_step_does(tiny_mnist):
+    """A rate changed after batch 3 of 17 zeroes that share of units from batch 4 on, with no new trace."""
+    probe = DropoutProbe()
+    job = TrainingJob(
+        tiny_mnist, TINY_SPEC, config(epochs=1), extra_callbacks=[probe, AtBatch(2, lambda: job.set_dropout(0.8))]
+    )
     TrainingScheduler(1).submit(job)
-    wait_for(lambda: len(probe.by_step) >= 3)
-    job.set_dropout(0.8)
-    assert job.wait(120)
-    assert 0.2 < np.mean(probe.by_step[:3]) < 0.4
-    assert 0.7 < np.mean(probe.by_step[-3:]) < 0.9
+    assert job.wait(120) and job.result.state is JobState.FINISHED, job.result and job.result.error
+    assert len(probe.zeroed) == 17
+    # About 2,000 live units a batch: a share within 0.06 of the rate is six standard deviations wide.
+    assert probe.zeroed[:3] == pytest.approx([0.3] * 3, abs=0.06), probe.zeroed
+    assert probe.zeroed[3:] == pytest.approx([0.8] * 14, abs=0.06), probe.zeroed
+    # Traced before the first batch (TensorFlow may trace a function twice), never again: no recompiling.
+    assert probe.traces_seen == [probe.traces_seen[0]] * 17 and probe.traces_seen[0] > 0, probe.traces_seen
+    assert [(event.setting, event.step) for event in job.result.events] == [("dropout", 3)]
 
 
 def test_the_scheduler_queues_jobs_beyond_its_limit_and_reports_positions(tiny_mnist):
     scheduler = TrainingScheduler(1)
     first, second, third = (TrainingJob(tiny_mnist, TINY_SPEC, config(epochs=1)) for _ in range(3))
+    first.pause()  # it holds its slot before its first batch, so the queue stays as submitted while we look
     for job in (first, second, third):
         scheduler.submit(job)
     assert first.snapshot().queue_position is None
@@ -146,7 +203,8 @@ def test_the_scheduler_queues_jobs_beyond_its_limit_and_reports_positions(tiny_m
     assert second.state is JobState.QUEUED
     third.stop()  # a queued job just leaves the queue
     assert third.result.state is JobState.STOPPED and third.result.model is None
-    assert scheduler.queued() == [second]
+    assert scheduler.queued() == [second] and scheduler.running() == [first]
+    first.resume()
     assert first.wait(120) and second.wait(120)
     assert second.result.state is JobState.FINISHED
     assert scheduler.running() == [] and scheduler.queued() == []
@@ -176,7 +234,7 @@ def test_same_seed_and_settings_give_the_same_metrics(tiny_mnist):
     results = []
     for _ in range(2):
         job = run(tiny_mnist, seed=7)
-        job.wait(120)
+        assert job.wait(120) and job.result.state is JobState.FINISHED
         results.append(job.result)
     for a, b in zip(results[0].epochs, results[1].epochs, strict=True):
         assert a.loss == pytest.approx(b.loss, abs=1e-4)
