@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import subprocess
 from pathlib import Path
 
@@ -12,28 +14,44 @@ from factories import make_training_result
 
 from core.runs.store import RunStore, RunStoreError
 
+DISK_MB = 3
+
 
 @pytest.fixture
 def small_disk(tmp_path):
     """A real 3 MB filesystem (tmpfs), so the disk can really fill up or turn read-only."""
     mount_point = tmp_path / "disk"
     mount_point.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount_point)], capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a test filesystem here: {mounted.stderr.decode().strip()}")
+    try:
+        mounted = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={DISK_MB}m", "tmpfs", str(mount_point)], capture_output=True
+        )
+        problem = mounted.stderr.decode().strip() if mounted.returncode else None
+    except OSError as error:  # no mount command at all
+        problem = str(error)
+    if problem:
+        reason = f"cannot mount a test filesystem here: {problem}"
+        # Neither a full disk nor a read-only one can be had without a mount (root ignores file modes),
+        # so CI, which runs as root, must be able to mount: a skip there would hide the lost coverage.
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}. CI must run these tests as root with mount rights (CAP_SYS_ADMIN).")
+        pytest.skip(reason)
+    assert os.path.ismount(mount_point)
     yield mount_point
     subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
 def fill(disk: Path) -> None:
-    """Write until the disk refuses more."""
-    with open(disk / "ballast", "wb") as ballast:
-        try:
-            while True:
-                ballast.write(b"\0" * 65536)
-                ballast.flush()
-        except OSError:
-            pass
+    """Write until the disk refuses more, with "no space left"; fail if it never does."""
+    chunk = b"\0" * 65536
+    with open(disk / "ballast", "wb", buffering=0) as ballast:
+        for _ in range(4 * DISK_MB * 2**20 // len(chunk)):
+            try:
+                ballast.write(chunk)
+            except OSError as error:
+                assert error.errno == errno.ENOSPC, error
+                return
+    pytest.fail(f"{4 * DISK_MB} MB went onto a {DISK_MB} MB disk: it is not the small filesystem it should be")
 
 
 def test_a_full_disk_gives_a_plain_message_and_keeps_earlier_runs(small_disk):
