@@ -30,8 +30,11 @@ def runs_dir(tmp_path_factory) -> Path:
 def app_url(tmp_path_factory, runs_dir) -> str:
     """Start the app with a fresh runs folder; wait for its health check; stop it afterwards."""
     chromium_path()
+    # One training job at a time, as on a CPU, whatever this machine has (a GPU allows two): the
+    # concurrency test watches the second job queue.
+    one_job = {"EXPLORER_MAX_JOBS": "1"}
     try:
-        with running_app(runs_dir, tmp_path_factory.mktemp("e2e-log") / "streamlit.log") as app:
+        with running_app(runs_dir, tmp_path_factory.mktemp("e2e-log") / "streamlit.log", one_job) as app:
             yield app.url
     except AppDidNotStart as error:
         pytest.fail(str(error))

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import json
 import re
 
+import pytest
 from browser_steps import save_screenshot, saved_run_id, start_quick_run, wait_for_rerun
+from factories import make_training_result
 from PIL import Image
 from playwright.sync_api import Page, expect
 
+from core import pretrained
+from core.architectures import ModelSpec
 from core.datasets import load_dataset
+from core.runs.store import RunStore
 
 
 def open_page(page: Page, path: str, heading: str) -> None:
@@ -51,9 +58,22 @@ def test_a_training_run_moves_live_takes_a_live_change_and_stops(page: Page):
     expect(page.get_by_text(re.compile(r"Saved as run"))).to_be_visible()
 
 
-def test_a_confusion_matrix_cell_opens_its_images(page: Page):
+@pytest.fixture
+def digit_reader(runs_dir) -> str:
+    """A finished MNIST run in the app's runs folder holding the starter's weights: a model that reads digits."""
+    starter = pretrained.load_pretrained("mnist")
+    manifest = json.loads((pretrained.PRETRAINED_DIR / pretrained.MANIFEST).read_text())
+    spec = ModelSpec.from_dict(manifest["mnist"]["model"])
+    result = dataclasses.replace(make_training_result(0), spec=spec, model=starter)
+    store = RunStore(runs_dir)
+    run_id = store.save(result, load_dataset("mnist").source)
+    store.rename(run_id, f"digit reader {run_id}")
+    return run_id
+
+
+def test_a_confusion_matrix_cell_opens_its_images(page: Page, digit_reader: str):
     open_page(page, "evaluate", "Evaluate")
-    pick(page, "Active model", "compact")
+    pick(page, "Active model", f"digit reader {digit_reader}")
     page.get_by_role("tab", name="Confusion matrix").click()
     chart = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="predicted class").first
     expect(chart).to_be_visible()
