@@ -55,7 +55,8 @@ def test_models_can_be_built_on_several_threads_at_once():
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(timeout=120)
+        assert not thread.is_alive(), "a thread did not finish its build in 120 s (deadlocked?)"
     assert not errors
     names = [layer.name for layer in build_model(default_spec("simple_cnn")).layers]
     assert names[:4] == ["scale_to_unit", "conv_1", "relu_1", "max_pool_1"]

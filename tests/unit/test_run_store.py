@@ -122,7 +122,8 @@ def test_two_writers_at_once_both_land(tmp_path):
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(timeout=120)
+        assert not thread.is_alive(), "a thread did not finish its save in 120 s (deadlocked?)"
     assert not errors
     runs = store.list_runs()
     assert len(runs) == 2 and all(run.complete for run in runs)
