@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
+from app_pages.access_gate import current_caller
 from app_pages.resources import (
     ACTIVE_RUN_KEY,
     JOB_KEY,
@@ -19,6 +20,7 @@ from app_pages.resources import (
     training_scheduler,
 )
 from app_pages.sidebar import data_folder
+from core.access import AccessDenied
 from core.architectures import ModelSpec
 from core.datasets import DATASETS, Dataset, DatasetError, load_dataset
 from core.evaluation import Evaluation, most_confused_pairs
@@ -28,6 +30,7 @@ from core.pretrained import PretrainedError, pretrained_model
 from core.runs.store import RunStoreError, RunSummary
 from core.training import TrainConfig, TrainingJob
 from core.training.presets import PRESETS
+from core.training.scheduler import QueueFull
 
 
 @dataclass(frozen=True)
@@ -147,13 +150,18 @@ def start_jobs(model: dict, training: dict, datasets: list[str]) -> None:
             data = load_dataset(name, data_folder())
             spec = ModelSpec.from_dict(model).for_dataset(name)
             config = TrainConfig.from_dict({**training, "dataset": name})
-            jobs.append(TrainingJob(data, spec, config, on_finish=run_store().saver(data.source), isolated=True))
+            saver = run_store().saver(data.source, current_caller().owner)
+            jobs.append(TrainingJob(data, spec, config, on_finish=saver, isolated=True))
     except (DatasetError, KeyError, TypeError, ValueError) as error:
         st.error(f"This recipe cannot be trained: {error}")
         return
-    for job in jobs:
-        training_scheduler().submit(job)
-    st.session_state[JOB_KEY] = jobs[-1].id
+    try:
+        for job in jobs:
+            training_scheduler().submit(job, by=current_caller())
+            st.session_state[JOB_KEY] = job.id
+    except (AccessDenied, QueueFull) as refusal:
+        st.error(str(refusal), icon=":material/hourglass_disabled:")
+        return
     names = " and ".join(DATASETS[name].display_name for name in datasets)
     st.success(f"Training the same recipe on {names}; follow it on the Train page. "
                "The comparison appears here when it is done.", icon=":material/model_training:")  # fmt: skip

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
+from app_pages.access_gate import current_caller
 from app_pages.wording import describe_time
+from core.access import AccessDenied
 from core.figures.training import LiveCurvesFigure, curves_from_snapshot
 from core.training import LEARNING_RATE_CHOICES, JobState, Snapshot, TrainingJob
 from core.training.config import MAX_EPOCHS
@@ -84,15 +86,18 @@ def render_progress(job: TrainingJob, snapshot: Snapshot, drawing: LiveDrawing) 
 def render_controls(job: TrainingJob, snapshot: Snapshot) -> None:
     """Stop, pause/resume, and sliders that change the running job from its next batch."""
     stop, pause, _ = st.columns([1, 1, 4])
-    if stop.button(
-        "Stop", key=f"stop_{job.id}", icon=":material/stop:", help="Stops after this batch; the run is kept."
-    ):
-        job.stop()
-    if snapshot.state is JobState.PAUSED:
-        if pause.button("Resume", key=f"resume_{job.id}", icon=":material/play_arrow:"):
-            job.resume()
-    elif pause.button("Pause", key=f"pause_{job.id}", icon=":material/pause:", disabled=snapshot.state.is_over):
-        job.pause()
+    try:
+        if stop.button(
+            "Stop", key=f"stop_{job.id}", icon=":material/stop:", help="Stops after this batch; the run is kept."
+        ):
+            job.stop(by=current_caller())
+        if snapshot.state is JobState.PAUSED:
+            if pause.button("Resume", key=f"resume_{job.id}", icon=":material/play_arrow:"):
+                job.resume()
+        elif pause.button("Pause", key=f"pause_{job.id}", icon=":material/pause:", disabled=snapshot.state.is_over):
+            job.pause(by=current_caller())
+    except AccessDenied as refusal:  # someone else's run, opened from its address
+        st.error(str(refusal))
 
     dropout, learning_rate, epochs = st.columns(3)
     dropout_key, rate_key, epochs_key = (f"live_{name}_{job.id}" for name in ("dropout", "lr", "epochs"))

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app_pages.access_gate import current_caller
 from app_pages.live_panel import live_panel
 from app_pages.resources import JOB_KEY, activate_run, run_store, training_scheduler
 from app_pages.sidebar import require_dataset
 from app_pages.train_settings import read_settings, render_settings
 from app_pages.wording import counted, describe_time
+from core.access import AccessDenied
 from core.figures.training import curves_from_snapshot, training_curves_figure
 from core.training import JobState, TrainingJob
 from core.training.isolated import prepare_worker
+from core.training.scheduler import QueueFull
 
 
 def current_job() -> TrainingJob | None:
@@ -26,8 +29,13 @@ def current_job() -> TrainingJob | None:
 def start_training(dataset, spec, config) -> None:
     # Each model trains (and saves itself, finished, stopped or failed) in its own process, so the
     # app's memory does not grow with every model trained and a crash in training cannot take it down.
-    job = TrainingJob(dataset, spec, config, on_finish=run_store().saver(dataset.source), isolated=True)
-    training_scheduler().submit(job)
+    caller = current_caller()
+    job = TrainingJob(dataset, spec, config, on_finish=run_store().saver(dataset.source, caller.owner), isolated=True)
+    try:
+        training_scheduler().submit(job, by=caller)
+    except (AccessDenied, QueueFull) as refusal:
+        st.error(str(refusal), icon=":material/hourglass_disabled:")
+        return
     st.session_state[JOB_KEY] = job.id
     st.query_params["job"] = job.id
 

@@ -15,6 +15,7 @@ import tempfile
 import time
 from dataclasses import replace
 
+from core.access import LOCAL
 from core.datasets import load_dataset
 from core.inference import Predictor
 from core.pretrained import load_pretrained
@@ -44,7 +45,7 @@ def while_training(predictor: Predictor, image, calls: int, isolated: bool) -> l
     while job.snapshot().step < 5:  # measure while it really trains, not while it starts
         time.sleep(0.05)
     times = latencies_ms(predictor, image, calls)
-    job.stop()
+    job.stop(by=LOCAL)
     job.wait()
     return times
 

@@ -16,6 +16,7 @@ import statistics
 import tempfile
 import time
 
+from core.access import LOCAL
 from core.architectures import ModelSpec
 from core.datasets import load_dataset
 from core.runs.store import RunStore
@@ -41,7 +42,7 @@ def train_and_stop(dataset, store: RunStore, isolated: bool, after_steps: int = 
     first_batch = time.perf_counter() - started
     while job.snapshot().step < after_steps and not job.state.is_over:
         time.sleep(0.01)
-    job.stop()
+    job.stop(by=LOCAL)
     job.wait()
     if job.result.error:
         raise RuntimeError(job.result.error)

@@ -10,6 +10,7 @@ import sys
 import time
 from dataclasses import replace
 
+from core.access import LOCAL
 from core.datasets import DATASETS, DatasetError, load_dataset
 
 
@@ -138,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Model: {spec.architecture}, dropout {spec.dropout}, batch norm {'on' if spec.batch_norm else 'off'}")
     store = RunStore(args.runs_dir)
     job = TrainingJob(dataset, spec, config, on_finish=store.saver(dataset.source))
-    TrainingScheduler(1).submit(job)
+    TrainingScheduler(1).submit(job, by=LOCAL)  # the person at the terminal
     interactive = sys.stdout.isatty()
     reported_epochs = 0
     try:
@@ -149,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             reported_epochs = _report_epochs(snapshot.epochs, reported_epochs, interactive)
     except KeyboardInterrupt:
         print("\nStopping after this batch (the run is kept as stopped)...", flush=True)
-        job.stop()
+        job.stop(by=LOCAL)
         job.wait()
     result = job.result
     _report_epochs(result.epochs, reported_epochs, interactive)

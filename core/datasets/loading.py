@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,19 +82,31 @@ def load_from_sources(info: DatasetInfo, sources: list[Source]) -> Dataset:
     raise DatasetError(f"{info.display_name} could not be loaded ({reasons}).")
 
 
-_cache: dict[tuple[str, str], Dataset] = {}
+# Least recently used out: every data folder typed in the sidebar is a key, and a full dataset is
+# 55 MB, so an unbounded cache is a way to fill the server's memory.
+MAX_LOADED = 6
+_cache: OrderedDict[tuple[str, str], Dataset] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
 def load_dataset(name: str, data_dir: str | Path | None = None) -> Dataset:
-    """Load a dataset by name from the first usable source; cached per process and data folder."""
+    """Load a dataset by name from the first usable source; the last MAX_LOADED kept per process."""
     info = dataset_info(name)
     key = (name, str(data_dir or ""))
     # One lock for all loads: two sessions asking at once read the files once.
     with _cache_lock:
         if key not in _cache:
             _cache[key] = load_from_sources(info, default_sources(info, data_dir))
+            while len(_cache) > MAX_LOADED:
+                _cache.popitem(last=False)
+        _cache.move_to_end(key)
         return _cache[key]
+
+
+def loaded_count() -> int:
+    """How many datasets this process keeps loaded."""
+    with _cache_lock:
+        return len(_cache)
 
 
 def forget_loaded_datasets() -> None:

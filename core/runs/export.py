@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from core.access import Action, Caller, require
 from core.runs.folder import write_bytes_atomically
 
 EXPORTS_DIR = "exports"
@@ -27,8 +28,11 @@ class ExportReport:
     tflite_test_accuracy: float
 
 
-def export_run(model: keras.Model, run_folder: Path, x_test: np.ndarray, y_test: np.ndarray) -> ExportReport:
+def export_run(
+    model: keras.Model, run_folder: Path, x_test: np.ndarray, y_test: np.ndarray, *, by: Caller
+) -> ExportReport:
     """Write `exports/saved_model/` and `exports/model.tflite` into a run folder and check the TFLite model."""
+    require(by, Action.EXPORT)
     exports = run_folder / EXPORTS_DIR
     exports.mkdir(exist_ok=True)
     saved_model = exports / "saved_model"

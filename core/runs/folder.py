@@ -103,9 +103,13 @@ def write_tensorboard_logs(folder: Path, result: TrainingResult) -> None:
 
 
 def write_run(
-    result: TrainingResult, dataset_source: str, directory: str | Path | None = None, run_id: str | None = None
+    result: TrainingResult,
+    dataset_source: str,
+    directory: str | Path | None = None,
+    run_id: str | None = None,
+    owner: str = "local",
 ) -> Path:
-    """Save a training result as a complete run folder and return it."""
+    """Save a training result as a complete run folder and return it; `owner` is who trained it."""
     if result.model is None:
         raise ValueError("There is no model to save.")
     run_id = run_id or new_run_id()
@@ -148,6 +152,7 @@ def write_run(
             "dataset": result.config.dataset,
             "dataset_source": dataset_source,
             "architecture": result.spec.architecture,
+            "owner": owner,
             "model_sha256": sha256_file(folder / MODEL_FILE),
             "complete": True,
         },

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from core.access import Action, Caller, require
 from core.datasets.files import sha256_file
 from core.runs.folder import MANIFEST, MODEL_FILE, is_valid_run_id, new_run_id, runs_dir, write_run
 
@@ -46,12 +47,13 @@ CREATE TABLE IF NOT EXISTS runs (
     parameters INTEGER,
     model_sha256 TEXT,
     config_json TEXT,
+    owner TEXT,
     name TEXT NOT NULL DEFAULT '',
     tags TEXT NOT NULL DEFAULT '[]'
 )
 """
 # Columns added since the first index format, with their SQL types.
-ADDED_COLUMNS = {"drawn_accuracy": "REAL"}
+ADDED_COLUMNS = {"drawn_accuracy": "REAL", "owner": "TEXT"}
 MAX_NAME_LENGTH = 80
 MAX_TAGS = 10
 
@@ -81,6 +83,8 @@ class RunSummary:
     parameters: int | None = None
     model_sha256: str | None = None
     config: dict[str, Any] = field(default_factory=dict)
+    # Who trained it: "local" on a machine not served to others, else the session or email of the trainer.
+    owner: str | None = None
     name: str = ""
     tags: tuple[str, ...] = ()
 
@@ -91,9 +95,10 @@ class RunSaver:
 
     root: Path
     dataset_source: str
+    owner: str = "local"
 
     def __call__(self, result: TrainingResult) -> str:
-        return RunStore(self.root).save(result, self.dataset_source)
+        return RunStore(self.root).save(result, self.dataset_source, self.owner)
 
 
 class RunStore:
@@ -133,7 +138,7 @@ class RunStore:
 
     # --- writing --------------------------------------------------------------------------------
 
-    def save(self, result: TrainingResult, dataset_source: str) -> str:
+    def save(self, result: TrainingResult, dataset_source: str, owner: str = "local") -> str:
         """Write a training result as a new run and index it; returns the run id.
 
         A full or read-only disk gives a RunStoreError in plain words; the half-written folder is
@@ -144,16 +149,16 @@ class RunStore:
             raise RunStoreError(problem)
         run_id = new_run_id()
         try:
-            folder = write_run(result, dataset_source, self.root, run_id)
+            folder = write_run(result, dataset_source, self.root, run_id, owner)
             self._index(self._read_folder(folder))
         except (OSError, sqlite3.Error) as error:
             shutil.rmtree(self.root / run_id, ignore_errors=True)
             raise RunStoreError(self._describe_write_failure(error, "this run was not saved")) from None
         return run_id
 
-    def saver(self, dataset_source: str) -> RunSaver:
+    def saver(self, dataset_source: str, owner: str = "local") -> RunSaver:
         """An `on_finish` hook saving into this store, picklable so a training process can call it."""
-        return RunSaver(self.root, dataset_source)
+        return RunSaver(self.root, dataset_source, owner)
 
     def _describe_write_failure(self, error: Exception, consequence: str) -> str:
         # SQLite says only "unable to open database file"; a real write attempt says why.
@@ -182,20 +187,23 @@ class RunStore:
         except (OSError, sqlite3.Error) as error:
             raise RunStoreError(self._describe_write_failure(error, consequence)) from None
 
-    def rename(self, run_id: str, name: str) -> None:
+    def rename(self, run_id: str, name: str, *, by: Caller) -> None:
+        require(by, Action.RENAME)
         name = " ".join(str(name).split())[:MAX_NAME_LENGTH]
         self._require(run_id)
         with self._writing("the name was not changed"), self._connect() as db:
             db.execute("UPDATE runs SET name = ? WHERE run_id = ?", (name, run_id))
 
-    def set_tags(self, run_id: str, tags: list[str]) -> None:
+    def set_tags(self, run_id: str, tags: list[str], *, by: Caller) -> None:
+        require(by, Action.RENAME)
         cleaned = sorted({" ".join(str(tag).split())[:30] for tag in tags if str(tag).strip()})[:MAX_TAGS]
         self._require(run_id)
         with self._writing("the tags were not changed"), self._connect() as db:
             db.execute("UPDATE runs SET tags = ? WHERE run_id = ?", (json.dumps(cleaned), run_id))
 
-    def delete(self, run_id: str) -> None:
+    def delete(self, run_id: str, *, by: Caller) -> None:
         """Remove a run's folder and its row."""
+        require(by, Action.DELETE)
         folder = self._folder(run_id)
         with self._writing("the run was not deleted"):
             if folder.is_dir():
@@ -330,6 +338,7 @@ class RunStore:
             parameters=metrics.get("parameters"),
             model_sha256=manifest.get("model_sha256"),
             config=config,
+            owner=manifest.get("owner"),
             problem=manifest.get("error"),
         )
 
@@ -338,15 +347,15 @@ class RunStore:
             db.execute(
                 """INSERT INTO runs (run_id, created_utc, state, complete, problem, dataset, architecture,
                        test_accuracy, drawn_accuracy, best_val_accuracy, epochs_completed, elapsed_s, device,
-                       parameters, model_sha256, config_json)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                       parameters, model_sha256, config_json, owner)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT(run_id) DO UPDATE SET state = excluded.state, complete = excluded.complete,
                        problem = excluded.problem""",
                 (
                     run.run_id, run.created_utc, run.state, int(run.complete), run.problem, run.dataset,
                     run.architecture, run.test_accuracy, run.drawn_accuracy, run.best_val_accuracy,
                     run.epochs_completed,
-                    run.elapsed_s, run.device, run.parameters, run.model_sha256, json.dumps(run.config),
+                    run.elapsed_s, run.device, run.parameters, run.model_sha256, json.dumps(run.config), run.owner,
                 ),
             )  # fmt: skip
 

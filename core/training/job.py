@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 import keras
 
+from core.access import LOCAL, Action, Caller, require
 from core.architectures import ModelSpec
 from core.curves import LIVE_POINTS, CurvesView
 from core.datasets import Dataset
@@ -55,6 +56,8 @@ class TrainingJob:
         self.spec = spec
         self.config = config
         self.isolated = isolated
+        # Who started it (the scheduler sets it): only they, or an admin, may stop or pause it.
+        self.owner = LOCAL.owner
         self.result: TrainingResult | None = None
         self._on_finish = on_finish
         self._extra_callbacks = list(extra_callbacks)
@@ -88,14 +91,16 @@ class TrainingJob:
 
     # --- controls -------------------------------------------------------------------------------
 
-    def stop(self) -> None:
+    def stop(self, *, by: Caller) -> None:
         """Stop within one batch, keeping the weights learned so far; a queued job just leaves the queue."""
+        require(by, Action.STOP, owner=self.owner)
         self._stop.set()
         self._resume.set()
         if self.state is JobState.QUEUED and self._leave_queue is not None:
             self._leave_queue(self)
 
-    def pause(self) -> None:
+    def pause(self, *, by: Caller) -> None:
+        require(by, Action.STOP, owner=self.owner)
         self._resume.clear()
 
     def resume(self) -> None:

@@ -7,6 +7,8 @@ import threading
 from collections import deque
 
 from core import runtime
+from core.access import AccessSettings, Action, Caller, require
+from core.access.settings import DEFAULT_MAX_QUEUE
 from core.training.job import TrainingJob
 from core.training.progress import JobState
 
@@ -14,23 +16,35 @@ MAX_JOBS_ENV = "EXPLORER_MAX_JOBS"
 RECENT_JOBS_KEPT = 8
 
 
-class TrainingScheduler:
-    """Starts jobs while fewer than `max_concurrent` run; queues the rest and starts them in order."""
+class QueueFull(Exception):
+    """The job was not queued: the caller already has one, or the queue is full. The message says which."""
 
-    def __init__(self, max_concurrent: int = 1):
-        if max_concurrent < 1:
-            raise ValueError("At least one job must be allowed to run.")
+
+class TrainingScheduler:
+    """Starts jobs while fewer than `max_concurrent` run; queues the rest, at most `max_queue`, in order.
+
+    A viewer (core.access) has at most one job queued or running at a time, so one person cannot
+    fill a shared server's queue; an admin has no such limit.
+    """
+
+    def __init__(self, max_concurrent: int = 1, max_queue: int = DEFAULT_MAX_QUEUE):
+        if max_concurrent < 1 or max_queue < 1:
+            raise ValueError("At least one job must be allowed to run and one to wait.")
         self.max_concurrent = max_concurrent
+        self.max_queue = max_queue
         self._lock = threading.Lock()
         self._running: list[TrainingJob] = []
         self._queue: deque[TrainingJob] = deque()
         # Recent jobs by id, so a page reloaded in the browser finds its job again.
         self._recent: dict[str, TrainingJob] = {}
 
-    def submit(self, job: TrainingJob) -> TrainingJob:
-        """Start the job now if a slot is free, otherwise queue it."""
-        job.attach(on_finished=self._job_finished, cancel=self.cancel)
+    def submit(self, job: TrainingJob, *, by: Caller) -> TrainingJob:
+        """Start the job now if a slot is free, otherwise queue it; QueueFull if it may not wait."""
+        require(by, Action.TRAIN)
         with self._lock:
+            self._check_room(by)
+            job.owner = by.owner
+            job.attach(on_finished=self._job_finished, cancel=self.cancel)
             self._recent[job.id] = job
             while len(self._recent) > RECENT_JOBS_KEPT:
                 oldest = next(iter(self._recent))
@@ -63,6 +77,15 @@ class TrainingScheduler:
     def queued(self) -> list[TrainingJob]:
         with self._lock:
             return list(self._queue)
+
+    def _check_room(self, by: Caller) -> None:
+        # Called with the lock held.
+        if not by.is_admin and any(job.owner == by.owner for job in [*self._running, *self._queue]):
+            raise QueueFull("You already have a run training or waiting: stop it, or let it finish, to start another.")
+        if len(self._queue) >= self.max_queue:
+            raise QueueFull(
+                f"The training queue is full ({len(self._queue)} runs waiting): try again when one has finished."
+            )
 
     def _job_finished(self, job: TrainingJob) -> None:
         with self._lock:
@@ -102,5 +125,5 @@ def shared_scheduler() -> TrainingScheduler:
     global _scheduler
     with _scheduler_lock:
         if _scheduler is None:
-            _scheduler = TrainingScheduler(default_max_jobs())
+            _scheduler = TrainingScheduler(default_max_jobs(), AccessSettings.load().max_queue)
         return _scheduler

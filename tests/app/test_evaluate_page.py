@@ -9,6 +9,7 @@ import pytest
 import streamlit as st
 from app_driver import figure_of, open_app, plotly_array, switch_to
 
+from core.access import LOCAL
 from core.architectures import ModelSpec
 from core.datasets import forget_loaded_datasets, load_dataset
 from core.drawn_test_set import drawn_styles, drawn_test_set
@@ -28,7 +29,7 @@ def trained_run(tmp_path_factory) -> tuple[str, str]:
         TrainConfig(dataset="mnist", epochs=2, train_size=1_000, batch_size=64),
         on_finish=store.saver(dataset.source),
     )  # fmt: skip
-    TrainingScheduler(1).submit(job)
+    TrainingScheduler(1).submit(job, by=LOCAL)
     assert job.wait(120) and job.result.saved_run_id
     return str(runs), job.result.saved_run_id
 

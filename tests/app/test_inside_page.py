@@ -12,6 +12,7 @@ from factories import make_training_result
 from streamlit.testing.v1 import AppTest
 
 from app_pages.resources import LastInput
+from core.access import LOCAL
 from core.architectures import ModelSpec
 from core.datasets import forget_loaded_datasets, load_dataset
 from core.evaluation import evaluate_model
@@ -175,7 +176,7 @@ def test_without_runs_the_default_recipe_is_queued_on_both_datasets(runs):
             if time.monotonic() > deadline:
                 pytest.fail(f"the {job.config.dataset} job never took a step: {job.snapshot()}")
             time.sleep(0.05)
-        job.stop()
+        job.stop(by=LOCAL)
     assert all(job.wait(120) and job.result.saved_run_id for job in jobs), [job.result.error for job in jobs]
     show(app, "MNIST vs Fashion")
     assert [s.value for s in app.subheader] == ["MNIST", "Fashion-MNIST"]

@@ -10,6 +10,7 @@ from app_driver import open_app, switch_to
 from processes import training_processes
 from streamlit.testing.v1 import AppTest
 
+from core.access import LOCAL
 from core.datasets import forget_loaded_datasets
 from core.training import JobState, shared_scheduler
 
@@ -27,7 +28,7 @@ def app(tmp_path, monkeypatch):
     app.number_input(key="epochs").set_value(60).run()
     yield app
     for job in shared_scheduler().running() + shared_scheduler().queued():
-        job.stop()
+        job.stop(by=LOCAL)
         job.wait(60)
     st.cache_resource.clear()
 

@@ -14,6 +14,7 @@ from PIL import Image
 from playwright.sync_api import Page, expect
 
 from core import pretrained
+from core.access import LOCAL
 from core.architectures import ModelSpec
 from core.datasets import load_dataset
 from core.runs.store import RunStore
@@ -67,7 +68,7 @@ def digit_reader(runs_dir) -> str:
     result = dataclasses.replace(make_training_result(0), spec=spec, model=starter)
     store = RunStore(runs_dir)
     run_id = store.save(result, load_dataset("mnist").source)
-    store.rename(run_id, f"digit reader {run_id}")
+    store.rename(run_id, f"digit reader {run_id}", by=LOCAL)
     return run_id
 
 

@@ -12,6 +12,7 @@ import streamlit as st
 from app_driver import open_app
 from factories import make_training_result
 
+from core.access import LOCAL
 from core.runs.store import RunStore, RunStoreError
 
 DISK_MB = 3
@@ -99,9 +100,9 @@ def test_a_store_opened_read_only_lists_and_loads_earlier_runs_and_refuses_chang
     with pytest.raises(RunStoreError, match="new runs cannot be saved"):
         store.save(make_training_result(1), "sample")
     with pytest.raises(RunStoreError, match="the name was not changed"):
-        store.rename(earlier, "kept")
+        store.rename(earlier, "kept", by=LOCAL)
     with pytest.raises(RunStoreError, match="the run was not deleted"):
-        store.delete(earlier)
+        store.delete(earlier, by=LOCAL)
     assert store.load_model(earlier) is not None
     # A runs folder that cannot even be created is simply empty.
     missing = RunStore(folder / "never-made")

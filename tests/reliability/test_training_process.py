@@ -16,6 +16,7 @@ import pytest
 from processes import training_processes
 
 from core import runtime
+from core.access import LOCAL
 from core.architectures import ModelSpec
 from core.datasets import Dataset
 from core.runs.store import RunStore
@@ -51,12 +52,12 @@ def resident_mb() -> float:
 
 def test_a_job_in_a_training_process_reports_obeys_and_saves_like_one_in_a_thread(digits, tmp_path):
     store = RunStore(tmp_path)
-    job = TrainingScheduler(1).submit(isolated_job(digits, store, epochs=3))
+    job = TrainingScheduler(1).submit(isolated_job(digits, store, epochs=3), by=LOCAL)
     wait_for(lambda: job.snapshot().step >= 3, "step 3")
     # The training process sees the same devices as this one: a CPU here, a GPU there.
     assert job.snapshot().device == runtime.describe_devices(runtime.training_strategy())
     job.set_dropout(0.6)
-    job.pause()
+    job.pause(by=LOCAL)
     # PAUSED comes from the training process itself, sent just before it blocks (the thread tests
     # show that block holds); the step it reports is the last one done.
     wait_for(lambda: job.state is JobState.PAUSED, "the training process to report it paused")
@@ -64,7 +65,7 @@ def test_a_job_in_a_training_process_reports_obeys_and_saves_like_one_in_a_threa
     assert paused.eta_s is None and job.curves().count == paused.step
     job.resume()
     wait_for(lambda: job.snapshot().epochs, "the first epoch to end")
-    job.stop()
+    job.stop(by=LOCAL)
     assert job.wait(120)
     result, snapshot = job.result, job.snapshot()
     assert result.state is JobState.STOPPED and result.error is None
@@ -86,7 +87,7 @@ def test_the_apps_memory_stops_growing_over_repeated_train_and_stop_cycles(digit
         job = isolated_job(digits, store, epochs=1)
         job.start()
         wait_for(lambda job=job: job.snapshot().step >= 3 or job.state.is_over, "step 3 or the end")
-        job.stop()
+        job.stop(by=LOCAL)
         assert job.wait(120) and job.result.state is JobState.STOPPED, job.result.error
         gc.collect()
         memory.append(resident_mb())
@@ -99,8 +100,8 @@ def test_a_training_process_killed_mid_run_fails_the_job_in_words_and_the_next_j
     retire_spare_worker()  # one a page prepared earlier in this process would be a second training process
     store = RunStore(tmp_path)
     scheduler = TrainingScheduler(1)
-    doomed = scheduler.submit(isolated_job(digits, store, epochs=20))
-    after = scheduler.submit(isolated_job(digits, store, epochs=1))
+    doomed = scheduler.submit(isolated_job(digits, store, epochs=20), by=LOCAL)
+    after = scheduler.submit(isolated_job(digits, store, epochs=1), by=LOCAL)
     wait_for(lambda: doomed.snapshot().step >= 3, "step 3")
     (worker,) = training_processes()
     os.kill(worker, signal.SIGKILL)
@@ -121,7 +122,7 @@ def test_a_prepared_worker_takes_the_next_job_and_an_unused_one_leaves_by_itself
     job.start()
     wait_for(lambda: job.snapshot().step >= 1, "step 1")
     assert training_processes() == [prepared]
-    job.stop()
+    job.stop(by=LOCAL)
     assert job.wait(120) and job.result.state is JobState.STOPPED
     idle = WorkerProcess(idle_s=1.0)
     idle.process.wait(timeout=60)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.access import LOCAL
 from core.architectures import ModelSpec
 from core.datasets import load_dataset
 from core.inference import Predictor, top_classes
@@ -19,7 +20,7 @@ from core.training import TrainConfig, TrainingJob, TrainingScheduler
 def digit_model():
     """The compact CNN trained for two epochs on the embedded MNIST sample (about 97 % on its test set)."""
     job = TrainingJob(load_dataset("mnist"), ModelSpec("compact"), TrainConfig(dataset="mnist", epochs=2))
-    TrainingScheduler(1).submit(job)
+    TrainingScheduler(1).submit(job, by=LOCAL)
     assert job.wait(300) and job.result.model is not None
     return job.result.model
 

@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 from factories import make_training_result
 
+from core.access import LOCAL
 from core.runs import folder as run_folder
 from core.runs.store import RunStore, RunStoreError
 from core.training import JobState
@@ -91,7 +92,7 @@ def test_path_like_or_malformed_ids_are_refused(tmp_path, run_id):
     with pytest.raises(RunStoreError, match="is not a run id"):
         store.load_model(run_id)
     with pytest.raises(RunStoreError, match="is not a run id"):
-        store.delete(run_id)
+        store.delete(run_id, by=LOCAL)
 
 
 def test_a_damaged_run_is_listed_with_its_reason_beside_good_ones(tmp_path):
@@ -134,9 +135,9 @@ def test_names_tags_and_deletion_survive_a_restart(tmp_path):
     store = RunStore(tmp_path)
     keep = store.save(make_training_result(0), "sample")
     drop = store.save(make_training_result(1), "sample")
-    store.rename(keep, "  dropout   0.5 ")
-    store.set_tags(keep, ["baseline", "baseline", " fast "])
-    store.delete(drop)
+    store.rename(keep, "  dropout   0.5 ", by=LOCAL)
+    store.set_tags(keep, ["baseline", "baseline", " fast "], by=LOCAL)
+    store.delete(drop, by=LOCAL)
     reopened = RunStore(tmp_path)
     (run,) = reopened.list_runs()
     assert run.run_id == keep and run.name == "dropout 0.5" and run.tags == ("baseline", "fast")
@@ -161,7 +162,7 @@ def test_export_gives_a_tflite_model_that_agrees_with_keras(tmp_path):
     model = store.load_model(run_id)
     images = np.random.default_rng(1).integers(0, 256, (200, 28, 28)).astype(np.uint8)
     labels = model.predict(images[..., None], verbose=0).argmax(axis=1)  # Keras' own answers
-    report = export_run(model, tmp_path / run_id, images, labels)
+    report = export_run(model, tmp_path / run_id, images, labels, by=LOCAL)
     assert report.tflite_test_accuracy >= 0.99  # the TFLite model gives the same answers
     assert report.tflite_bytes == report.tflite_path.stat().st_size > 0
     assert (report.saved_model_dir / "saved_model.pb").is_file()

@@ -15,6 +15,7 @@ import tensorflow as tf
 from keras import ops
 
 from core import runtime
+from core.access import LOCAL
 from core.architectures import LiveDropout, ModelSpec
 from core.datasets import Dataset
 from core.training import JobState, TrainConfig, TrainingJob, TrainingScheduler
@@ -37,7 +38,7 @@ def config(**overrides) -> TrainConfig:
 
 def run(dataset: Dataset, spec: ModelSpec = TINY_SPEC, **overrides) -> TrainingJob:
     job = TrainingJob(dataset, spec, config(**overrides))
-    TrainingScheduler(1).submit(job)
+    TrainingScheduler(1).submit(job, by=LOCAL)
     return job
 
 
@@ -98,7 +99,7 @@ def test_a_job_trains_and_reports_everything_the_live_panel_needs(tiny_mnist):
 def test_stop_is_honoured_within_a_batch_and_keeps_the_weights(tiny_mnist):
     job = run(tiny_mnist, epochs=50)
     wait_for(lambda: job.snapshot().step >= 3, "step 3")
-    job.stop()
+    job.stop(by=LOCAL)
     assert job.wait(60)
     result = job.result
     assert result.state is JobState.STOPPED
@@ -107,8 +108,10 @@ def test_stop_is_honoured_within_a_batch_and_keeps_the_weights(tiny_mnist):
 
 
 def test_pause_holds_training_at_the_next_batch_and_resume_continues(tiny_mnist):
-    job = TrainingJob(tiny_mnist, TINY_SPEC, config(epochs=3), extra_callbacks=[AtBatch(1, lambda: job.pause())])
-    TrainingScheduler(1).submit(job)
+    job = TrainingJob(
+        tiny_mnist, TINY_SPEC, config(epochs=3), extra_callbacks=[AtBatch(1, lambda: job.pause(by=LOCAL))]
+    )
+    TrainingScheduler(1).submit(job, by=LOCAL)
     wait_for(lambda: parked_until_resumed(job), "the training thread to wait for resume")
     snapshot = job.snapshot()
     # Paused after batch 2, before batch 3 began: the thread is parked, so nothing moves until resumed.
@@ -121,8 +124,10 @@ def test_pause_holds_training_at_the_next_batch_and_resume_continues(tiny_mnist)
 
 
 def test_live_changes_apply_at_the_next_batch_and_are_recorded_as_events(tiny_mnist):
-    job = TrainingJob(tiny_mnist, TINY_SPEC, config(epochs=20), extra_callbacks=[AtBatch(1, lambda: job.pause())])
-    TrainingScheduler(1).submit(job)
+    job = TrainingJob(
+        tiny_mnist, TINY_SPEC, config(epochs=20), extra_callbacks=[AtBatch(1, lambda: job.pause(by=LOCAL))]
+    )
+    TrainingScheduler(1).submit(job, by=LOCAL)
     wait_for(lambda: job.snapshot().state is JobState.PAUSED, "the pause after batch 2")
     job.set_dropout(0.0)
     job.set_learning_rate(5e-4)
@@ -181,7 +186,7 @@ def test_dropout_changed_mid_run_changes_what_the_compiled_training_step_does(ti
     job = TrainingJob(
         tiny_mnist, TINY_SPEC, config(epochs=1), extra_callbacks=[probe, AtBatch(2, lambda: job.set_dropout(0.8))]
     )
-    TrainingScheduler(1).submit(job)
+    TrainingScheduler(1).submit(job, by=LOCAL)
     assert job.wait(120) and job.result.state is JobState.FINISHED, job.result and job.result.error
     assert len(probe.zeroed) == 17
     # About 2,000 live units a batch: a share within 0.06 of the rate is six standard deviations wide.
@@ -195,13 +200,13 @@ def test_dropout_changed_mid_run_changes_what_the_compiled_training_step_does(ti
 def test_the_scheduler_queues_jobs_beyond_its_limit_and_reports_positions(tiny_mnist):
     scheduler = TrainingScheduler(1)
     first, second, third = (TrainingJob(tiny_mnist, TINY_SPEC, config(epochs=1)) for _ in range(3))
-    first.pause()  # it holds its slot before its first batch, so the queue stays as submitted while we look
+    first.pause(by=LOCAL)  # it holds its slot before its first batch, so the queue stays as submitted while we look
     for job in (first, second, third):
-        scheduler.submit(job)
+        scheduler.submit(job, by=LOCAL)
     assert first.snapshot().queue_position is None
     assert second.snapshot().queue_position == 1 and third.snapshot().queue_position == 2
     assert second.state is JobState.QUEUED
-    third.stop()  # a queued job just leaves the queue
+    third.stop(by=LOCAL)  # a queued job just leaves the queue
     assert third.result.state is JobState.STOPPED and third.result.model is None
     assert scheduler.queued() == [second] and scheduler.running() == [first]
     first.resume()
@@ -220,8 +225,8 @@ def test_a_failing_job_reports_its_error_and_frees_its_slot(tiny_mnist):
     scheduler = TrainingScheduler(1)
     failing = TrainingJob(tiny_mnist, TINY_SPEC, config(epochs=3), extra_callbacks=[PoisonWeights()])
     waiting = TrainingJob(tiny_mnist, TINY_SPEC, config(epochs=1))
-    scheduler.submit(failing)
-    scheduler.submit(waiting)
+    scheduler.submit(failing, by=LOCAL)
+    scheduler.submit(waiting, by=LOCAL)
     assert failing.wait(120)
     assert failing.result.state is JobState.FAILED
     assert "loss became nan" in failing.result.error and "lower learning rate" in failing.result.error

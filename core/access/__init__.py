@@ -1,0 +1,21 @@
+"""Who may do what when the app is served to others: roles, the login, the data-folder root."""
+
+from core.access.data_root import checked_data_folder
+from core.access.login import LoginThrottle, role_for_email, role_for_password
+from core.access.roles import LOCAL, AccessDenied, Action, Caller, Role, require
+from core.access.settings import AccessSettings, is_loopback
+
+__all__ = [
+    "LOCAL",
+    "AccessDenied",
+    "AccessSettings",
+    "Action",
+    "Caller",
+    "LoginThrottle",
+    "Role",
+    "checked_data_folder",
+    "is_loopback",
+    "require",
+    "role_for_email",
+    "role_for_password",
+]

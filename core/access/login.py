@@ -1,0 +1,79 @@
+"""Passwords compared in constant time, email logins mapped to roles, and a back-off after wrong passwords."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+from core.access.roles import Role
+from core.access.settings import AccessSettings
+
+FREE_TRIES = 3
+MAX_WAIT_S = 300.0
+# Clients remembered at once; the oldest is forgotten first, so the table cannot grow without bound.
+MAX_CLIENTS = 10_000
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.sha256(text.encode()).digest()
+
+
+def _same(typed: str, expected: str) -> bool:
+    # Digests first: compare_digest takes the same time only for inputs of equal length.
+    return hmac.compare_digest(_digest(typed), _digest(expected)) and bool(expected)
+
+
+def role_for_password(settings: AccessSettings, typed: str) -> Role | None:
+    """The role a typed password opens, or None; both passwords are always compared."""
+    is_admin = _same(typed, settings.admin_password)
+    is_viewer = _same(typed, settings.password)
+    return Role.ADMIN if is_admin else Role.VIEWER if is_viewer else None
+
+
+def role_for_email(settings: AccessSettings, email: str | None) -> Role | None:
+    """The role of someone the identity provider vouched for, or None if they are not let in."""
+    email = (email or "").strip().lower()
+    if not email or "@" not in email:
+        return None
+    if email in settings.admins:
+        return Role.ADMIN
+    domain = "@" + email.rsplit("@", 1)[1]
+    return Role.VIEWER if email in settings.allowed_emails or domain in settings.allowed_emails else None
+
+
+class LoginThrottle:
+    """Per-client back-off: after FREE_TRIES wrong passwords, wait 1 s, 2 s, 4 s … up to MAX_WAIT_S."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._failures: OrderedDict[str, tuple[int, float]] = OrderedDict()
+
+    def failures(self, client: str) -> int:
+        """Wrong passwords from this client since its last right one."""
+        with self._lock:
+            return self._failures.get(client, (0, 0.0))[0]
+
+    def wait_s(self, client: str) -> float:
+        """Seconds this client must wait before its next try (0 if it may try now)."""
+        with self._lock:
+            failures, last = self._failures.get(client, (0, 0.0))
+        if failures < FREE_TRIES:
+            return 0.0
+        delay = min(2.0 ** (failures - FREE_TRIES), MAX_WAIT_S)
+        return max(0.0, last + delay - self._clock())
+
+    def failed(self, client: str) -> None:
+        with self._lock:
+            failures, _ = self._failures.pop(client, (0, 0.0))
+            self._failures[client] = (failures + 1, self._clock())
+            while len(self._failures) > MAX_CLIENTS:
+                self._failures.popitem(last=False)
+
+    def succeeded(self, client: str) -> None:
+        with self._lock:
+            self._failures.pop(client, None)
