@@ -7,11 +7,18 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
+# Only this machine can reach the app. `make serve` (HOST=0.0.0.0) opens it to the network, and
+# refuses to start until a login is set up (README, "Serving a class").
+HOST ?= 127.0.0.1
 
-.PHONY: run test lint format bench samples lock clean
+.PHONY: run serve test lint format bench samples lock clean
 
 run: $(VENV)/.runtime-installed
-	$(BIN)/streamlit run app.py --server.port $(PORT)
+	$(BIN)/python -m core.access check --host $(HOST)
+	$(BIN)/streamlit run app.py --server.address $(HOST) --server.port $(PORT)
+
+serve:
+	$(MAKE) run HOST=0.0.0.0
 
 test: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from app_pages.access_gate import require_sign_in, signed_in
 from app_pages.server_hygiene import keep_keras_state_between_runs
 from app_pages.sidebar import render_sidebar
 
@@ -11,7 +12,6 @@ PAGES_DIR = Path(__file__).parent / "app_pages"
 
 keep_keras_state_between_runs()
 st.set_page_config(page_title="CNN Model Explorer", page_icon=":material/neurology:", layout="wide")
-
 navigation = st.navigation(
     [
         st.Page(PAGES_DIR / "data.py", title="Data", icon=":material/grid_view:", default=True),
@@ -20,7 +20,11 @@ navigation = st.navigation(
         st.Page(PAGES_DIR / "evaluate.py", title="Evaluate", icon=":material/fact_check:"),
         st.Page(PAGES_DIR / "predict.py", title="Predict", icon=":material/draw:"),
         st.Page(PAGES_DIR / "inside.py", title="Inside the model", icon=":material/neurology:"),
-    ]
+    ],
+    # Named before signing in, so the page a visitor opened is the page they land on; hidden till then.
+    position="sidebar" if signed_in() else "hidden",
 )
+# Served to others, nothing below runs until the visitor has signed in.
+require_sign_in()
 render_sidebar()
 navigation.run()

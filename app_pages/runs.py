@@ -5,16 +5,18 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from app_pages.access_gate import access_settings, current_caller, is_serving
 from app_pages.resources import ACTIVE_RUN_KEY, activate_run, run_store
 from app_pages.sidebar import current_dataset
+from core.access import AccessDenied
 from core.figures.training import curves_from_history, training_curves_figure
 from core.runs.store import RunStoreError, RunSummary
 
 TABLE_KEY = "runs_table"
 
 
-def run_table(runs: list[RunSummary]) -> pd.DataFrame:
-    """One row per run with the settings and results worth comparing."""
+def run_table(runs: list[RunSummary], owner: str | None = None) -> pd.DataFrame:
+    """One row per run with the settings and results worth comparing; with an `owner`, "yours" marks theirs."""
     rows = []
     for run in runs:
         model = run.config.get("model", {})
@@ -23,6 +25,7 @@ def run_table(runs: list[RunSummary]) -> pd.DataFrame:
         rows.append(
             {
                 "name": run.name or run.architecture or "",
+                **({"yours": run.owner == owner} if owner else {}),
                 "dataset": run.dataset,
                 "architecture": run.architecture,
                 "dropout": model.get("dropout"),
@@ -94,9 +97,12 @@ def render_overlay(selected: list[RunSummary]) -> None:
 
 def render_actions(run: RunSummary) -> None:
     store = run_store()
+    caller = current_caller()
     st.subheader(f"Run {run.name or run.run_id}")
     if not run.complete:
         st.warning(f"This run is {run.state}: {run.problem} It can only be deleted.")
+        if not caller.is_admin:
+            return
     else:
         activate, download, _ = st.columns(3)
         is_active = st.session_state.get(ACTIVE_RUN_KEY) == run.run_id
@@ -112,30 +118,33 @@ def render_actions(run: RunSummary) -> None:
             )  # fmt: skip
         except RunStoreError as error:
             download.error(str(error))
+        if not caller.is_admin:
+            st.caption("On a shared server only an admin can rename, tag, export or delete runs.")
+            return
         name_column, tags_column = st.columns(2)
         with name_column.form("rename_form", border=False):
             new_name = st.text_input("Name", value=run.name, max_chars=80, key="rename_text")
             if st.form_submit_button("Rename"):
-                change_run(store.rename, run.run_id, new_name)
+                change_run(store.rename, run.run_id, new_name, by=caller)
         with tags_column.form("tags_form", border=False):
             tags = st.multiselect("Tags", sorted(set(run.tags) | {"baseline", "best", "overfits"}),
                                   default=list(run.tags), accept_new_options=True, key="tags_select")  # fmt: skip
             if st.form_submit_button("Save tags"):
-                change_run(store.set_tags, run.run_id, tags)
+                change_run(store.set_tags, run.run_id, tags, by=caller)
         render_export(run)
     with st.expander("Delete this run"):
         st.write("Deletes the run's folder: its model, curves and logs. This cannot be undone.")
         confirmed = st.checkbox("Yes, delete it", key="confirm_delete")
         if st.button("Delete", type="primary", key="delete_run", disabled=not confirmed):
             # The sidebar drops a deleted run from "Active model" on the rerun.
-            change_run(store.delete, run.run_id)
+            change_run(store.delete, run.run_id, by=caller)
 
 
-def change_run(change, *args) -> None:
-    """Apply a change to a run and redraw; a disk that refuses it gets its reason, not a traceback."""
+def change_run(change, *args, **kwargs) -> None:
+    """Apply a change to a run and redraw; a disk or a role that refuses it gets its reason, not a traceback."""
     try:
-        change(*args)
-    except RunStoreError as error:
+        change(*args, **kwargs)
+    except (RunStoreError, AccessDenied) as error:
         st.error(str(error), icon=":material/error:")
         return
     st.rerun()
@@ -156,8 +165,8 @@ def render_export(run: RunSummary) -> None:
             with st.spinner("Exporting and checking the TFLite model on the test set…"):
                 try:
                     report = export_run(run_store().load_model(run.run_id), run_store().root / run.run_id,
-                                        dataset.x_test, dataset.y_test)  # fmt: skip
-                except (RunStoreError, OSError, ValueError) as error:
+                                        dataset.x_test, dataset.y_test, by=current_caller())  # fmt: skip
+                except (RunStoreError, AccessDenied, OSError, ValueError) as error:
                     st.error(f"Export failed: {error}")
                     return
             st.success(
@@ -180,7 +189,8 @@ def render() -> None:
         st.info("No runs yet. Train a model on the Train page and it appears here.")
         return
     shown = render_filters(runs, dataset.name if dataset else "")
-    table = run_table(shown)
+    # On a shared server every session sees every run; its own are marked.
+    table = run_table(shown, current_caller().owner if is_serving(access_settings()) else None)
     selection = st.dataframe(
         table, hide_index=True, column_config=COLUMNS, on_select="rerun", selection_mode="multi-row", key=TABLE_KEY,
     )  # fmt: skip

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import streamlit as st
 
+from app_pages.access_gate import access_settings, current_caller, is_serving
 from app_pages.resources import ACTIVE_RUN_KEY, run_store
 from app_pages.wording import counted
+from core.access import AccessDenied, checked_data_folder
 from core.datasets import DATA_DIR_ENV, DATASETS, Dataset, DatasetError, forget_loaded_datasets, load_dataset
 from core.runs.store import RunSummary
 
@@ -37,21 +39,39 @@ def render_sidebar() -> None:
             _source_line(dataset)
             _active_run_picker(dataset.name)
         with st.expander("Data folder", expanded=False):
-            st.text_input(
-                "Folder with IDX files or an .npz",
-                value=os.environ.get(DATA_DIR_ENV, ""),
-                key=DATA_DIR_KEY,
-                placeholder="/path/to/mnist-files",
-                help=f"Tried first. Same as the {DATA_DIR_ENV} environment variable.",
-            )
-            folder = st.session_state.get(DATA_DIR_KEY, "").strip()
-            if folder and not Path(folder).expanduser().is_dir():
+            _data_folder_setting()
+
+
+def _data_folder_setting() -> None:
+    caller = current_caller()
+    if caller.is_admin:
+        st.text_input(
+            "Folder with IDX files or an .npz",
+            value=os.environ.get(DATA_DIR_ENV, ""),
+            key=DATA_DIR_KEY,
+            placeholder="/path/to/mnist-files",
+            help=f"Tried first. Same as the {DATA_DIR_ENV} environment variable.",
+        )
+        try:
+            folder = _checked_data_folder()
+        except AccessDenied as refusal:
+            st.error(str(refusal))
+        else:
+            if folder and not folder.is_dir():
                 st.warning(f"No folder at `{folder}`: check the path.")
-            if st.button(
-                "Look again", key="reload_data", help="Search every source again, e.g. after installing data."
-            ):
-                forget_loaded_datasets()
-                st.rerun()
+        # Forgetting the loaded datasets slows every session down for a moment: an admin's call.
+        if st.button("Look again", key="reload_data", help="Search every source again, e.g. after installing data."):
+            forget_loaded_datasets()
+            st.rerun()
+    else:
+        st.caption("On a shared server only an admin can point the app at another data folder.")
+
+
+def _checked_data_folder() -> Path | None:
+    """The typed data folder if this caller may use it (AccessDenied otherwise)."""
+    settings = access_settings()
+    typed = st.session_state.get(DATA_DIR_KEY, "")
+    return checked_data_folder(typed, current_caller(), settings.data_root, is_serving(settings))
 
 
 def _run_label(run: RunSummary) -> str:
@@ -92,8 +112,12 @@ def require_dataset() -> Dataset:
 
 
 def data_folder() -> str | None:
-    """The data folder typed in the sidebar, if any."""
-    return st.session_state.get(DATA_DIR_KEY, "").strip() or None
+    """The data folder typed in the sidebar, if any and if this caller may use it."""
+    try:
+        folder = _checked_data_folder()
+    except AccessDenied:
+        return None
+    return str(folder) if folder else None
 
 
 def _load() -> Dataset:

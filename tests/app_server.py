@@ -68,7 +68,7 @@ def running_app(runs_dir: Path, log_path: Path, environment: dict[str, str] | No
         )  # fmt: skip
         try:
             url = f"http://127.0.0.1:{port}"
-            _wait_until_healthy(url, server)
+            wait_until_healthy(url, server)
             yield RunningApp(url, server.pid)
         finally:
             server.terminate()
@@ -78,7 +78,8 @@ def running_app(runs_dir: Path, log_path: Path, environment: dict[str, str] | No
                 server.kill()
 
 
-def _wait_until_healthy(url: str, server: subprocess.Popen) -> None:
+def wait_until_healthy(url: str, server: subprocess.Popen) -> None:
+    """Return once the app at `url` answers its health check; AppDidNotStart if it ends or takes too long."""
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while True:
         with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:

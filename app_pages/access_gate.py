@@ -1,0 +1,139 @@
+"""The login gate: when the app is served to others, no page runs before its visitor signs in."""
+
+from __future__ import annotations
+
+import uuid
+
+import streamlit as st
+from streamlit.errors import StreamlitAPIException
+
+from core.access import (
+    LOCAL,
+    AccessSettings,
+    Caller,
+    LoginThrottle,
+    Role,
+    is_loopback,
+    role_for_email,
+    role_for_password,
+)
+
+CALLER_KEY = "caller"
+
+
+@st.cache_resource(show_spinner=False)
+def login_throttle() -> LoginThrottle:
+    """Wrong-password counts per client address, shared by every session of this server."""
+    return LoginThrottle()
+
+
+def access_settings() -> AccessSettings:
+    """The access settings from Streamlit's secrets and the environment; if they are wrong, say so and stop."""
+    try:
+        # Only a secrets file that exists is read: asking st.secrets for a missing one shows an error.
+        secrets = st.secrets.to_dict() if st.secrets.load_if_toml_exists() else {}
+        return AccessSettings.load(secrets)
+    except (ValueError, TypeError, StreamlitAPIException) as error:
+        st.error(f"The access settings cannot be used, so the app does not open. {error}")
+        st.stop()
+
+
+def is_serving(settings: AccessSettings) -> bool:
+    """Served to others: bound beyond this machine, or a login set up (say, behind a proxy)."""
+    return settings.login_configured or not is_loopback(st.get_option("server.address"))
+
+
+def current_caller() -> Caller:
+    """Who this session is; `require_sign_in` has set it before any page runs."""
+    return st.session_state.get(CALLER_KEY, LOCAL)
+
+
+def signed_in() -> bool:
+    """Whether this session may see the pages: nobody else can reach the app, or it has signed in."""
+    caller = st.session_state.get(CALLER_KEY)
+    return not is_serving(access_settings()) or (caller is not None and caller != LOCAL)
+
+
+def require_sign_in() -> Caller:
+    """The signed-in caller; until someone signs in, draw the sign-in form and end the run here."""
+    settings = access_settings()
+    if not is_serving(settings):
+        st.session_state[CALLER_KEY] = LOCAL
+        return LOCAL
+    problem = settings.serving_problem()
+    if problem:
+        st.error(f"This app is reachable from other machines but not set up to be shared safely. {problem}")
+        st.stop()
+    if not signed_in():
+        caller = _sign_in(settings)
+        if caller is None:
+            st.stop()
+        st.session_state[CALLER_KEY] = caller
+        st.rerun()  # now with the page menu, on the page the visitor asked for
+    caller = st.session_state[CALLER_KEY]
+    _signed_in_line(caller)
+    return caller
+
+
+def _new_session_caller(role: Role) -> Caller:
+    # Each signed-in session owns its own jobs and runs, even when everyone shares one password.
+    return Caller(role, f"session-{uuid.uuid4().hex[:10]}")
+
+
+def _sign_in(settings: AccessSettings) -> Caller | None:
+    st.title("CNN Model Explorer")
+    if settings.oidc:
+        caller = _identity_provider_sign_in(settings)
+        if caller is not None:
+            return caller
+    if settings.password or settings.admin_password:
+        return _password_sign_in(settings)
+    return None
+
+
+def _identity_provider_sign_in(settings: AccessSettings) -> Caller | None:
+    if not st.user.get("is_logged_in"):
+        st.button("Sign in with your organisation's account", key="oidc_login", on_click=st.login)
+        return None
+    email = str(st.user.get("email") or "")
+    role = role_for_email(settings, email)
+    if role is None:
+        st.error(f"{email or 'Your account'} is not on this server's list. Ask the person who runs it to add you.")
+        st.button("Sign out", key="oidc_logout", on_click=st.logout)
+        return None
+    return Caller(role, email.lower())
+
+
+def _password_sign_in(settings: AccessSettings) -> Caller | None:
+    address = st.context.ip_address
+    # Without an address (a test harness, or a proxy hiding it) all such clients share one back-off.
+    client = address if isinstance(address, str) and address else "unknown address"
+    throttle = login_throttle()
+    with st.form("sign_in", enter_to_submit=True):
+        typed = st.text_input("Password", type="password", key="sign_in_password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if not submitted:
+        return None
+    wait = throttle.wait_s(client)
+    if wait > 0:
+        # The password is not even compared while waiting: guessing faster gains nothing.
+        st.error(f"Too many wrong passwords from your address. Try again in {wait:.0f} s.")
+        return None
+    role = role_for_password(settings, typed)
+    if role is None:
+        throttle.failed(client)
+        st.error("Wrong password. Ask the person who runs this server for it.")
+        return None
+    throttle.succeeded(client)
+    return _new_session_caller(role)
+
+
+def _signed_in_line(caller: Caller) -> None:
+    with st.sidebar:
+        left, right = st.columns([3, 2], vertical_alignment="center")
+        left.caption(f"Signed in as **{caller.role.value}**")
+        if right.button("Sign out", key="sign_out"):
+            st.session_state.pop(CALLER_KEY, None)
+            if st.user.get("is_logged_in"):
+                st.logout()
+            st.rerun()
