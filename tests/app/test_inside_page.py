@@ -151,6 +151,36 @@ def test_the_active_runs_recipe_can_be_trained_on_the_other_dataset_and_then_com
     assert [s.value for s in app.subheader] == ["MNIST", "Fashion-MNIST"]
 
 
+def test_a_flipping_clothing_recipe_trained_on_digits_does_not_flip_them(runs):
+    from dataclasses import replace
+
+    from app_pages.resources import training_scheduler
+    from core.architectures import Augmentation
+    from core.training import TrainConfig
+
+    flipping = ModelSpec(
+        "softmax", batch_norm=False, augmentation=Augmentation(horizontal_flip=True, shift_fraction=0.1)
+    )
+    result = replace(make_training_result(0, dataset="fashion_mnist"), spec=flipping.for_dataset("fashion_mnist"),
+                     config=TrainConfig(dataset="fashion_mnist", epochs=1))  # fmt: skip
+    run_id = runs.save(result, "embedded sample of Fashion-MNIST")
+    app = open_app()
+    app.sidebar.selectbox(key="dataset_name").select("fashion_mnist").run()
+    app.sidebar.selectbox(key="active_run_id").select(run_id).run()
+    switch_to(app, "inside")
+    show(app, "MNIST vs Fashion")
+    app.button(key="train_twin").click().run()
+    assert not app.exception
+    job = training_scheduler().find(app.session_state["train_job_id"])
+    try:
+        assert job.config.dataset == "mnist"
+        assert not job.spec.augmentation.horizontal_flip, "a mirrored digit is another symbol"
+        assert job.spec.augmentation.shift_fraction == 0.1, "the rest of the recipe is kept"
+    finally:
+        job.stop(by=LOCAL)
+        assert job.wait(120)
+
+
 def test_without_runs_the_default_recipe_is_queued_on_both_datasets(runs):
     from app_pages.resources import training_scheduler
 
