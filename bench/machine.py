@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -24,7 +27,23 @@ def _version(package: str) -> str | None:
         return None
 
 
-def machine_info(gpus: list[str] | None = None) -> dict:
+# A bench that drives the app from outside never loads TensorFlow itself. A child that does costs about
+# 6 s once (2 cores), before the app starts, and leaves no TensorFlow runtime here competing for the cores.
+GPU_PROBE = "import json, tensorflow as tf; print(json.dumps([d.name for d in tf.config.list_physical_devices('GPU')]))"
+
+
+def gpus_in_subprocess() -> list[str] | str:
+    """The GPUs TensorFlow sees, asked of a fresh Python with the same environment as the app's worker."""
+    try:
+        completed = subprocess.run(
+            [sys.executable, "-c", GPU_PROBE], capture_output=True, text=True, check=True, timeout=120
+        )
+    except (OSError, subprocess.SubprocessError) as error:
+        return f"not checked ({type(error).__name__})"
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def machine_info(gpus: list[str] | str | None = None) -> dict:
     """Cores, CPU model, GPUs (when the caller has TensorFlow loaded and passes them), Python and packages."""
     return {
         "cores": os.cpu_count(),
