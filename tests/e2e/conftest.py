@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 from app_server import CHROMIUM_FLAGS, AppDidNotStart, find_chromium, running_app
 from browser_steps import save_screenshot
+from skips import skip_unless_ci
 
 
 def chromium_path() -> str:
     """Debian's Chromium; skipped with a reason where it is missing, except in CI, where that fails."""
     path = find_chromium()
     if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("Chromium is missing in CI: .ci/run installs Debian's chromium package.")
-        pytest.skip("End-to-end tests need Chromium: sudo apt install chromium")
+        skip_unless_ci("End-to-end tests need Chromium: sudo apt install chromium", ".ci/run installs it in CI.")
     return path
 
 

@@ -11,6 +11,7 @@ import pytest
 import streamlit as st
 from app_driver import open_app
 from factories import make_training_result
+from skips import skip_unless_ci
 
 from core.access import LOCAL
 from core.runs.store import RunStore, RunStoreError
@@ -34,9 +35,7 @@ def small_disk(tmp_path):
         reason = f"cannot mount a test filesystem here: {problem}"
         # Neither a full disk nor a read-only one can be had without a mount (root ignores file modes),
         # so CI, which runs as root, must be able to mount: a skip there would hide the lost coverage.
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}. CI must run these tests as root with mount rights (CAP_SYS_ADMIN).")
-        pytest.skip(reason)
+        skip_unless_ci(reason, "CI must run these tests as root with mount rights (CAP_SYS_ADMIN).")
     assert os.path.ismount(mount_point)
     yield mount_point
     subprocess.run(["umount", "-l", str(mount_point)], check=False)

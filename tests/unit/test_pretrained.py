@@ -7,6 +7,7 @@ import shutil
 
 import numpy as np
 import pytest
+from skips import skip_unless_ci
 
 from core import pretrained
 from core.datasets import forget_loaded_datasets, load_dataset
@@ -46,7 +47,10 @@ def test_the_accuracy_the_app_quotes_is_what_the_starter_scores_on_the_data_it_n
     documented = pretrained.pretrained_model(name)
     data = load_dataset(name)
     if data.source != documented.trained_on:
-        pytest.skip(f"the manifest's numbers are for the {documented.trained_on}; this machine has the {data.source}")
+        skip_unless_ci(
+            f"the manifest's numbers are for the {documented.trained_on}; this machine has the {data.source}",
+            ".ci/run installs Debian's dataset-fashion-mnist, the data the Fashion starter was measured on.",
+        )
     model = pretrained.load_pretrained(name)
     # Inference on a CPU or a GPU may flip a borderline image or two: allow two of the test images.
     tolerance = 2 / len(data.y_test)
