@@ -13,9 +13,13 @@ HOST ?= 127.0.0.1
 
 .PHONY: run serve test lint format bench samples lock clean
 
+# Served to others, visitors name the server their own way: accept any name (config.toml accepts
+# only localhost's, against DNS rebinding).
+ANY_HOST_NAME := $(if $(filter 127.0.0.1 localhost ::1,$(HOST)),,--server.allowedHosts '*')
+
 run: $(VENV)/.runtime-installed
 	$(BIN)/python -m core.access check --host $(HOST)
-	$(BIN)/streamlit run app.py --server.address $(HOST) --server.port $(PORT)
+	$(BIN)/streamlit run app.py --server.address $(HOST) --server.port $(PORT) $(ANY_HOST_NAME)
 
 serve:
 	$(MAKE) run HOST=0.0.0.0

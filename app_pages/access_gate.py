@@ -13,7 +13,7 @@ from core.access import (
     Caller,
     LoginThrottle,
     Role,
-    is_loopback,
+    client_key,
     role_for_email,
     role_for_password,
 )
@@ -38,14 +38,18 @@ def access_settings() -> AccessSettings:
         st.stop()
 
 
+# Whoever has not signed in: no page runs for them, and should one ask, they may do nothing that needs a role.
+NOBODY = Caller(Role.VIEWER, "nobody")
+
+
 def is_serving(settings: AccessSettings) -> bool:
     """Served to others: bound beyond this machine, or a login set up (say, behind a proxy)."""
-    return settings.login_configured or not is_loopback(st.get_option("server.address"))
+    return settings.is_serving(st.get_option("server.address"))
 
 
 def current_caller() -> Caller:
     """Who this session is; `require_sign_in` has set it before any page runs."""
-    return st.session_state.get(CALLER_KEY, LOCAL)
+    return st.session_state.get(CALLER_KEY, NOBODY)
 
 
 def signed_in() -> bool:
@@ -96,7 +100,7 @@ def _identity_provider_sign_in(settings: AccessSettings) -> Caller | None:
         st.button("Sign in with your organisation's account", key="oidc_login", on_click=st.login)
         return None
     email = str(st.user.get("email") or "")
-    role = role_for_email(settings, email)
+    role = role_for_email(settings, email, verified=st.user.get("email_verified"))
     if role is None:
         st.error(f"{email or 'Your account'} is not on this server's list. Ask the person who runs it to add you.")
         st.button("Sign out", key="oidc_logout", on_click=st.logout)
@@ -105,26 +109,19 @@ def _identity_provider_sign_in(settings: AccessSettings) -> Caller | None:
 
 
 def _password_sign_in(settings: AccessSettings) -> Caller | None:
-    address = st.context.ip_address
-    # Without an address (a test harness, or a proxy hiding it) all such clients share one back-off.
-    client = address if isinstance(address, str) and address else "unknown address"
-    throttle = login_throttle()
     with st.form("sign_in", enter_to_submit=True):
         typed = st.text_input("Password", type="password", key="sign_in_password")
         submitted = st.form_submit_button("Sign in", type="primary")
     if not submitted:
         return None
-    wait = throttle.wait_s(client)
+    role, wait = login_throttle().attempt(client_key(st.context.ip_address), lambda: role_for_password(settings, typed))
     if wait > 0:
         # The password is not even compared while waiting: guessing faster gains nothing.
         st.error(f"Too many wrong passwords from your address. Try again in {wait:.0f} s.")
         return None
-    role = role_for_password(settings, typed)
     if role is None:
-        throttle.failed(client)
         st.error("Wrong password. Ask the person who runs this server for it.")
         return None
-    throttle.succeeded(client)
     return _new_session_caller(role)
 
 

@@ -156,9 +156,8 @@ def start_jobs(model: dict, training: dict, datasets: list[str]) -> None:
         st.error(f"This recipe cannot be trained: {error}")
         return
     try:
-        for job in jobs:
-            training_scheduler().submit(job, by=current_caller())
-            st.session_state[JOB_KEY] = job.id
+        training_scheduler().submit_together(jobs, by=current_caller())
+        st.session_state[JOB_KEY] = jobs[-1].id
     except (AccessDenied, QueueFull) as refusal:
         st.error(str(refusal), icon=":material/hourglass_disabled:")
         return

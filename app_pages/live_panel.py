@@ -16,7 +16,7 @@ import streamlit as st
 
 from app_pages.access_gate import current_caller
 from app_pages.wording import describe_time
-from core.access import AccessDenied
+from core.access import Action, allows
 from core.figures.training import LiveCurvesFigure, curves_from_snapshot
 from core.training import LEARNING_RATE_CHOICES, JobState, Snapshot, TrainingJob
 from core.training.config import MAX_EPOCHS
@@ -60,9 +60,8 @@ class LiveDrawing:
 def _state_line(snapshot: Snapshot) -> str:
     if snapshot.state is JobState.QUEUED:
         return f"Waiting in the queue: position {snapshot.queue_position or 1}. Another training run is using the CPU."
-    epoch = f"epoch {min(snapshot.epoch + 1, snapshot.total_epochs)} of {snapshot.total_epochs}"
     batch = f"batch {snapshot.batch} of {snapshot.batches_per_epoch}"
-    return f"{snapshot.state.value.capitalize()}: {epoch}, {batch}"
+    return f"{snapshot.state.value.capitalize()}: {snapshot.epoch_words}, {batch}"
 
 
 def render_progress(job: TrainingJob, snapshot: Snapshot, drawing: LiveDrawing) -> None:
@@ -84,38 +83,39 @@ def render_progress(job: TrainingJob, snapshot: Snapshot, drawing: LiveDrawing) 
 
 
 def render_controls(job: TrainingJob, snapshot: Snapshot) -> None:
-    """Stop, pause/resume, and sliders that change the running job from its next batch."""
+    """Stop, pause/resume, and sliders that change the running job from its next batch (its owner's only)."""
+    caller = current_caller()
+    if not allows(caller, Action.CONTROL, job.owner):
+        st.caption("This run belongs to another session: only it, or an admin, can stop or change it.")
+        return
     stop, pause, _ = st.columns([1, 1, 4])
-    try:
-        if stop.button(
-            "Stop", key=f"stop_{job.id}", icon=":material/stop:", help="Stops after this batch; the run is kept."
-        ):
-            job.stop(by=current_caller())
-        if snapshot.state is JobState.PAUSED:
-            if pause.button("Resume", key=f"resume_{job.id}", icon=":material/play_arrow:"):
-                job.resume()
-        elif pause.button("Pause", key=f"pause_{job.id}", icon=":material/pause:", disabled=snapshot.state.is_over):
-            job.pause(by=current_caller())
-    except AccessDenied as refusal:  # someone else's run, opened from its address
-        st.error(str(refusal))
+    if stop.button(
+        "Stop", key=f"stop_{job.id}", icon=":material/stop:", help="Stops after this batch; the run is kept."
+    ):
+        job.stop(by=caller)
+    if snapshot.state is JobState.PAUSED:
+        if pause.button("Resume", key=f"resume_{job.id}", icon=":material/play_arrow:"):
+            job.resume(by=caller)
+    elif pause.button("Pause", key=f"pause_{job.id}", icon=":material/pause:", disabled=snapshot.state.is_over):
+        job.pause(by=caller)
 
     dropout, learning_rate, epochs = st.columns(3)
     dropout_key, rate_key, epochs_key = (f"live_{name}_{job.id}" for name in ("dropout", "lr", "epochs"))
     dropout.slider(
         "Dropout rate (live)", 0.0, 0.9, value=float(job.spec.dropout), step=0.05, key=dropout_key,
-        on_change=lambda: job.set_dropout(st.session_state[dropout_key]),
+        on_change=lambda: job.set_dropout(st.session_state[dropout_key], by=caller),
         help="Changes every dropout layer from the next batch, without recompiling.",
     )  # fmt: skip
     learning_rate.select_slider(
         "Learning rate (live)", options=LEARNING_RATE_CHOICES,
         value=_nearest(LEARNING_RATE_CHOICES, job.config.learning_rate),
         key=rate_key, format_func=lambda rate: f"{rate:g}",
-        on_change=lambda: job.set_learning_rate(st.session_state[rate_key]),
+        on_change=lambda: job.set_learning_rate(st.session_state[rate_key], by=caller),
         help="The schedule's peak: the schedule keeps its shape around the new value.",
     )  # fmt: skip
     epochs.number_input(
         "Epochs (live)", min_value=1, max_value=MAX_EPOCHS, value=int(job.config.epochs), key=epochs_key,
-        on_change=lambda: job.set_epochs(int(st.session_state[epochs_key])),
+        on_change=lambda: job.set_epochs(int(st.session_state[epochs_key]), by=caller),
         help="Shorten or extend the run; the epoch in progress always finishes.",
     )  # fmt: skip
 

@@ -28,11 +28,14 @@ def activate_run(run_id: str | None) -> None:
 
 
 def training_scheduler():
-    """The scheduler that caps how many jobs train at once in this process."""
+    """The scheduler that caps how many jobs train at once in this process, and how many may wait."""
     # Imported here: TensorFlow loads with it, and pages that never train should not wait for that.
+    from app_pages.access_gate import access_settings
     from core.training import shared_scheduler
 
-    return shared_scheduler()
+    scheduler = shared_scheduler()
+    scheduler.max_queue = access_settings().max_queue  # the same settings the sign-in reads
+    return scheduler
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)

@@ -100,7 +100,8 @@ def render_actions(run: RunSummary) -> None:
     caller = current_caller()
     st.subheader(f"Run {run.name or run.run_id}")
     if not run.complete:
-        st.warning(f"This run is {run.state}: {run.problem} It can only be deleted.")
+        who = "It can only be deleted" if caller.is_admin else "Only an admin can delete it"
+        st.warning(f"This run is {run.state}: {run.problem} {who}.")
         if not caller.is_admin:
             return
     else:

@@ -7,10 +7,11 @@ import streamlit as st
 from app_pages.access_gate import current_caller
 from app_pages.live_panel import live_panel
 from app_pages.resources import JOB_KEY, activate_run, run_store, training_scheduler
+from app_pages.server_jobs import render_server_jobs
 from app_pages.sidebar import require_dataset
 from app_pages.train_settings import read_settings, render_settings
 from app_pages.wording import counted, describe_time
-from core.access import AccessDenied
+from core.access import AccessDenied, Action, allows
 from core.figures.training import curves_from_snapshot, training_curves_figure
 from core.training import JobState, TrainingJob
 from core.training.isolated import prepare_worker
@@ -18,9 +19,12 @@ from core.training.scheduler import QueueFull
 
 
 def current_job() -> TrainingJob | None:
-    """This session's latest job; after a browser refresh, the one named in the page's URL."""
+    """This session's latest job; after a browser refresh, the one named in the page's URL if it may see it."""
     job_id = st.session_state.get(JOB_KEY) or st.query_params.get("job")
     job = training_scheduler().find(job_id) if job_id else None
+    # A shared server's address bar can carry someone else's job: only its owner or an admin follows it.
+    if job is not None and not allows(current_caller(), Action.CONTROL, job.owner):
+        job = None
     if job is not None:
         st.session_state[JOB_KEY] = job.id
     return job
@@ -69,6 +73,7 @@ def render_finished(job: TrainingJob) -> None:
 def render() -> None:
     dataset = require_dataset()
     st.title(f"Train a CNN on {dataset.info.display_name}")
+    render_server_jobs()
     job = current_job()
     if job is not None and not job.state.is_over:
         st.caption(

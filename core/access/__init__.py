@@ -1,8 +1,8 @@
 """Who may do what when the app is served to others: roles, the login, the data-folder root."""
 
 from core.access.data_root import checked_data_folder
-from core.access.login import LoginThrottle, role_for_email, role_for_password
-from core.access.roles import LOCAL, AccessDenied, Action, Caller, Role, require
+from core.access.login import LoginThrottle, client_key, role_for_email, role_for_password
+from core.access.roles import LOCAL, AccessDenied, Action, Caller, Role, allows, require
 from core.access.settings import AccessSettings, is_loopback
 
 __all__ = [
@@ -13,7 +13,9 @@ __all__ = [
     "Caller",
     "LoginThrottle",
     "Role",
+    "allows",
     "checked_data_folder",
+    "client_key",
     "is_loopback",
     "require",
     "role_for_email",

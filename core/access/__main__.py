@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.access.settings import AccessSettings, is_loopback
+from core.access.settings import AccessSettings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,10 +18,9 @@ def main(argv: list[str] | None = None) -> int:
     check = commands.add_parser("check", help="refuse a non-local address without access control")
     check.add_argument("--host", required=True, help="the address Streamlit will bind to")
     args = parser.parse_args(argv)
-    if is_loopback(args.host):
-        return 0
     try:
-        problem = AccessSettings.load().serving_problem()
+        settings = AccessSettings.load()
+        problem = settings.serving_problem() if settings.is_serving(args.host) else None
     except (ValueError, OSError) as error:  # a malformed secrets.toml or EXPLORER_MAX_QUEUE
         problem = f"The access settings cannot be read: {error}"
     if problem:

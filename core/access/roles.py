@@ -15,19 +15,19 @@ class Action(str, Enum):
     """Everything that changes state someone else could see."""
 
     TRAIN = "start a training run"
-    STOP = "stop or pause a training run"
-    ACTIVATE = "make a run the active model"
+    CONTROL = "stop, pause, resume or change a training run"
     RENAME = "rename or tag a run"
     DELETE = "delete a run"
     EXPORT = "export a run"
     DATA_FOLDER = "change the data folder"
 
 
-# Viewers explore, predict, train (within the queue limits), stop their own runs and pick their
-# own active model (it is per session); the rest changes what every user sees or the server's disk.
+# Viewers explore, predict, train (within the queue limits) and control their own runs; the rest
+# changes what every user sees or the server's disk. Making a run the active model is no action
+# here: it changes only the session that asks (its Streamlit session state).
 ADMIN_ONLY = frozenset({Action.RENAME, Action.DELETE, Action.EXPORT, Action.DATA_FOLDER})
 # Actions on something a session owns: a viewer may only act on its own.
-OWNED = frozenset({Action.STOP})
+OWNED = frozenset({Action.CONTROL})
 
 
 class AccessDenied(Exception):

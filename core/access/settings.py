@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.datasets.sources import DATA_DIR_ENV
+
 # Environment variables win over `[explorer]` in secrets.toml, so a one-off `make serve` needs no file.
 ENV = {
     "password": "EXPLORER_PASSWORD",
@@ -69,6 +71,8 @@ class AccessSettings:
     admins: tuple[str, ...] = ()
     allowed_emails: tuple[str, ...] = ()
     data_root: Path | None = None
+    # EXPLORER_DATA_DIR, the data folder the server starts with: it too must lie inside data_root.
+    data_dir: Path | None = None
     max_queue: int = DEFAULT_MAX_QUEUE
 
     @classmethod
@@ -88,8 +92,13 @@ class AccessSettings:
             admins=_names(value["admins"]),
             allowed_emails=_names(value["allowed_emails"]),
             data_root=Path(root).expanduser().resolve() if root else None,
+            data_dir=Path(environ[DATA_DIR_ENV]).expanduser().resolve() if environ.get(DATA_DIR_ENV) else None,
             max_queue=_positive_int(value["max_queue"], DEFAULT_MAX_QUEUE),
         )
+
+    def is_serving(self, address: str | None) -> bool:
+        """Whether the app is served to others: bound beyond this machine, or a login set up (say, behind a proxy)."""
+        return self.login_configured or not is_loopback(address)
 
     @property
     def login_configured(self) -> bool:
@@ -105,6 +114,8 @@ class AccessSettings:
                 return f"{name} is too short: use at least {MIN_PASSWORD_LENGTH} characters."
         if self.password and self.password == self.admin_password:
             return "EXPLORER_PASSWORD and EXPLORER_ADMIN_PASSWORD are the same: viewers would be admins."
+        if self.data_dir and not (self.data_root and self.data_dir.is_relative_to(self.data_root)):
+            return f"{DATA_DIR_ENV} must be a folder inside EXPLORER_DATA_ROOT when the app is served."
         if self.oidc and not self.allowed_emails:
             return "The [auth] login lets in anyone the provider knows: set EXPLORER_ALLOWED_EMAILS (emails, @domains)."
         return None

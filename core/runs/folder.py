@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from core.access import LOCAL
 from core.datasets.files import sha256_file
 
 if TYPE_CHECKING:
@@ -107,7 +108,7 @@ def write_run(
     dataset_source: str,
     directory: str | Path | None = None,
     run_id: str | None = None,
-    owner: str = "local",
+    owner: str = LOCAL.owner,
 ) -> Path:
     """Save a training result as a complete run folder and return it; `owner` is who trained it."""
     if result.model is None:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from core.access import Action, Caller, require
+from core.access import LOCAL, Action, Caller, require
 from core.datasets.files import sha256_file
 from core.runs.folder import MANIFEST, MODEL_FILE, is_valid_run_id, new_run_id, runs_dir, write_run
 
@@ -95,7 +95,7 @@ class RunSaver:
 
     root: Path
     dataset_source: str
-    owner: str = "local"
+    owner: str = LOCAL.owner
 
     def __call__(self, result: TrainingResult) -> str:
         return RunStore(self.root).save(result, self.dataset_source, self.owner)
@@ -138,7 +138,7 @@ class RunStore:
 
     # --- writing --------------------------------------------------------------------------------
 
-    def save(self, result: TrainingResult, dataset_source: str, owner: str = "local") -> str:
+    def save(self, result: TrainingResult, dataset_source: str, owner: str = LOCAL.owner) -> str:
         """Write a training result as a new run and index it; returns the run id.
 
         A full or read-only disk gives a RunStoreError in plain words; the half-written folder is
@@ -156,7 +156,7 @@ class RunStore:
             raise RunStoreError(self._describe_write_failure(error, "this run was not saved")) from None
         return run_id
 
-    def saver(self, dataset_source: str, owner: str = "local") -> RunSaver:
+    def saver(self, dataset_source: str, owner: str = LOCAL.owner) -> RunSaver:
         """An `on_finish` hook saving into this store, picklable so a training process can call it."""
         return RunSaver(self.root, dataset_source, owner)
 

@@ -93,30 +93,34 @@ class TrainingJob:
 
     def stop(self, *, by: Caller) -> None:
         """Stop within one batch, keeping the weights learned so far; a queued job just leaves the queue."""
-        require(by, Action.STOP, owner=self.owner)
+        require(by, Action.CONTROL, owner=self.owner)
         self._stop.set()
         self._resume.set()
         if self.state is JobState.QUEUED and self._leave_queue is not None:
             self._leave_queue(self)
 
     def pause(self, *, by: Caller) -> None:
-        require(by, Action.STOP, owner=self.owner)
+        require(by, Action.CONTROL, owner=self.owner)
         self._resume.clear()
 
-    def resume(self) -> None:
+    def resume(self, *, by: Caller) -> None:
+        require(by, Action.CONTROL, owner=self.owner)
         self._resume.set()
 
-    def set_dropout(self, rate: float) -> None:
+    def set_dropout(self, rate: float, *, by: Caller) -> None:
+        require(by, Action.CONTROL, owner=self.owner)
         if not 0.0 <= rate < 1.0:
             raise ValueError(f"Dropout rate must be at least 0 and below 1, got {rate}.")
         self._commands.put(Command("dropout", float(rate)))
 
-    def set_learning_rate(self, rate: float) -> None:
+    def set_learning_rate(self, rate: float, *, by: Caller) -> None:
+        require(by, Action.CONTROL, owner=self.owner)
         if not 0 < rate <= 10:
             raise ValueError(f"Learning rate must be above 0 and at most 10, got {rate}.")
         self._commands.put(Command("learning_rate", float(rate)))
 
-    def set_epochs(self, epochs: int) -> None:
+    def set_epochs(self, epochs: int, *, by: Caller) -> None:
+        require(by, Action.CONTROL, owner=self.owner)
         if not 1 <= epochs <= MAX_EPOCHS:
             raise ValueError(f"Epochs must be 1-{MAX_EPOCHS}, got {epochs}.")
         self._commands.put(Command("epochs", int(epochs)))

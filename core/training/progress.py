@@ -79,6 +79,11 @@ class Snapshot:
     revision: int = 0
 
     @property
+    def epoch_words(self) -> str:
+        """"epoch 3 of 10", counting from one."""
+        return f"epoch {min(self.epoch + 1, self.total_epochs)} of {self.total_epochs}"
+
+    @property
     def fraction_done(self) -> float:
         total = self.total_epochs * self.batches_per_epoch
         return min(self.step / total, 1.0) if total else 0.0

@@ -7,7 +7,7 @@ import threading
 from collections import deque
 
 from core import runtime
-from core.access import AccessSettings, Action, Caller, require
+from core.access import Action, Caller, require
 from core.access.settings import DEFAULT_MAX_QUEUE
 from core.training.job import TrainingJob
 from core.training.progress import JobState
@@ -40,20 +40,23 @@ class TrainingScheduler:
 
     def submit(self, job: TrainingJob, *, by: Caller) -> TrainingJob:
         """Start the job now if a slot is free, otherwise queue it; QueueFull if it may not wait."""
+        return self.submit_together([job], by=by)[0]
+
+    def submit_together(self, jobs: list[TrainingJob], *, by: Caller) -> list[TrainingJob]:
+        """Submit jobs one request asked for (one recipe on both datasets) all at once, or none of them.
+
+        For a viewer's one-request-at-a-time limit they count as one.
+        """
         require(by, Action.TRAIN)
         with self._lock:
-            self._check_room(by)
-            job.owner = by.owner
-            job.attach(on_finished=self._job_finished, cancel=self.cancel)
-            self._recent[job.id] = job
-            while len(self._recent) > RECENT_JOBS_KEPT:
-                oldest = next(iter(self._recent))
-                if not self._recent[oldest].state.is_over:
-                    break
-                del self._recent[oldest]
-            self._queue.append(job)
+            self._check_room(by, len(jobs))
+            for job in jobs:
+                job.owner = by.owner
+                job.attach(on_finished=self._job_finished, cancel=self.cancel)
+                self._remember(job)
+                self._queue.append(job)
             self._start_waiting_jobs()
-        return job
+        return jobs
 
     def cancel(self, job: TrainingJob) -> bool:
         """Take a job out of the queue before it starts; False if it is already running or over."""
@@ -78,14 +81,24 @@ class TrainingScheduler:
         with self._lock:
             return list(self._queue)
 
-    def _check_room(self, by: Caller) -> None:
+    def _check_room(self, by: Caller, count: int) -> None:
         # Called with the lock held.
         if not by.is_admin and any(job.owner == by.owner for job in [*self._running, *self._queue]):
             raise QueueFull("You already have a run training or waiting: stop it, or let it finish, to start another.")
-        if len(self._queue) >= self.max_queue:
+        free_slots = self.max_concurrent - len(self._running)
+        if len(self._queue) + count - max(free_slots, 0) > self.max_queue:
             raise QueueFull(
                 f"The training queue is full ({len(self._queue)} runs waiting): try again when one has finished."
             )
+
+    def _remember(self, job: TrainingJob) -> None:
+        # Called with the lock held.
+        self._recent[job.id] = job
+        while len(self._recent) > RECENT_JOBS_KEPT:
+            oldest = next(iter(self._recent))
+            if not self._recent[oldest].state.is_over:
+                break
+            del self._recent[oldest]
 
     def _job_finished(self, job: TrainingJob) -> None:
         with self._lock:
@@ -125,5 +138,5 @@ def shared_scheduler() -> TrainingScheduler:
     global _scheduler
     with _scheduler_lock:
         if _scheduler is None:
-            _scheduler = TrainingScheduler(default_max_jobs(), AccessSettings.load().max_queue)
+            _scheduler = TrainingScheduler(default_max_jobs())
         return _scheduler

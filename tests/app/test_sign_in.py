@@ -64,15 +64,16 @@ def test_wrong_passwords_slow_that_client_down_until_even_the_right_one_waits():
     assert not shows_pages(app)
 
 
-def test_a_viewer_cannot_change_the_data_folder_or_manage_runs():
+def test_a_viewer_cannot_change_the_data_folder_or_manage_runs_and_sees_its_own_marked():
     store = RunStore()
-    store.save(factories.make_training_result(), "test data", owner="someone-else")
+    theirs = store.save(factories.make_training_result(0), "test data", owner="someone-else")
     app = sign_in(open_app(), VIEWER_PASSWORD)
+    mine = store.save(factories.make_training_result(1), "test data", owner=app.session_state["caller"].owner)
     assert not [box for box in app.sidebar.text_input if box.key == "data_dir"]
     assert any("only an admin" in caption.value for caption in app.sidebar.caption)
     switch_to(app, "runs")
-    assert "yours" in app.dataframe(key="runs_table").value.columns
-    assert not app.dataframe(key="runs_table").value["yours"].any(), "someone else's run is not marked as yours"
+    table = app.dataframe(key="runs_table").value
+    assert dict(zip(table["run id"], table["yours"], strict=True)) == {mine: True, theirs: False}
     app.session_state["runs_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     app.run()
     assert not app.exception
@@ -123,11 +124,55 @@ def test_an_identity_provider_login_is_offered_when_configured(monkeypatch):
     monkeypatch.delenv("EXPLORER_ADMIN_PASSWORD")
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     app.secrets["auth"] = {
-        "redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "a-long-random-cookie-secret",
-        "client_id": "explorer", "client_secret": "secret", "server_metadata_url": "https://id.school.org/.well-known",
-    }  # fmt: skip
+        "redirect_uri": "http://localhost:8501/oauth2callback",
+        "cookie_secret": "a-long-random-cookie-secret",
+        "client_id": "explorer",
+        "client_secret": "secret",
+        "server_metadata_url": "https://id.school.org/.well-known",
+    }
     app.secrets["explorer"] = {"allowed_emails": ["@school.org"]}
     app.run()
     assert not app.exception
     assert [button.label for button in app.button] == ["Sign in with your organisation's account"]
     assert not shows_pages(app) and not app.text_input, "no password field when no password is set"
+
+
+def test_reachable_from_other_machines_without_a_login_the_app_shows_nothing(monkeypatch):
+    from streamlit import config
+
+    monkeypatch.delenv("EXPLORER_PASSWORD")
+    monkeypatch.delenv("EXPLORER_ADMIN_PASSWORD")
+    before = config.get_option("server.address")
+    config.set_option("server.address", "0.0.0.0")
+    try:
+        app = open_app()
+    finally:
+        config.set_option("server.address", before)
+    assert not app.exception
+    refusal = " ".join(error.value for error in app.error)
+    assert "not set up to be shared safely" in refusal and "EXPLORER_PASSWORD" in refusal
+    assert not shows_pages(app) and not app.text_input
+
+
+def test_an_admin_sees_every_run_on_the_server_and_stops_another_sessions():
+    from app_pages.resources import training_scheduler
+    from core.access import LOCAL, Caller, Role
+    from core.architectures import ModelSpec
+    from core.training import JobState, TrainConfig, TrainingJob
+
+    pupil = Caller(Role.VIEWER, "session-pupil")
+    data, spec = factories.tiny_mnist(64, 32), ModelSpec("softmax", batch_norm=False)
+    job = TrainingJob(data, spec, TrainConfig(dataset="mnist", epochs=200))
+    training_scheduler().submit(job, by=pupil)
+    try:
+        viewer = sign_in(open_app("train"), VIEWER_PASSWORD)
+        assert not [button for button in viewer.button if button.key == f"admin_stop_{job.id}"]
+        admin = sign_in(open_app("train"), ADMIN_PASSWORD)
+        switch_to(admin, "train")
+        assert any("session-pupil" in text.value for text in admin.markdown)
+        admin.button(key=f"admin_stop_{job.id}").click().run()
+        assert not admin.exception
+        assert job.wait(120) and job.state is JobState.STOPPED
+    finally:
+        job.stop(by=LOCAL)  # whatever happened above, it does not train on under later tests
+        job.wait(120)

@@ -56,14 +56,14 @@ def test_a_job_in_a_training_process_reports_obeys_and_saves_like_one_in_a_threa
     wait_for(lambda: job.snapshot().step >= 3, "step 3")
     # The training process sees the same devices as this one: a CPU here, a GPU there.
     assert job.snapshot().device == runtime.describe_devices(runtime.training_strategy())
-    job.set_dropout(0.6)
+    job.set_dropout(0.6, by=LOCAL)
     job.pause(by=LOCAL)
     # PAUSED comes from the training process itself, sent just before it blocks (the thread tests
     # show that block holds); the step it reports is the last one done.
     wait_for(lambda: job.state is JobState.PAUSED, "the training process to report it paused")
     paused = job.snapshot()
     assert paused.eta_s is None and job.curves().count == paused.step
-    job.resume()
+    job.resume(by=LOCAL)
     wait_for(lambda: job.snapshot().epochs, "the first epoch to end")
     job.stop(by=LOCAL)
     assert job.wait(120)

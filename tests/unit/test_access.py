@@ -13,6 +13,7 @@ from core.access import (
     LoginThrottle,
     Role,
     checked_data_folder,
+    client_key,
     is_loopback,
     role_for_email,
     role_for_password,
@@ -59,6 +60,19 @@ def test_settings_that_are_not_safe_to_serve_say_why_in_one_line(settings, compl
     assert problem and complaint in problem and "\n" not in problem
 
 
+def test_a_starting_data_folder_outside_the_data_root_is_not_safe_to_serve(tmp_path):
+    environ = {"EXPLORER_PASSWORD": "viewers-secret-1", "EXPLORER_DATA_DIR": "/etc"}
+    assert "EXPLORER_DATA_DIR" in AccessSettings.load({}, environ).serving_problem()
+    environ |= {"EXPLORER_DATA_ROOT": str(tmp_path), "EXPLORER_DATA_DIR": str(tmp_path / "mnist")}
+    assert AccessSettings.load({}, environ).serving_problem() is None
+
+
+def test_served_means_reachable_from_elsewhere_or_a_login_set_up():
+    assert not AccessSettings().is_serving("127.0.0.1")
+    assert AccessSettings().is_serving("0.0.0.0") and AccessSettings().is_serving(None)
+    assert PASSWORDS.is_serving("127.0.0.1"), "behind a proxy on this machine, a set password still asks"
+
+
 def test_settings_safe_to_serve():
     assert PASSWORDS.serving_problem() is None
     assert AccessSettings(oidc=True, allowed_emails=("@school.org",)).serving_problem() is None
@@ -91,6 +105,7 @@ def test_identity_provider_accounts_get_a_role_only_when_listed():
     assert role_for_email(settings, "someone@gmail.com") is None
     assert role_for_email(settings, "pupil@evil-school.org") is None
     assert role_for_email(settings, None) is None
+    assert role_for_email(settings, "pupil@school.org", verified=False) is None, "the provider says it is unverified"
 
 
 def test_wrong_passwords_make_that_client_wait_longer_and_longer():
@@ -108,8 +123,40 @@ def test_wrong_passwords_make_that_client_wait_longer_and_longer():
     for _ in range(30):
         throttle.failed("10.0.0.7")
     assert throttle.wait_s("10.0.0.7") == pytest.approx(login_module.MAX_WAIT_S)
-    throttle.succeeded("10.0.0.7")
-    assert throttle.wait_s("10.0.0.7") == 0
+    now[0] += login_module.MAX_WAIT_S  # once the wait is over, the right password opens and forgets the count
+    assert throttle.attempt("10.0.0.7", lambda: Role.VIEWER) == (Role.VIEWER, 0.0)
+    assert throttle.failures("10.0.0.7") == 0 and throttle.wait_s("10.0.0.7") == 0
+
+
+def test_a_try_while_waiting_is_not_even_compared_and_tries_are_counted_atomically():
+    throttle = LoginThrottle(clock=lambda: 50.0)
+    compared = []
+
+    def wrong():
+        compared.append(1)
+        return None
+
+    for _ in range(login_module.FREE_TRIES):
+        assert throttle.attempt("10.0.0.7", wrong) == (None, 0.0)
+    role, wait = throttle.attempt("10.0.0.7", lambda: Role.ADMIN)
+    assert role is None and wait == pytest.approx(1.0)
+    assert len(compared) == login_module.FREE_TRIES, "the right password, sent while waiting, was not checked"
+    assert throttle.attempt("10.0.0.8", lambda: Role.VIEWER) == (Role.VIEWER, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("address", "key"),
+    [
+        ("192.0.2.7", "192.0.2.7"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:bbbb::9", "2001:db8:1:2::/64"),
+        ("::ffff:192.0.2.7", "192.0.2.7"),
+        (None, "unknown address"),
+        ("not an address", "unknown address"),
+    ],
+)
+def test_ipv6_clients_are_counted_by_their_slash_64(address, key):
+    assert client_key(address) == key
 
 
 def test_the_throttle_forgets_the_oldest_clients_beyond_its_limit(monkeypatch):
@@ -267,14 +314,32 @@ def test_action_train_the_queue_has_a_cap_for_everyone(busy_scheduler):
     assert len(busy_scheduler.queued()) == 2
 
 
-def test_action_stop_a_viewer_stops_only_its_own_job(busy_scheduler):
+def test_action_control_a_viewer_stops_pauses_or_changes_only_its_own_job(busy_scheduler):
     from core.training import JobState
 
     theirs = busy_scheduler.submit(new_job(), by=VIEWER_A)
-    with pytest.raises(AccessDenied, match="only stop or pause a training run you started"):
-        theirs.stop(by=VIEWER_B)
-    with pytest.raises(AccessDenied):
-        theirs.pause(by=VIEWER_B)
-    assert theirs.state is JobState.QUEUED and busy_scheduler.queued() == [theirs]
+    controls = {
+        "stop": lambda by: theirs.stop(by=by),
+        "pause": lambda by: theirs.pause(by=by),
+        "resume": lambda by: theirs.resume(by=by),
+        "dropout": lambda by: theirs.set_dropout(0.5, by=by),
+        "learning rate": lambda by: theirs.set_learning_rate(0.1, by=by),
+        "epochs": lambda by: theirs.set_epochs(200, by=by),
+    }
+    for name, control in controls.items():
+        with pytest.raises(AccessDenied, match="only stop, pause, resume or change a training run you started"):
+            control(VIEWER_B)
+        assert theirs.state is JobState.QUEUED and busy_scheduler.queued() == [theirs], name
+    theirs.set_epochs(2, by=VIEWER_A)  # its owner may
     theirs.stop(by=ADMIN)  # an admin may stop anyone's
     assert theirs.wait(5) and theirs.state is JobState.STOPPED
+
+
+def test_action_train_a_pair_of_jobs_from_one_request_goes_in_together_or_not_at_all(busy_scheduler):
+    from core.training.scheduler import QueueFull
+
+    pair = busy_scheduler.submit_together([new_job(), new_job()], by=VIEWER_A)
+    assert busy_scheduler.queued() == pair and {job.owner for job in pair} == {VIEWER_A.owner}
+    with pytest.raises(QueueFull, match="queue is full"):
+        busy_scheduler.submit_together([new_job(), new_job()], by=ADMIN)  # the pair filled the queue
+    assert busy_scheduler.queued() == pair, "a refused pair leaves nothing half-queued"

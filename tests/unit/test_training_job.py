@@ -117,7 +117,7 @@ def test_pause_holds_training_at_the_next_batch_and_resume_continues(tiny_mnist)
     # Paused after batch 2, before batch 3 began: the thread is parked, so nothing moves until resumed.
     assert snapshot.state is JobState.PAUSED and snapshot.step == 2 and snapshot.eta_s is None
     assert parked_until_resumed(job) and job.snapshot().step == 2
-    job.resume()
+    job.resume(by=LOCAL)
     assert job.wait(120)
     assert job.result.state is JobState.FINISHED
     assert job.snapshot().step == 3 * 17
@@ -129,10 +129,10 @@ def test_live_changes_apply_at_the_next_batch_and_are_recorded_as_events(tiny_mn
     )
     TrainingScheduler(1).submit(job, by=LOCAL)
     wait_for(lambda: job.snapshot().state is JobState.PAUSED, "the pause after batch 2")
-    job.set_dropout(0.0)
-    job.set_learning_rate(5e-4)
-    job.set_epochs(1)
-    job.resume()
+    job.set_dropout(0.0, by=LOCAL)
+    job.set_learning_rate(5e-4, by=LOCAL)
+    job.set_epochs(1, by=LOCAL)
+    job.resume(by=LOCAL)
     assert job.wait(120)
     events = {event.setting: event for event in job.result.events}
     assert events["dropout"].old == pytest.approx(0.3) and events["dropout"].new == 0.0
@@ -184,7 +184,10 @@ def test_dropout_changed_mid_run_changes_what_the_compiled_training_step_does(ti
     """A rate changed after batch 3 of 17 zeroes that share of units from batch 4 on, with no new trace."""
     probe = DropoutProbe()
     job = TrainingJob(
-        tiny_mnist, TINY_SPEC, config(epochs=1), extra_callbacks=[probe, AtBatch(2, lambda: job.set_dropout(0.8))]
+        tiny_mnist,
+        TINY_SPEC,
+        config(epochs=1),
+        extra_callbacks=[probe, AtBatch(2, lambda: job.set_dropout(0.8, by=LOCAL))],
     )
     TrainingScheduler(1).submit(job, by=LOCAL)
     assert job.wait(120) and job.result.state is JobState.FINISHED, job.result and job.result.error
@@ -209,7 +212,7 @@ def test_the_scheduler_queues_jobs_beyond_its_limit_and_reports_positions(tiny_m
     third.stop(by=LOCAL)  # a queued job just leaves the queue
     assert third.result.state is JobState.STOPPED and third.result.model is None
     assert scheduler.queued() == [second] and scheduler.running() == [first]
-    first.resume()
+    first.resume(by=LOCAL)
     assert first.wait(120) and second.wait(120)
     assert second.result.state is JobState.FINISHED
     assert scheduler.running() == [] and scheduler.queued() == []
@@ -281,6 +284,6 @@ def test_bad_settings_and_controls_are_refused(tiny_mnist):
         TrainingJob(tiny_mnist, TINY_SPEC, TrainConfig(dataset="fashion_mnist"))
     job = TrainingJob(tiny_mnist, TINY_SPEC, config())
     with pytest.raises(ValueError, match="Dropout rate"):
-        job.set_dropout(1.5)
+        job.set_dropout(1.5, by=LOCAL)
     with pytest.raises(ValueError, match="Epochs must be"):
-        job.set_epochs(0)
+        job.set_epochs(0, by=LOCAL)
