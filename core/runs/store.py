@@ -15,7 +15,7 @@ import shutil
 import sqlite3
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,69 +24,16 @@ import numpy as np
 from core.access import LOCAL, Action, Caller, require
 from core.datasets.files import sha256_file
 from core.runs.folder import MANIFEST, MODEL_FILE, is_valid_run_id, new_run_id, runs_dir, write_run
+from core.runs.index import INDEX_FILE, SCHEMA, add_new_columns, index_run, summary_from_row
+from core.runs.summary import RunStoreError, RunSummary, read_folder, read_json
+
+__all__ = ["RunSaver", "RunStore", "RunStoreError", "RunSummary"]
 
 if TYPE_CHECKING:
     from core.training.engine import TrainingResult
 
-INDEX_FILE = "index.sqlite"
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY,
-    created_utc TEXT,
-    state TEXT NOT NULL,
-    complete INTEGER NOT NULL,
-    problem TEXT,
-    dataset TEXT,
-    architecture TEXT,
-    test_accuracy REAL,
-    drawn_accuracy REAL,
-    best_val_accuracy REAL,
-    epochs_completed INTEGER,
-    elapsed_s REAL,
-    device TEXT,
-    parameters INTEGER,
-    model_sha256 TEXT,
-    config_json TEXT,
-    owner TEXT,
-    name TEXT NOT NULL DEFAULT '',
-    tags TEXT NOT NULL DEFAULT '[]'
-)
-"""
-# Columns added since the first index format, with their SQL types.
-ADDED_COLUMNS = {"drawn_accuracy": "REAL", "owner": "TEXT"}
 MAX_NAME_LENGTH = 80
 MAX_TAGS = 10
-
-
-class RunStoreError(Exception):
-    """A run cannot be used; the message says which and why."""
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """One row of the runs table."""
-
-    run_id: str
-    state: str
-    complete: bool
-    created_utc: str | None = None
-    problem: str | None = None
-    dataset: str | None = None
-    architecture: str | None = None
-    test_accuracy: float | None = None
-    # The mean accuracy over the drawn versions of the test set (None for runs saved before they existed).
-    drawn_accuracy: float | None = None
-    best_val_accuracy: float | None = None
-    epochs_completed: int | None = None
-    elapsed_s: float | None = None
-    device: str | None = None
-    parameters: int | None = None
-    model_sha256: str | None = None
-    config: dict[str, Any] = field(default_factory=dict)
-    # Who trained it: "local" on a machine not served to others, else the session or email of the trainer.
-    owner: str | None = None
-    name: str = ""
-    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -121,7 +68,7 @@ class RunStore:
             with self._connect() as db:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute(SCHEMA)
-                _add_new_columns(db)
+                add_new_columns(db)
         except (OSError, sqlite3.Error) as error:
             return self._describe_write_failure(error, "new runs cannot be saved")
         self._index_ready = True
@@ -150,7 +97,7 @@ class RunStore:
         run_id = new_run_id()
         try:
             folder = write_run(result, dataset_source, self.root, run_id, owner)
-            self._index(self._read_folder(folder))
+            self._index(read_folder(folder))
         except (OSError, sqlite3.Error) as error:
             shutil.rmtree(self.root / run_id, ignore_errors=True)
             raise RunStoreError(self._describe_write_failure(error, "this run was not saved")) from None
@@ -222,26 +169,26 @@ class RunStore:
             return self._list_indexed(present)
         except sqlite3.Error:
             # The index cannot be used (a full or read-only disk): the folders are the truth, read them.
-            return [self._read_folder(self.root / run_id) for run_id in sorted(present, reverse=True)]
+            return [read_folder(self.root / run_id) for run_id in sorted(present, reverse=True)]
 
     def _list_indexed(self, present: set[str]) -> list[RunSummary]:
         with self._connect() as db:
             known = {row[0] for row in db.execute("SELECT run_id FROM runs")}
         for run_id in present - known:
-            self._index(self._read_folder(self.root / run_id))
+            self._index(read_folder(self.root / run_id))
         with self._connect() as db:
             if known - present:
                 db.executemany("DELETE FROM runs WHERE run_id = ?", [(r,) for r in known - present])
             db.row_factory = sqlite3.Row
             rows = db.execute("SELECT * FROM runs ORDER BY run_id DESC").fetchall()
-        return [_summary_from_row(row) for row in rows]
+        return [summary_from_row(row) for row in rows]
 
     def get(self, run_id: str) -> RunSummary:
         self._require(run_id)
         return next(run for run in self.list_runs() if run.run_id == run_id)
 
     def history(self, run_id: str) -> dict[str, Any]:
-        return self._read_json(self._complete_folder(run_id) / "history.json")
+        return read_json(self._complete_folder(run_id) / "history.json")
 
     def validation_confusions(self, run_id: str):
         """The validation confusion matrix recorded at the end of each epoch, shaped (epochs, 10, 10)."""
@@ -258,7 +205,7 @@ class RunStore:
     def model_path(self, run_id: str) -> Path:
         """The verified model file of a complete run (its SHA-256 checked against the manifest)."""
         folder = self._complete_folder(run_id)
-        manifest = self._read_json(folder / MANIFEST)
+        manifest = read_json(folder / MANIFEST)
         path = folder / MODEL_FILE
         if not path.is_file():
             raise RunStoreError(f"Run {run_id} has no model file.")
@@ -282,6 +229,10 @@ class RunStore:
 
     # --- internals ------------------------------------------------------------------------------
 
+    def _index(self, run: RunSummary) -> None:
+        with self._connect() as db:
+            index_run(db, run)
+
     def _folder(self, run_id: str) -> Path:
         if not is_valid_run_id(run_id):
             raise RunStoreError(f"{run_id!r} is not a run id.")
@@ -293,91 +244,9 @@ class RunStore:
 
     def _complete_folder(self, run_id: str) -> Path:
         folder = self._folder(run_id)
-        summary = self._read_folder(folder) if folder.is_dir() else None
+        summary = read_folder(folder) if folder.is_dir() else None
         if summary is None:
             raise RunStoreError(f"There is no run {run_id}.")
         if not summary.complete:
             raise RunStoreError(f"Run {run_id} is {summary.state}: {summary.problem}")
         return folder
-
-    @staticmethod
-    def _read_json(path: Path) -> dict[str, Any]:
-        try:
-            content = json.loads(path.read_text())
-        except (OSError, ValueError) as error:
-            raise RunStoreError(f"{path.name} of run {path.parent.name} cannot be read ({error}).") from None
-        if not isinstance(content, dict):
-            raise RunStoreError(f"{path.name} of run {path.parent.name} is not a JSON object.")
-        return content
-
-    def _read_folder(self, folder: Path) -> RunSummary:
-        run_id = folder.name
-        if not (folder / MANIFEST).exists():
-            return RunSummary(run_id, "interrupted", False, problem="the save never finished (no run.json).")
-        try:
-            manifest = self._read_json(folder / MANIFEST)
-            metrics = self._read_json(folder / "metrics.json")
-            config = self._read_json(folder / "config.json")
-        except RunStoreError as error:
-            return RunSummary(run_id, "damaged", False, problem=str(error))
-        if manifest.get("run_id") != run_id or manifest.get("complete") is not True:
-            return RunSummary(run_id, "damaged", False, problem="its manifest does not describe this run.")
-        return RunSummary(
-            run_id=run_id,
-            state=str(manifest.get("state", "finished")),
-            complete=True,
-            created_utc=manifest.get("created_utc"),
-            dataset=manifest.get("dataset"),
-            architecture=manifest.get("architecture"),
-            test_accuracy=metrics.get("test_accuracy"),
-            drawn_accuracy=_mean_drawn_accuracy(metrics.get("drawn_accuracy")),
-            best_val_accuracy=metrics.get("best_val_accuracy"),
-            epochs_completed=metrics.get("epochs_completed"),
-            elapsed_s=metrics.get("elapsed_s"),
-            device=metrics.get("device"),
-            parameters=metrics.get("parameters"),
-            model_sha256=manifest.get("model_sha256"),
-            config=config,
-            owner=manifest.get("owner"),
-            problem=manifest.get("error"),
-        )
-
-    def _index(self, run: RunSummary) -> None:
-        with self._connect() as db:
-            db.execute(
-                """INSERT INTO runs (run_id, created_utc, state, complete, problem, dataset, architecture,
-                       test_accuracy, drawn_accuracy, best_val_accuracy, epochs_completed, elapsed_s, device,
-                       parameters, model_sha256, config_json, owner)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                   ON CONFLICT(run_id) DO UPDATE SET state = excluded.state, complete = excluded.complete,
-                       problem = excluded.problem""",
-                (
-                    run.run_id, run.created_utc, run.state, int(run.complete), run.problem, run.dataset,
-                    run.architecture, run.test_accuracy, run.drawn_accuracy, run.best_val_accuracy,
-                    run.epochs_completed,
-                    run.elapsed_s, run.device, run.parameters, run.model_sha256, json.dumps(run.config), run.owner,
-                ),
-            )  # fmt: skip
-
-
-def _add_new_columns(db: sqlite3.Connection) -> None:
-    """Bring an index made by an earlier version up to this schema (its runs keep None there)."""
-    present = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
-    for name, kind in ADDED_COLUMNS.items():
-        if name not in present:
-            db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
-
-
-def _mean_drawn_accuracy(by_style: object) -> float | None:
-    if not isinstance(by_style, dict):
-        return None
-    values = [value for value in by_style.values() if isinstance(value, (int, float))]
-    return sum(values) / len(values) if values else None
-
-
-def _summary_from_row(row: sqlite3.Row) -> RunSummary:
-    values = dict(row)
-    config = json.loads(values.pop("config_json") or "{}")
-    tags = tuple(json.loads(values.pop("tags") or "[]"))
-    values["complete"] = bool(values["complete"])
-    return RunSummary(config=config, tags=tags, **values)

@@ -1,0 +1,83 @@
+"""The runs index: one SQLite row per run folder, for fast listing and the names and tags users add."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from core.runs.summary import RunSummary
+
+INDEX_FILE = "index.sqlite"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    created_utc TEXT,
+    state TEXT NOT NULL,
+    complete INTEGER NOT NULL,
+    problem TEXT,
+    dataset TEXT,
+    architecture TEXT,
+    test_accuracy REAL,
+    drawn_accuracy REAL,
+    best_val_accuracy REAL,
+    epochs_completed INTEGER,
+    elapsed_s REAL,
+    device TEXT,
+    parameters INTEGER,
+    model_sha256 TEXT,
+    config_json TEXT,
+    owner TEXT,
+    name TEXT NOT NULL DEFAULT '',
+    tags TEXT NOT NULL DEFAULT '[]'
+)
+"""
+# Columns added since the first index format, with their SQL types.
+ADDED_COLUMNS = {"drawn_accuracy": "REAL", "owner": "TEXT"}
+
+
+def add_new_columns(db: sqlite3.Connection) -> None:
+    """Bring an index made by an earlier version up to this schema (its runs keep None there)."""
+    present = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+    for name, kind in ADDED_COLUMNS.items():
+        if name not in present:
+            db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+
+
+def index_run(db: sqlite3.Connection, run: RunSummary) -> None:
+    """Add a run to the index, or update its state if it is there."""
+    db.execute(
+        """INSERT INTO runs (run_id, created_utc, state, complete, problem, dataset, architecture,
+               test_accuracy, drawn_accuracy, best_val_accuracy, epochs_completed, elapsed_s, device,
+               parameters, model_sha256, config_json, owner)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT(run_id) DO UPDATE SET state = excluded.state, complete = excluded.complete,
+               problem = excluded.problem""",
+        (
+            run.run_id,
+            run.created_utc,
+            run.state,
+            int(run.complete),
+            run.problem,
+            run.dataset,
+            run.architecture,
+            run.test_accuracy,
+            run.drawn_accuracy,
+            run.best_val_accuracy,
+            run.epochs_completed,
+            run.elapsed_s,
+            run.device,
+            run.parameters,
+            run.model_sha256,
+            json.dumps(run.config),
+            run.owner,
+        ),
+    )
+
+
+def summary_from_row(row: sqlite3.Row) -> RunSummary:
+    """A row of the index as a summary."""
+    values = dict(row)
+    config = json.loads(values.pop("config_json") or "{}")
+    tags = tuple(json.loads(values.pop("tags") or "[]"))
+    values["complete"] = bool(values["complete"])
+    return RunSummary(config=config, tags=tags, **values)
