@@ -66,7 +66,10 @@ def require_sign_in() -> Caller:
         return LOCAL
     problem = settings.serving_problem()
     if problem:
-        st.error(f"This app is reachable from other machines but not set up to be shared safely. {problem}")
+        st.error(
+            "This app is shared (reachable from other machines, or a login is set) but not safely, "
+            f"so it stays closed. {problem}"
+        )
         st.stop()
     if not signed_in():
         caller = _sign_in(settings)

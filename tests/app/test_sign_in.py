@@ -150,7 +150,7 @@ def test_reachable_from_other_machines_without_a_login_the_app_shows_nothing(mon
         config.set_option("server.address", before)
     assert not app.exception
     refusal = " ".join(error.value for error in app.error)
-    assert "not set up to be shared safely" in refusal and "EXPLORER_PASSWORD" in refusal
+    assert "but not safely, so it stays closed" in refusal and "EXPLORER_PASSWORD" in refusal
     assert not shows_pages(app) and not app.text_input
 
 
