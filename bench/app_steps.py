@@ -5,11 +5,9 @@ from __future__ import annotations
 import io
 import os
 import re
-import statistics
 import time
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 from playwright.sync_api import Browser, Page
 
@@ -48,15 +46,6 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmRSS for process {pid}")
-
-
-def summary(values: list[float], digits: int = 3) -> dict:
-    """Median and 95th percentile (nearest rank) of a list of times."""
-    if not values:
-        return {"n": 0}
-    ordered = sorted(values)
-    p95 = ordered[min(len(ordered) - 1, int(np.ceil(0.95 * len(ordered))) - 1)]
-    return {"n": len(values), "median": round(statistics.median(values), digits), "p95": round(p95, digits)}
 
 
 # --- a person's steps ------------------------------------------------------------------------------

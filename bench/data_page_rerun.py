@@ -3,14 +3,13 @@
     .venv/bin/python bench/data_page_rerun.py [--repeats 15]
 
 Runs the real app through Streamlit's AppTest (no browser) and prints JSON: the first run per
-dataset (loads and summarises the data) and the median of reruns that change nothing heavy.
+dataset (loads and summarises the data) and p50/p95 in seconds of reruns that change nothing heavy.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ import streamlit as st  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from bench.machine import machine_info  # noqa: E402
+from bench.percentiles import percentiles  # noqa: E402
 from core.datasets import forget_loaded_datasets, load_dataset  # noqa: E402
 
 ENTRY = ROOT / "app.py"
@@ -51,8 +51,8 @@ def main() -> None:
         results[name] = {
             "source": load_dataset(name).source,
             "first_run_s": round(first, 3),
-            "rerun_median_s": round(statistics.median(reruns), 3),
-            "reshuffle_median_s": round(statistics.median(reshuffles), 3),
+            "rerun": percentiles(reruns, "s", 3),
+            "reshuffle": percentiles(reshuffles, "s", 3),
         }
     import tensorflow as tf  # the app has loaded it by now
 

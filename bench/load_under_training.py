@@ -44,11 +44,11 @@ from bench.app_steps import (
     rss_mb,
     start_long_run,
     start_upload,
-    summary,
     upload_and_wait,
     wait_usable_predict,
 )
 from bench.machine import gpus_in_subprocess, machine_info
+from bench.percentiles import percentiles
 from bench.server_costs import drawing_server_steps, redraw_cost
 from tests.app_server import CHROMIUM_FLAGS, find_chromium, running_app
 
@@ -117,9 +117,9 @@ def drawing_latency(browser: Browser, url: str) -> dict:
             reruns.append(finished[0] - running[0])
     close(page)
     return {
-        "mouse_up_to_answer_ms": summary(totals, 1),
-        "mouse_up_to_rerun_start_ms (canvas round trip)": summary(round_trips, 1),
-        "rerun_start_to_end_ms (page rerun, seen from the browser)": summary(reruns, 1),
+        "mouse_up_to_answer": percentiles(totals, digits=1),
+        "mouse_up_to_rerun_start (canvas round trip)": percentiles(round_trips, digits=1),
+        "rerun_start_to_end (page rerun, seen from the browser)": percentiles(reruns, digits=1),
     }
 
 
@@ -130,7 +130,7 @@ def page_times(browser: Browser, url: str, tries: int, png: bytes, label: str) -
         usable.append(seconds)
         answers.append(upload_and_wait(page, f"{label}-{attempt}.png", png))
         close(page)
-    return {"goto_to_usable_s": summary(usable), "upload_to_answer_s": summary(answers)}
+    return {"goto_to_usable": percentiles(usable, "s", 3), "upload_to_answer": percentiles(answers, "s", 3)}
 
 
 def cpu_window(browser: Browser, pid: int, job_url: str, seconds: float) -> dict:
@@ -184,8 +184,8 @@ def crowd(browser: Browser, url: str, pid: int, png: bytes) -> dict:
         "errors": errors + exceptions,
         "all_done_in_s": round(elapsed, 1),
         # The first round's uploads wait behind twelve pages loading at once; the later ones do not.
-        "upload_to_answer_s": summary([t for times in round_trips.values() for t in times]),
-        "upload_to_answer_s_by_round": {f"round {n + 1}": summary(times) for n, times in round_trips.items()},
+        "upload_to_answer": percentiles([t for times in round_trips.values() for t in times], "s", 3),
+        "upload_to_answer_by_round": {f"round {n + 1}": percentiles(times, "s", 3) for n, times in round_trips.items()},
         "server_rss_mb_before": round(rss_before),
         "server_rss_mb_after": round(rss_after),
         "server_rss_growth_mb": round(rss_after - rss_before),
@@ -229,12 +229,12 @@ def main() -> None:
     if chromium is None:
         sys.exit("This benchmark drives Debian's Chromium: sudo apt install chromium")
     png = digit_png(0)
-    report: dict = {"machine": machine_info(gpus_in_subprocess()), "redraw_ms": {}}
+    report: dict = {"machine": machine_info(gpus_in_subprocess()), "redraw": {}}
     if not (args.only_drawing or args.only_soak):
         for points in (100, 8_000):
-            report["redraw_ms"][f"{points} batch points"] = redraw_cost(points)
+            report["redraw"][f"{points} batch points"] = redraw_cost(points)
     if not args.only_soak:
-        report["drawing_server_steps_ms"] = drawing_server_steps()
+        report["drawing_server_steps"] = drawing_server_steps()
     work = Path(tempfile.mkdtemp(prefix="explorer-load-"))
     environment = {"EXPLORER_WORKER_THREADS": str(args.worker_threads)} if args.worker_threads else {}
     report["worker_threads"] = args.worker_threads or "all cores"

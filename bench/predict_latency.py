@@ -34,6 +34,7 @@ from PIL import Image, ImageDraw  # noqa: E402
 
 import core.runtime  # noqa: E402,F401  (the app's thread settings, made before TensorFlow starts)
 from bench.machine import machine_info  # noqa: E402
+from bench.percentiles import percentiles  # noqa: E402
 from core.inference import Predictor  # noqa: E402
 from core.preprocessing import preprocess_image  # noqa: E402
 from core.pretrained import load_pretrained  # noqa: E402
@@ -89,11 +90,6 @@ def measure(ways: dict[str, Callable], drawings: list[np.ndarray], repeats: int)
     return timings
 
 
-def percentiles(times: list[float]) -> dict[str, float]:
-    p50, p95 = np.percentile(times, [50, 95])
-    return {"p50_ms": round(float(p50), 3), "p95_ms": round(float(p95), 3)}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=300)
@@ -108,16 +104,17 @@ def main() -> None:
         np.testing.assert_allclose(answer, answers[APP_WAY], atol=1e-5, err_msg=name)
 
     timings = measure(ways, drawings, args.repeats)
-    p50 = {name: float(np.percentile(times, 50)) for name, times in timings.items()}
+    figures = {name: percentiles(times, digits=3) for name, times in timings.items()}
+    p50 = {name: figures[name]["p50_ms"] for name in timings}
     app = p50[f"{APP_WAY}/end_to_end"]
     fastest = min((name for name in ways if name != APP_WAY), key=lambda name: p50[f"{name}/end_to_end"])
     report = {
         "machine": machine_info([device.name for device in tf.config.list_physical_devices("GPU")]),
         "model": f"the {DATASET} starter (assets/pretrained), as a new visitor's Predict page uses it",
         "repeats": args.repeats,
-        "preprocessing": percentiles(timings["preprocessing"]),
-        "model_only": {name: percentiles(timings[f"{name}/model_only"]) for name in ways},
-        "end_to_end": {name: percentiles(timings[f"{name}/end_to_end"]) for name in ways},
+        "preprocessing": figures["preprocessing"],
+        "model_only": {name: figures[f"{name}/model_only"] for name in ways},
+        "end_to_end": {name: figures[f"{name}/end_to_end"] for name in ways},
         "model_only_speedup_of_compiled_call": {
             name: round(p50[f"{name}/model_only"] / p50[f"{APP_WAY}/model_only"], 2) for name in ways if name != APP_WAY
         },
@@ -126,7 +123,7 @@ def main() -> None:
         },
         "goal": "<= 5 ms drawing to prediction; >= 15x faster than model.predict",
         "headline": {
-            "drawing_to_prediction_p50_ms": round(app, 3),
+            "drawing_to_prediction_p50_ms": app,
             "end_to_end_speedup_vs_model_predict": round(p50[f"{SEED_WAY}/end_to_end"] / app, 2),
             "fastest_other_way": fastest,
             "end_to_end_speedup_vs_fastest_other_way": round(p50[f"{fastest}/end_to_end"] / app, 2),

@@ -8,7 +8,7 @@ import time
 import numpy as np
 from PIL import Image
 
-from bench.app_steps import summary
+from bench.percentiles import percentiles
 from core.datasets import load_dataset
 
 
@@ -53,7 +53,7 @@ def drawing_server_steps(repeats: int = 30) -> dict:
         lap("step images as PNG")
         if repeat == 0:
             times.clear()
-    return {name: summary(values, 2) for name, values in times.items()}
+    return {name: percentiles(values) for name, values in times.items()}
 
 
 def _png(image: np.ndarray) -> int:
@@ -106,5 +106,5 @@ def redraw_cost(points: int, repeats: int = 30) -> dict:
             started = time.perf_counter()
             size = call()
             times.append(1000 * (time.perf_counter() - started))
-        results[name] = {"ms": summary(times, 2), "json_bytes": size}
+        results[name] = {**percentiles(times), "json_bytes": size}
     return results
