@@ -80,7 +80,7 @@ class Snapshot:
 
     @property
     def epoch_words(self) -> str:
-        """"epoch 3 of 10", counting from one."""
+        """Words like "epoch 3 of 10", counting from one."""
         return f"epoch {min(self.epoch + 1, self.total_epochs)} of {self.total_epochs}"
 
     @property
