@@ -22,7 +22,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
 
 from bench.machine import machine_info
 from bench.percentiles import percentiles
@@ -92,7 +91,7 @@ def main() -> None:
         "MC-dropout copy of the model (once per model)": lambda: uncertainty.mc_dropout_model(model),
     }
     report: dict = {
-        "machine": machine_info([device.name for device in tf.config.list_physical_devices("GPU")]),
+        "machine": machine_info(),
         "model": "the mnist starter (assets/pretrained), the app's default architecture, on the embedded sample",
         "repeats": args.repeats,
         "timing": "each interaction once untimed (TensorFlow traces; a user pays that once per model), then "

@@ -47,7 +47,7 @@ from bench.app_steps import (
     upload_and_wait,
     wait_usable_predict,
 )
-from bench.machine import gpus_in_subprocess, machine_info
+from bench.machine import machine_info
 from bench.percentiles import percentiles
 from bench.server_costs import drawing_server_steps, redraw_cost
 from tests.app_server import CHROMIUM_FLAGS, find_chromium, running_app
@@ -229,7 +229,7 @@ def main() -> None:
     if chromium is None:
         sys.exit("This benchmark drives Debian's Chromium: sudo apt install chromium")
     png = digit_png(0)
-    report: dict = {"machine": machine_info(gpus_in_subprocess()), "redraw": {}}
+    report: dict = {"machine": machine_info(), "redraw": {}}
     if not (args.only_drawing or args.only_soak):
         for points in (100, 8_000):
             report["redraw"][f"{points} batch points"] = redraw_cost(points)

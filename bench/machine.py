@@ -27,13 +27,17 @@ def _version(package: str) -> str | None:
         return None
 
 
-# A bench that drives the app from outside never loads TensorFlow itself. A child that does costs about
+# A bench that drives the app from outside never loads TensorFlow itself; a child that does costs about
 # 6 s once (2 cores), before the app starts, and leaves no TensorFlow runtime here competing for the cores.
 GPU_PROBE = "import json, tensorflow as tf; print(json.dumps([d.name for d in tf.config.list_physical_devices('GPU')]))"
 
 
-def gpus_in_subprocess() -> list[str] | str:
-    """The GPUs TensorFlow sees, asked of a fresh Python with the same environment as the app's worker."""
+def _gpus() -> list[str] | str:
+    """The GPUs TensorFlow sees: asked of this process if it has TensorFlow loaded, else of a fresh Python."""
+    if "tensorflow" in sys.modules:
+        import tensorflow as tf
+
+        return [device.name for device in tf.config.list_physical_devices("GPU")]
     try:
         completed = subprocess.run(
             [sys.executable, "-c", GPU_PROBE], capture_output=True, text=True, check=True, timeout=120
@@ -43,12 +47,12 @@ def gpus_in_subprocess() -> list[str] | str:
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
-def machine_info(gpus: list[str] | str | None = None) -> dict:
-    """Cores, CPU model, GPUs (when the caller has TensorFlow loaded and passes them), Python and packages."""
+def machine_info() -> dict:
+    """Cores, CPU model, GPUs, Python and packages."""
     return {
         "cores": os.cpu_count(),
         "cpu": _cpu_model(),
-        "gpus": gpus if gpus is not None else "not checked",
+        "gpus": _gpus(),
         "python": platform.python_version(),
         "packages": {name: _version(name) for name in PACKAGES},
     }

@@ -19,8 +19,6 @@ import tempfile
 import time
 from dataclasses import replace
 
-import tensorflow as tf
-
 from bench.machine import machine_info
 from bench.percentiles import percentiles
 from core.access import LOCAL
@@ -80,7 +78,7 @@ def main() -> None:
     figures = {name: percentiles(times, digits=3) for name, times in cases.items()}
     idle = figures["idle"]
     report = {
-        "machine": machine_info([device.name for device in tf.config.list_physical_devices("GPU")]),
+        "machine": machine_info(),
         "model": "the mnist starter (assets/pretrained): the Predict page's compiled call, preprocessing excluded",
         "training": f"the default preset on the embedded MNIST sample, {TRAINING_EPOCHS} epochs, stopped after the "
         f"calls; measured from its step {STEPS_BEFORE_MEASURING}",

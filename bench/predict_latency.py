@@ -29,7 +29,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
 import core.runtime  # noqa: E402,F401  (the app's thread settings, made before TensorFlow starts)
@@ -109,7 +108,7 @@ def main() -> None:
     app = p50[f"{APP_WAY}/end_to_end"]
     fastest = min((name for name in ways if name != APP_WAY), key=lambda name: p50[f"{name}/end_to_end"])
     report = {
-        "machine": machine_info([device.name for device in tf.config.list_physical_devices("GPU")]),
+        "machine": machine_info(),
         "model": f"the {DATASET} starter (assets/pretrained), as a new visitor's Predict page uses it",
         "repeats": args.repeats,
         "preprocessing": figures["preprocessing"],

@@ -47,7 +47,6 @@ sys.path.insert(0, str(ROOT))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 from bench.machine import machine_info  # noqa: E402
 from bench.time_to_accuracy import run_job_in_process, run_job_in_thread, run_reference, warm_up  # noqa: E402
@@ -242,7 +241,7 @@ def main() -> None:
     arms = [name for name in ROUND_ARMS if name in wanted]
     report: dict = {
         "headline": "no reference and default in --only",
-        "machine": machine_info([device.name for device in tf.config.list_physical_devices("GPU")]),
+        "machine": machine_info(),
         "dataset": dataset.source,
         "train_size": args.train_size or "all",
         "target": args.target,

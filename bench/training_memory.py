@@ -21,8 +21,6 @@ import sys
 import tempfile
 import time
 
-import tensorflow as tf
-
 from bench.machine import machine_info
 from bench.percentiles import percentiles
 from core.access import LOCAL
@@ -89,7 +87,7 @@ def main() -> None:
     dataset = load_dataset("mnist")
     store = RunStore(tempfile.mkdtemp(prefix="explorer-bench-"))
     report: dict = {
-        "machine": machine_info([device.name for device in tf.config.list_physical_devices("GPU")]),
+        "machine": machine_info(),
         "job": f"the default ModelSpec on the embedded MNIST sample, batch 64, stopped after {STEPS_PER_CYCLE} "
         "batches; RSS is this process's (the app's), after gc",
         "cycles": args.cycles,

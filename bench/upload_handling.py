@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
@@ -87,7 +86,7 @@ def main() -> None:
             "lamp_minus_even_points": round(uneven - even, 1),
         }
     report = {
-        "machine": machine_info([device.name for device in tf.config.list_physical_devices("GPU")]),
+        "machine": machine_info(),
         "repeats": args.repeats,
         "images": args.images,
         "uploads": uploads,
