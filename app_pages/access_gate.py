@@ -42,9 +42,9 @@ def access_settings() -> AccessSettings:
 NOBODY = Caller(Role.VIEWER, "nobody")
 
 
-def is_serving(settings: AccessSettings) -> bool:
-    """Served to others: bound beyond this machine, or a login set up (say, behind a proxy)."""
-    return settings.is_serving(st.get_option("server.address"))
+def is_serving() -> bool:
+    """Whether the app is shared: reachable from other machines, or a login set up (say, behind a proxy)."""
+    return access_settings().is_serving(st.get_option("server.address"))
 
 
 def current_caller() -> Caller:
@@ -54,16 +54,19 @@ def current_caller() -> Caller:
 
 def signed_in() -> bool:
     """Whether this session may see the pages: nobody else can reach the app, or it has signed in."""
-    caller = st.session_state.get(CALLER_KEY)
-    return not is_serving(access_settings()) or (caller is not None and caller != LOCAL)
+    return not is_serving() or _has_signed_in()
+
+
+def _has_signed_in() -> bool:
+    return st.session_state.get(CALLER_KEY) not in (None, LOCAL)
 
 
 def require_sign_in() -> Caller:
     """The signed-in caller; until someone signs in, draw the sign-in form and end the run here."""
-    settings = access_settings()
-    if not is_serving(settings):
+    if not is_serving():
         st.session_state[CALLER_KEY] = LOCAL
         return LOCAL
+    settings = access_settings()
     problem = settings.serving_problem()
     if problem:
         st.error(
@@ -71,7 +74,7 @@ def require_sign_in() -> Caller:
             f"so it stays closed. {problem}"
         )
         st.stop()
-    if not signed_in():
+    if not _has_signed_in():
         caller = _sign_in(settings)
         if caller is None:
             st.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app_pages.access_gate import access_settings, current_caller, is_serving
+from app_pages.access_gate import current_caller, is_serving
 from app_pages.resources import ACTIVE_RUN_KEY, activate_run, run_store
 from app_pages.sidebar import current_dataset
 from core.access import AccessDenied
@@ -191,7 +191,7 @@ def render() -> None:
         return
     shown = render_filters(runs, dataset.name if dataset else "")
     # On a shared server every session sees every run; its own are marked.
-    table = run_table(shown, current_caller().owner if is_serving(access_settings()) else None)
+    table = run_table(shown, current_caller().owner if is_serving() else None)
     selection = st.dataframe(
         table, hide_index=True, column_config=COLUMNS, on_select="rerun", selection_mode="multi-row", key=TABLE_KEY,
     )  # fmt: skip

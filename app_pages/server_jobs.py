@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.access_gate import access_settings, current_caller, is_serving
+from app_pages.access_gate import current_caller, is_serving
 from app_pages.resources import training_scheduler
 
 
 def render_server_jobs() -> None:
     """List the server's running and queued jobs with their owners; admins of a served app only."""
     caller = current_caller()
-    if not caller.is_admin or not is_serving(access_settings()):
+    if not caller.is_admin or not is_serving():
         return
     scheduler = training_scheduler()
     jobs = [*scheduler.running(), *scheduler.queued()]

@@ -69,9 +69,8 @@ def _data_folder_setting() -> None:
 
 def _checked_data_folder() -> Path | None:
     """The typed data folder if this caller may use it (AccessDenied otherwise)."""
-    settings = access_settings()
     typed = st.session_state.get(DATA_DIR_KEY, "")
-    return checked_data_folder(typed, current_caller(), settings.data_root, is_serving(settings))
+    return checked_data_folder(typed, current_caller(), access_settings().data_root, is_serving())
 
 
 def _run_label(run: RunSummary) -> str:
