@@ -19,14 +19,31 @@ def as_batch(images: np.ndarray) -> tf.Tensor:
     return tf.convert_to_tensor(images[..., np.newaxis], dtype=tf.float32)
 
 
+def ensemble_members(model: keras.Model) -> list[keras.Model]:
+    """The models an ensemble (core.ensemble) averages, or [] for a single model."""
+    if not isinstance(model.layers[-1], keras.layers.Average):
+        return []
+    return [layer for layer in model.layers if isinstance(layer, keras.Model)]
+
+
+def inspected_model(model: keras.Model) -> keras.Model:
+    """The model whose layers the views read: an ensemble's first member (its own first, if nested), else itself.
+
+    An ensemble has no convolutions or classifier of its own, only its members' inside nested models;
+    averaging heatmaps or feature spaces across different architectures would show no real layer.
+    """
+    members = ensemble_members(model)
+    return inspected_model(members[0]) if members else model
+
+
 def conv_layers(model: keras.Model) -> list[keras.layers.Conv2D]:
     """Every 2-D convolution, input side first."""
-    return [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    return [layer for layer in inspected_model(model).layers if isinstance(layer, keras.layers.Conv2D)]
 
 
 def classifier(model: keras.Model) -> keras.layers.Dense:
     """The final softmax layer every architecture ends with."""
-    layer = model.layers[-1]
+    layer = inspected_model(model).layers[-1]
     if not isinstance(layer, keras.layers.Dense):
         raise ValueError("The model does not end in a dense softmax layer, so its logits cannot be read.")
     return layer
@@ -43,7 +60,7 @@ def last_feature_map_layer(model: keras.Model) -> keras.layers.Layer | None:
     """The deepest layer producing a whole-image (H, W, C) map after a convolution, or None."""
     seen_conv = False
     chosen = None
-    for layer in model.layers:
+    for layer in inspected_model(model).layers:
         seen_conv = seen_conv or isinstance(layer, keras.layers.Conv2D)
         if seen_conv and isinstance(layer, WHOLE_IMAGE_LAYERS) and len(layer.output.shape) == 4:
             chosen = layer
@@ -64,6 +81,7 @@ def run_with_taps(
     A Sequential model is stepped through layer by layer: once loaded from a file, its layers carry
     a node for every rebuild, and `layer.output` may belong to a graph the model no longer uses.
     """
+    model = inspected_model(model)
     final = classifier(model)
     if isinstance(model, keras.Sequential):
         outputs, x = {}, batch

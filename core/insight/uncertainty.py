@@ -8,7 +8,7 @@ import keras
 import numpy as np
 
 from core.architectures.live_dropout import LiveDropout
-from core.insight.probes import as_batch
+from core.insight.probes import as_batch, inspected_model
 
 
 class _AlwaysOnDropout(LiveDropout):
@@ -19,12 +19,16 @@ class _AlwaysOnDropout(LiveDropout):
 
 
 def dropout_rates(model: keras.Model) -> list[float]:
-    """The current rate of every dropout layer, input side first."""
-    return [float(layer.rate.numpy()) for layer in model.layers if isinstance(layer, LiveDropout)]
+    """The current rate of every dropout layer, input side first (an ensemble's: its first member's)."""
+    return [float(layer.rate.numpy()) for layer in inspected_model(model).layers if isinstance(layer, LiveDropout)]
 
 
 def mc_dropout_model(model: keras.Model) -> keras.Model:
-    """A copy of the model whose dropout stays on at inference; everything else (batch norm too) as trained."""
+    """A copy of the model whose dropout stays on at inference; everything else (batch norm too) as trained.
+
+    For an ensemble, a copy of its first member: the same one the other views look into.
+    """
+    model = inspected_model(model)
 
     def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
         kind = _AlwaysOnDropout if isinstance(layer, LiveDropout) else type(layer)

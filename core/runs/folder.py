@@ -11,6 +11,7 @@ import os
 import re
 import secrets
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -109,8 +110,13 @@ def write_run(
     directory: str | Path | None = None,
     run_id: str | None = None,
     owner: str = LOCAL.owner,
+    extra_config: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Save a training result as a complete run folder and return it; `owner` is who trained it."""
+    """Save a training result as a complete run folder and return it; `owner` is who trained it.
+
+    `extra_config` is merged over the model and training settings in config.json: a run that was not
+    trained by `fit` (an ensemble) describes itself there instead.
+    """
     if result.model is None:
         raise ValueError("There is no model to save.")
     run_id = run_id or new_run_id()
@@ -121,7 +127,8 @@ def write_run(
     result.model.save(partial_model)
     _fsync_and_replace(partial_model, folder / MODEL_FILE)
 
-    write_json_atomically(folder / "config.json", {"model": result.spec.to_dict(), "training": result.config.to_dict()})
+    settings = {"model": result.spec.to_dict(), "training": result.config.to_dict()}
+    write_json_atomically(folder / "config.json", {**settings, **(extra_config or {})})
     write_json_atomically(folder / "history.json", history_of(result))
     write_json_atomically(
         folder / "metrics.json",

@@ -14,7 +14,7 @@ import json
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +34,16 @@ if TYPE_CHECKING:
 
 MAX_NAME_LENGTH = 80
 MAX_TAGS = 10
+
+
+def clean_name(name: str) -> str:
+    """A run name on one line, without runs of spaces, at most MAX_NAME_LENGTH characters."""
+    return " ".join(str(name).split())[:MAX_NAME_LENGTH]
+
+
+def clean_tags(tags: Sequence[str]) -> list[str]:
+    """Distinct, sorted, non-empty tags of at most 30 characters, at most MAX_TAGS of them."""
+    return sorted({" ".join(str(tag).split())[:30] for tag in tags if str(tag).strip()})[:MAX_TAGS]
 
 
 @dataclass(frozen=True)
@@ -85,8 +95,19 @@ class RunStore:
 
     # --- writing --------------------------------------------------------------------------------
 
-    def save(self, result: TrainingResult, dataset_source: str, owner: str = LOCAL.owner) -> str:
-        """Write a training result as a new run and index it; returns the run id.
+    def save(
+        self,
+        result: TrainingResult,
+        dataset_source: str,
+        owner: str = LOCAL.owner,
+        *,
+        extra_config: Mapping[str, Any] | None = None,
+        name: str = "",
+        tags: Sequence[str] = (),
+    ) -> str:
+        """Write a training result as a new run and index it, with a name and tags if given; returns the run id.
+
+        `extra_config` is merged into the run's config.json (see `write_run`).
 
         A full or read-only disk gives a RunStoreError in plain words; the half-written folder is
         removed (it was never marked complete) and earlier runs are untouched.
@@ -96,8 +117,8 @@ class RunStore:
             raise RunStoreError(problem)
         run_id = new_run_id()
         try:
-            folder = write_run(result, dataset_source, self.root, run_id, owner)
-            self._index(read_folder(folder))
+            folder = write_run(result, dataset_source, self.root, run_id, owner, extra_config)
+            self._index(read_folder(folder), name, tags)
         except (OSError, sqlite3.Error) as error:
             shutil.rmtree(self.root / run_id, ignore_errors=True)
             raise RunStoreError(self._describe_write_failure(error, "this run was not saved")) from None
@@ -136,17 +157,15 @@ class RunStore:
 
     def rename(self, run_id: str, name: str, *, by: Caller) -> None:
         require(by, Action.RENAME)
-        name = " ".join(str(name).split())[:MAX_NAME_LENGTH]
         self._require(run_id)
         with self._writing("the name was not changed"), self._connect() as db:
-            db.execute("UPDATE runs SET name = ? WHERE run_id = ?", (name, run_id))
+            db.execute("UPDATE runs SET name = ? WHERE run_id = ?", (clean_name(name), run_id))
 
     def set_tags(self, run_id: str, tags: list[str], *, by: Caller) -> None:
         require(by, Action.RENAME)
-        cleaned = sorted({" ".join(str(tag).split())[:30] for tag in tags if str(tag).strip()})[:MAX_TAGS]
         self._require(run_id)
         with self._writing("the tags were not changed"), self._connect() as db:
-            db.execute("UPDATE runs SET tags = ? WHERE run_id = ?", (json.dumps(cleaned), run_id))
+            db.execute("UPDATE runs SET tags = ? WHERE run_id = ?", (json.dumps(clean_tags(tags)), run_id))
 
     def delete(self, run_id: str, *, by: Caller) -> None:
         """Remove a run's folder and its row."""
@@ -229,9 +248,14 @@ class RunStore:
 
     # --- internals ------------------------------------------------------------------------------
 
-    def _index(self, run: RunSummary) -> None:
+    def _index(self, run: RunSummary, name: str = "", tags: Sequence[str] = ()) -> None:
         with self._connect() as db:
             index_run(db, run)
+            if name or tags:
+                db.execute(
+                    "UPDATE runs SET name = ?, tags = ? WHERE run_id = ?",
+                    (clean_name(name), json.dumps(clean_tags(tags)), run.run_id),
+                )
 
     def _folder(self, run_id: str) -> Path:
         if not is_valid_run_id(run_id):

@@ -1,0 +1,202 @@
+"""Ensembles: 2 to 5 saved runs of one dataset, averaged into one Keras model and saved as a run.
+
+The ensemble is an ordinary functional model (shared input, each member a nested model, a Keras
+`Average` layer on their class probabilities), so it saves to one `.keras` file that loads with
+`safe_mode=True` (no Lambda layer) and every page works on it as on any other run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from core import runtime
+from core.access import Action, Caller, require
+from core.architectures import ModelSpec
+from core.datasets import Dataset
+from core.drawn_test_set import drawn_styles, drawn_test_set
+from core.runs.store import RunStore, RunSummary
+from core.training.config import TrainConfig
+from core.training.engine import TrainingResult, score
+from core.training.progress import JobState
+
+MIN_MEMBERS = 2
+MAX_MEMBERS = 5
+ARCHITECTURE = "ensemble"
+TAG = "ensemble"
+# The layer that averages the members' class probabilities; the insight views look for it.
+AVERAGE_LAYER = "ensemble_average"
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class MemberScore:
+    """One member as the ensemble saw it when it was built: its accuracies on the same test images."""
+
+    run_id: str
+    name: str
+    test_accuracy: float
+    drawn_accuracy: float | None
+
+
+def build_ensemble(models: Sequence[keras.Model]) -> keras.Model:
+    """One functional model whose output is the mean of the members' class probabilities.
+
+    Each member is copied (the models given are left as they are) and renamed `member_1`, ... so
+    that two members of the same architecture do not collide inside the saved file.
+    """
+    if not MIN_MEMBERS <= len(models) <= MAX_MEMBERS:
+        raise ValueError(f"An ensemble needs {MIN_MEMBERS} to {MAX_MEMBERS} models, got {len(models)}.")
+    input_shape = tuple(models[0].inputs[0].shape[1:])
+    classes = models[0].outputs[0].shape[-1]
+    for number, model in enumerate(models, start=1):
+        if tuple(model.inputs[0].shape[1:]) != input_shape:
+            raise ValueError(f"Model {number} takes images shaped {tuple(model.inputs[0].shape[1:])}, "
+                             f"the first takes {input_shape}: an ensemble needs one input.")  # fmt: skip
+        if model.outputs[0].shape[-1] != classes:
+            raise ValueError(f"Model {number} answers {model.outputs[0].shape[-1]} classes, the first {classes}: "
+                             "an ensemble's members must share their classes.")  # fmt: skip
+    pixels = keras.Input(input_shape, name="pixels")
+    probabilities = [_copy(model, f"member_{number}")(pixels) for number, model in enumerate(models, start=1)]
+    average = keras.layers.Average(name=AVERAGE_LAYER)(probabilities)
+    return keras.Model(pixels, average, name=f"ensemble_of_{len(models)}")
+
+
+def _copy(model: keras.Model, name: str) -> keras.Model:
+    """The same model and weights under a new name (a live dropout rate is a weight, so it is kept too)."""
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    copy.name = name
+    return copy
+
+
+def is_ensemble(run: RunSummary) -> bool:
+    """Whether a saved run is an ensemble built here."""
+    return run.architecture == ARCHITECTURE and isinstance(run.config.get("ensemble"), dict)
+
+
+def member_scores(run: RunSummary) -> list[MemberScore]:
+    """The members of an ensemble run with the accuracies measured when it was built (empty for other runs)."""
+    if not is_ensemble(run):
+        return []
+    members = run.config["ensemble"].get("members", [])
+    return [
+        MemberScore(str(m.get("run_id")), str(m.get("name", "")), float(m.get("test_accuracy", 0.0)),
+                    m.get("drawn_accuracy"))
+        for m in members if isinstance(m, dict)
+    ]  # fmt: skip
+
+
+def ensemble_problem(runs: Sequence[RunSummary]) -> str | None:
+    """Why these runs cannot make an ensemble, in one line, or None if they can."""
+    if not MIN_MEMBERS <= len(runs) <= MAX_MEMBERS:
+        return f"Select {MIN_MEMBERS} to {MAX_MEMBERS} runs to build an ensemble ({len(runs)} selected)."
+    if len({run.run_id for run in runs}) != len(runs):
+        return "The same run is selected twice; pick different runs."
+    unfinished = [run.run_id for run in runs if not run.complete]
+    if unfinished:
+        return f"Run {unfinished[0]} is not complete, so it cannot join an ensemble; deselect it."
+    datasets = sorted({str(run.dataset) for run in runs})
+    if len(datasets) > 1:
+        return f"The runs were trained on different datasets ({', '.join(datasets)}); select runs of one dataset."
+    return None
+
+
+def save_ensemble_run(
+    store: RunStore,
+    run_ids: Sequence[str],
+    *,
+    name: str | None,
+    by: Caller,
+    dataset: Dataset,
+    progress: Progress | None = None,
+) -> str:
+    """Build the ensemble of these runs, score it on `dataset`'s test set (and drawn test sets), save it as a run.
+
+    Raises AccessDenied, ValueError (runs that cannot be ensembled, or the wrong dataset) or
+    RunStoreError (a member that cannot be loaded, or a disk that refuses the save), each in one line.
+    """
+    require(by, Action.TRAIN)
+    report = progress or (lambda fraction, message: None)
+    started = time.monotonic()
+    runs = [store.get(run_id) for run_id in run_ids]
+    problem = ensemble_problem(runs)
+    if problem:
+        raise ValueError(problem)
+    if runs[0].dataset != dataset.name:
+        raise ValueError(f"The runs were trained on {runs[0].dataset} but the test set given is {dataset.name}; "
+                         f"pick {runs[0].dataset} to evaluate their ensemble.")  # fmt: skip
+    models = []
+    for number, run in enumerate(runs, start=1):
+        report(0.05 + 0.25 * number / len(runs), f"Loading member {number} of {len(runs)}…")
+        models.append(store.load_model(run.run_id))
+    model = build_ensemble(models)
+    with_drawings = any(run.drawn_accuracy is not None for run in runs)
+    report(0.35, "Scoring the ensemble and its members on the test set…")
+    scores = _score_all([model, *models], dataset, with_drawings, report)
+    (loss, accuracy, _), drawn = scores[0]
+    result = TrainingResult(
+        state=JobState.FINISHED,
+        spec=ModelSpec(ARCHITECTURE),
+        config=TrainConfig(dataset=dataset.name),
+        device=runtime.describe_devices(tf.distribute.get_strategy()),
+        epochs=(),
+        events=(),
+        elapsed_s=time.monotonic() - started,
+        model=model,
+        test_loss=loss,
+        test_accuracy=accuracy,
+        drawn_accuracy=drawn,
+    )
+    members = [_member_record(run, member) for run, member in zip(runs, scores[1:], strict=True)]
+    report(0.95, "Saving the ensemble as a run…")
+    return store.save(
+        result,
+        dataset.source,
+        by.owner,
+        extra_config=_ensemble_config(dataset.name, members),
+        name=name or f"Ensemble of {len(runs)}",
+        tags=[TAG],
+    )
+
+
+def _score_all(models: list[keras.Model], dataset: Dataset, with_drawings: bool, report: Progress):
+    """For each model: (test loss, accuracy, confusion) and its accuracy on each drawn test set."""
+    results = [(score(model, dataset.x_test, dataset.y_test), {}) for model in models]
+    if not with_drawings:
+        return results
+    styles = drawn_styles(dataset.name)
+    for number, style in enumerate(styles, start=1):
+        report(0.5 + 0.4 * number / len(styles), f"Scoring the drawn test set ({style})…")
+        # Drawn once per style, then read by every model: drawing is the slow part.
+        drawn = drawn_test_set(dataset.name, dataset.x_test, dataset.y_test, style)
+        for model, (_, accuracies) in zip(models, results, strict=True):
+            accuracies[style] = score(model, drawn.images, drawn.labels)[1]
+    return results
+
+
+def _member_record(run: RunSummary, scored) -> dict[str, Any]:
+    (_, accuracy, _), drawn = scored
+    return {
+        "run_id": run.run_id,
+        "name": run.name or run.architecture or run.run_id,
+        "architecture": run.architecture,
+        "test_accuracy": accuracy,
+        "drawn_accuracy": float(np.mean(list(drawn.values()))) if drawn else None,
+    }
+
+
+def _ensemble_config(dataset_name: str, members: list[dict[str, Any]]) -> dict[str, Any]:
+    """What config.json says about an ensemble: no model settings or training of its own, its members instead."""
+    return {
+        "model": {"architecture": ARCHITECTURE},
+        "training": {"dataset": dataset_name},
+        "ensemble": {"combine": "mean of the members' class probabilities", "members": members},
+    }
