@@ -33,8 +33,13 @@ STYLES: dict[DrawingRecipe, tuple[str, ...]] = {
 
 
 def drawn_styles(dataset_name: str) -> tuple[str, ...]:
-    """The drawn versions a dataset's test set has, e.g. ("outline", "silhouette") for clothing."""
-    return STYLES[dataset_info(dataset_name).drawing_recipe]
+    """The drawn versions a dataset's test set has, e.g. ("outline", "silhouette") for clothing.
+
+    None for a dataset of your own: its images are already drawings (or your scans) through the same
+    preprocessing, so redrawing its test set would measure nothing new.
+    """
+    info = dataset_info(dataset_name)
+    return () if info.custom else STYLES[info.drawing_recipe]
 
 
 def draw(image: np.ndarray, style: str) -> np.ndarray:

@@ -65,16 +65,27 @@ def outline_inside(ink: np.ndarray) -> np.ndarray | None:
 
 
 def fills_outlines_by_default(dataset_name: str) -> bool:
-    """Clothing is drawn as outlines of solid items; a digit's loop (a 0, a 6) must stay open."""
-    return dataset_info(dataset_name).drawing_recipe is DrawingRecipe.FILL_FRAME
+    """Clothing is drawn as outlines of solid items; a digit's loop (a 0, a 6) must stay open.
+
+    Never for your own classes: they were drawn (or scanned) as they are, and an outlined circle
+    and a filled disc may be two of them.
+    """
+    info = dataset_info(dataset_name)
+    return info.drawing_recipe is DrawingRecipe.FILL_FRAME and not info.custom
 
 
-def preprocess_image(image, dataset_name: str, *, fill_outlines: bool | None = None) -> PreprocessResult:
+def preprocess_image(
+    image, dataset_name: str | None, *, fill_outlines: bool | None = None, recipe: DrawingRecipe | None = None
+) -> PreprocessResult:
     """A PIL image, an array (such as the canvas' RGBA) or an uploaded file's bytes -> the model's input.
 
     `fill_outlines`: fill a drawn outline to a solid shape; None does what suits the dataset.
+    `recipe` instead of a dataset: for images of a dataset still being made (never fills outlines).
     """
-    recipe = dataset_info(dataset_name).drawing_recipe
+    if recipe is None:
+        recipe = dataset_info(dataset_name).drawing_recipe
+    elif fill_outlines is None:
+        fill_outlines = False
     steps: list[tuple[str, np.ndarray]] = []
     picture = _as_pil(image)
     picture = ImageOps.exif_transpose(picture) or picture

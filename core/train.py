@@ -6,12 +6,14 @@ Runs made here (on a GPU server, say) open in the app like any other.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from dataclasses import replace
 
 from core.access import LOCAL
-from core.datasets import DATASETS, DatasetError, load_dataset
+from core.datasets import DatasetError, load_dataset
+from core.runs.folder import RUNS_DIR_ENV
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -25,10 +27,14 @@ def build_parser(architectures: dict, presets: dict, optimizers: dict, schedules
     arch_help = "; ".join(f"{name}: {info.display_name}" for name, info in architectures.items())
     parser = OneLineParser(
         prog="python -m core.train",
-        description="Train a CNN on MNIST or Fashion-MNIST and save it as a run the app can open.",
+        description="Train a CNN on MNIST, Fashion-MNIST or your own dataset and save it as a run the app can open.",
         epilog=f"Architectures: {arch_help}.",
     )
-    parser.add_argument("--dataset", choices=list(DATASETS), default="fashion_mnist")
+    parser.add_argument(
+        "--dataset",
+        default="fashion_mnist",
+        help="mnist, fashion_mnist, or the name of a dataset of your own (python -m core.datasets list)",
+    )
     parser.add_argument(
         "--preset", choices=list(presets), default="default", help="starting settings (default: default)"
     )
@@ -129,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser(ARCHITECTURES, PRESETS, OPTIMIZERS, SCHEDULES)
     args = parser.parse_args(argv)
+    if args.runs_dir:
+        # Datasets of your own live in the runs folder: the one this run goes to (and the training child's).
+        os.environ[RUNS_DIR_ENV] = args.runs_dir
     try:
         spec, config = settings_from(args, PRESETS[args.preset])
         dataset = load_dataset(args.dataset, args.data_dir)

@@ -25,8 +25,10 @@ INPUT_SHAPE = (IMAGE_SIDE, IMAGE_SIDE, 1)
 class LayerFactory:
     """Builds the pieces of a model from its spec, with a fresh seed for every random layer."""
 
-    def __init__(self, spec: ModelSpec, seed: int, dtype_policy: str | None = None):
+    def __init__(self, spec: ModelSpec, seed: int, dtype_policy: str | None = None, num_classes: int = NUM_CLASSES):
         self.spec = spec
+        # The dataset decides: 10 for MNIST and Fashion-MNIST, 2-20 for a user's own classes.
+        self.num_classes = num_classes
         self.dtype = dtype_policy
         self._seeds = itertools.count(seed * 1_000 + 1)
         self._names: Counter[str] = Counter()
@@ -138,9 +140,9 @@ class LayerFactory:
         return layers.Add(dtype=self.dtype, name=self.name("add"))
 
     def classifier(self) -> layers.Layer:
-        """Ten class probabilities, always in float32 so mixed precision cannot overflow the softmax."""
+        """One probability per class, always in float32 so mixed precision cannot overflow the softmax."""
         return layers.Dense(
-            NUM_CLASSES,
+            self.num_classes,
             activation="softmax",
             kernel_initializer=keras.initializers.GlorotUniform(seed=self._seed()),
             kernel_regularizer=self._regulariser(),

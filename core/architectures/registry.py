@@ -10,6 +10,7 @@ import keras
 from core.architectures import classic, modern
 from core.architectures.factory import LayerFactory
 from core.architectures.spec import ModelSpec
+from core.datasets.registry import NUM_CLASSES
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,8 @@ def default_spec(name: str, **overrides) -> ModelSpec:
     return ModelSpec(architecture=name, **settings)
 
 
-def build_model(spec: ModelSpec, seed: int = 0, dtype_policy: str | None = None) -> keras.Model:
-    """Build an uncompiled model for a spec; the same spec and seed give the same initial weights."""
-    return architecture_info(spec.architecture).build(LayerFactory(spec, seed, dtype_policy))
+def build_model(
+    spec: ModelSpec, seed: int = 0, dtype_policy: str | None = None, num_classes: int = NUM_CLASSES
+) -> keras.Model:
+    """Build an uncompiled model for a spec and a dataset's class count; same spec and seed, same weights."""
+    return architecture_info(spec.architecture).build(LayerFactory(spec, seed, dtype_policy, num_classes))

@@ -1,7 +1,7 @@
 """Datasets: the registry, validated loaders for every source, and the embedded samples."""
 
 from core.datasets.loading import Dataset, SkippedSource, forget_loaded_datasets, load_dataset
-from core.datasets.registry import DATASETS, DatasetInfo, DrawingRecipe, dataset_info
+from core.datasets.registry import DATASETS, DatasetInfo, DrawingRecipe, dataset_info, dataset_names
 from core.datasets.sources import DATA_DIR_ENV, SourceKind
 from core.datasets.splits import DatasetError, Splits
 
@@ -16,6 +16,7 @@ __all__ = [
     "SourceKind",
     "Splits",
     "dataset_info",
+    "dataset_names",
     "forget_loaded_datasets",
     "load_dataset",
 ]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.datasets.custom import describe_custom, manifest_stamp, read_custom_splits
 from core.datasets.registry import DatasetInfo, dataset_info
 from core.datasets.sources import Found, Source, SourceKind, default_sources
 from core.datasets.splits import DatasetError
@@ -92,15 +93,22 @@ _cache_lock = threading.Lock()
 def load_dataset(name: str, data_dir: str | Path | None = None) -> Dataset:
     """Load a dataset by name from the first usable source; the last MAX_LOADED kept per process."""
     info = dataset_info(name)
-    key = (name, str(data_dir or ""))
+    # Your own datasets ignore the data folder, and are read again whenever they are rebuilt.
+    key = (name, f"custom {manifest_stamp(name)}" if info.custom else str(data_dir or ""))
     # One lock for all loads: two sessions asking at once read the files once.
     with _cache_lock:
         if key not in _cache:
-            _cache[key] = load_from_sources(info, default_sources(info, data_dir))
+            _cache[key] = load_custom(name) if info.custom else load_from_sources(info, default_sources(info, data_dir))
             while len(_cache) > MAX_LOADED:
                 _cache.popitem(last=False)
         _cache.move_to_end(key)
         return _cache[key]
+
+
+def load_custom(name: str) -> Dataset:
+    """A dataset of your own from the runs folder, its files checked against the manifest."""
+    manifest, splits = read_custom_splits(name)
+    return Dataset(manifest.info, *splits, source_kind=SourceKind.CUSTOM, source=describe_custom(manifest, splits))
 
 
 def loaded_count() -> int:

@@ -34,6 +34,12 @@ class DatasetInfo:
     official_sizes: tuple[int, int] = (60_000, 10_000)
     # Whether a mirrored image shows the same class (a shirt does; a mirrored digit is another symbol).
     mirror_invariant: bool = False
+    # Made by a user from their own drawings or images (core/datasets/custom.py), not a published set.
+    custom: bool = False
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
 
 
 MNIST = DatasetInfo(
@@ -70,9 +76,21 @@ DATASETS: dict[str, DatasetInfo] = {info.name: info for info in (MNIST, FASHION_
 
 
 def dataset_info(name: str) -> DatasetInfo:
-    """Look a dataset up by name, with a clear error for an unknown one."""
-    try:
+    """Look a dataset up by name (built-in or one a user made), with a clear error for an unknown one."""
+    if name in DATASETS:
         return DATASETS[name]
-    except KeyError:
-        known = ", ".join(DATASETS)
+    # Imported here: custom datasets live in the runs folder, which imports this module.
+    from core.datasets.custom import custom_dataset_info
+
+    info = custom_dataset_info(name)
+    if info is None:
+        known = ", ".join(dataset_names())
         raise ValueError(f"Unknown dataset {name!r}; choose one of: {known}.") from None
+    return info
+
+
+def dataset_names() -> list[str]:
+    """Every dataset a user can pick: the built-in ones first, then their own, by name."""
+    from core.datasets.custom import custom_dataset_names
+
+    return [*DATASETS, *custom_dataset_names()]

@@ -40,6 +40,8 @@ class SourceKind(str, Enum):
     KERAS_CACHE = "keras_cache"
     DOWNLOAD = "download"
     SAMPLE = "sample"
+    # A dataset of your own, in the runs folder (core/datasets/custom.py); it has no other source.
+    CUSTOM = "custom"
 
 
 @dataclass(frozen=True)

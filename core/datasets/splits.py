@@ -22,15 +22,15 @@ class Splits(NamedTuple):
     y_test: np.ndarray
 
 
-def validate_splits(splits: Splits, origin: str) -> Splits:
-    """Check shapes, dtypes, counts and label range; return them read-only."""
+def validate_splits(splits: Splits, origin: str, num_classes: int = NUM_CLASSES) -> Splits:
+    """Check shapes, dtypes, counts and label range (0 to num_classes - 1); return them read-only."""
     checked = []
     for split, (images, labels) in {
         "train": (splits.x_train, splits.y_train),
         "test": (splits.x_test, splits.y_test),
     }.items():
         images = _checked_images(images, f"{origin} ({split} images)")
-        labels = _checked_labels(labels, f"{origin} ({split} labels)")
+        labels = _checked_labels(labels, f"{origin} ({split} labels)", num_classes)
         if len(images) != len(labels):
             raise DatasetError(f"{origin}: {len(images):,} {split} images but {len(labels):,} {split} labels.")
         checked += [images, labels]
@@ -51,13 +51,13 @@ def _checked_images(images: np.ndarray, where: str) -> np.ndarray:
     return images
 
 
-def _checked_labels(labels: np.ndarray, where: str) -> np.ndarray:
+def _checked_labels(labels: np.ndarray, where: str, num_classes: int) -> np.ndarray:
     if not isinstance(labels, np.ndarray) or labels.ndim != 1:
         raise DatasetError(f"{where}: labels must be a flat list of class numbers.")
     if not np.issubdtype(labels.dtype, np.integer):
         raise DatasetError(f"{where}: labels must be whole numbers, found {labels.dtype}.")
-    if len(labels) and (labels.min() < 0 or labels.max() >= NUM_CLASSES):
+    if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
         raise DatasetError(
-            f"{where}: labels must be 0-{NUM_CLASSES - 1}, found values from {labels.min()} to {labels.max()}."
+            f"{where}: labels must be 0-{num_classes - 1}, found values from {labels.min()} to {labels.max()}."
         )
     return labels.astype(np.uint8, copy=False)

@@ -7,15 +7,15 @@ import numpy as np
 from core.datasets.registry import NUM_CLASSES
 
 
-def class_counts(labels: np.ndarray) -> np.ndarray:
-    """How many examples each of the ten classes has."""
-    return np.bincount(labels, minlength=NUM_CLASSES)
+def class_counts(labels: np.ndarray, num_classes: int = NUM_CLASSES) -> np.ndarray:
+    """How many examples each class has (zero for a class with none)."""
+    return np.bincount(labels, minlength=num_classes)
 
 
-def mean_images(images: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """The average image of each class, float (10, 28, 28); zeros for a class with no examples."""
-    means = np.zeros((NUM_CLASSES, *images.shape[1:]), dtype=np.float64)
-    for label in range(NUM_CLASSES):
+def mean_images(images: np.ndarray, labels: np.ndarray, num_classes: int = NUM_CLASSES) -> np.ndarray:
+    """The average image of each class, float (classes, 28, 28); zeros for a class with no examples."""
+    means = np.zeros((num_classes, *images.shape[1:]), dtype=np.float64)
+    for label in range(num_classes):
         members = images[labels == label]
         if len(members):
             means[label] = members.mean(axis=0, dtype=np.float64)
@@ -31,11 +31,13 @@ def pixel_histogram(images: np.ndarray) -> np.ndarray:
     return histogram
 
 
-def examples_per_class(labels: np.ndarray, per_class: int, seed: int) -> list[np.ndarray]:
+def examples_per_class(
+    labels: np.ndarray, per_class: int, seed: int, num_classes: int = NUM_CLASSES
+) -> list[np.ndarray]:
     """For each class, up to `per_class` random example indices (reproducible by seed)."""
     rng = np.random.default_rng(seed)
     picks = []
-    for label in range(NUM_CLASSES):
+    for label in range(num_classes):
         candidates = np.flatnonzero(labels == label)
         size = min(per_class, len(candidates))
         picks.append(np.sort(rng.choice(candidates, size=size, replace=False)) if size else candidates)

@@ -145,7 +145,10 @@ def write_run(
     )
     write_tensorboard_logs(folder / "tensorboard", result)
     partial_confusion = folder / ".confusion.partial.npz"
-    matrices = np.stack(result.confusion_matrices) if result.confusion_matrices else np.zeros((0, 10, 10), np.int64)
+    classes = result.model.output_shape[-1]
+    matrices = (
+        np.stack(result.confusion_matrices) if result.confusion_matrices else np.zeros((0, classes, classes), np.int64)
+    )
     np.savez(partial_confusion, validation=matrices)
     _fsync_and_replace(partial_confusion, folder / "confusion.npz")
 

@@ -210,14 +210,14 @@ class RunStore:
         return read_json(self._complete_folder(run_id) / "history.json")
 
     def validation_confusions(self, run_id: str):
-        """The validation confusion matrix recorded at the end of each epoch, shaped (epochs, 10, 10)."""
+        """The validation confusion matrix recorded at the end of each epoch, shaped (epochs, classes, classes)."""
         path = self._complete_folder(run_id) / "confusion.npz"
         try:
             with np.load(path, allow_pickle=False) as saved:
                 matrices = saved["validation"]
         except (OSError, ValueError, KeyError) as error:
             raise RunStoreError(f"confusion.npz of run {run_id} cannot be read ({error}).") from None
-        if matrices.ndim != 3 or matrices.shape[1:] != (10, 10):
+        if matrices.ndim != 3 or matrices.shape[1] != matrices.shape[2]:
             raise RunStoreError(f"confusion.npz of run {run_id} has the wrong shape {matrices.shape}.")
         return matrices
 

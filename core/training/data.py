@@ -6,6 +6,7 @@ the fly, so there is never a float copy of the whole dataset.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,22 +33,31 @@ def split_for_training(
     indices = np.arange(len(labels))
     if train_size is not None and train_size < len(labels):
         indices, _ = train_test_split(indices, train_size=train_size, stratify=labels, random_state=seed)
-    train, val = train_test_split(indices, test_size=validation_split, stratify=labels[indices], random_state=seed)
+    # At least one validation image per class: a stratified split of a small set of your own needs it.
+    classes = len(np.unique(labels[indices]))
+    val_size = min(max(math.ceil(validation_split * len(indices)), classes), len(indices) - classes)
+    train, val = train_test_split(indices, test_size=val_size, stratify=labels[indices], random_state=seed)
     return TrainingData(images[train], labels[train], images[val], labels[val])
 
 
 def batches(
-    images: np.ndarray, labels: np.ndarray, batch_size: int, *, shuffle: bool, seed: int = 0
+    images: np.ndarray,
+    labels: np.ndarray,
+    batch_size: int,
+    *,
+    shuffle: bool,
+    seed: int = 0,
+    classes: int = NUM_CLASSES,
 ) -> tf.data.Dataset:
     """Batches of (float32 pixels 0-255 shaped (B, 28, 28, 1), one-hot labels), reshuffled every epoch."""
     pixels = tf.constant(images, dtype=tf.uint8)
-    classes = tf.constant(labels, dtype=tf.int32)
+    label_tensor = tf.constant(labels, dtype=tf.int32)
     order = tf.data.Dataset.range(len(labels))
     if shuffle:
         order = order.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
 
     def gather(index_batch: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         batch = tf.cast(tf.gather(pixels, index_batch), tf.float32)[..., tf.newaxis]
-        return batch, tf.one_hot(tf.gather(classes, index_batch), NUM_CLASSES)
+        return batch, tf.one_hot(tf.gather(label_tensor, index_batch), classes)
 
     return order.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

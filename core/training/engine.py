@@ -18,7 +18,6 @@ from core import runtime
 from core.architectures import ModelSpec, build_model
 from core.curves import HISTORY_POINTS
 from core.datasets import Dataset
-from core.datasets.registry import NUM_CLASSES
 from core.drawn_test_set import drawn_styles, drawn_test_set
 from core.evaluation import EVALUATION_BATCH, confusion_matrix
 from core.training.config import MAX_EPOCHS, TrainConfig
@@ -65,11 +64,12 @@ def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
 
 def score(model: keras.Model, images: np.ndarray, labels: np.ndarray, label_smoothing: float = 0.0):
     """Loss, accuracy and confusion matrix of a model on uint8 images, in inference mode."""
-    probabilities = model.predict(batches(images, labels, EVALUATION_BATCH, shuffle=False), verbose=0)
-    targets = np.eye(NUM_CLASSES)[labels] * (1 - label_smoothing) + label_smoothing / NUM_CLASSES
+    classes = model.output_shape[-1]
+    probabilities = model.predict(batches(images, labels, EVALUATION_BATCH, shuffle=False, classes=classes), verbose=0)
+    targets = np.eye(classes)[labels] * (1 - label_smoothing) + label_smoothing / classes
     loss = float(-np.mean(np.sum(targets * np.log(np.clip(probabilities, 1e-7, 1.0)), axis=1)))
     predicted = probabilities.argmax(axis=1)
-    return loss, float(np.mean(predicted == labels)), confusion_matrix(labels, predicted)
+    return loss, float(np.mean(predicted == labels)), confusion_matrix(labels, predicted, classes)
 
 
 def train_model(
@@ -96,7 +96,9 @@ def train_model(
         )
         use_mixed = config.mixed_precision and bool(runtime.gpus())
         with strategy.scope():
-            model = build_model(spec, config.seed, "mixed_float16" if use_mixed else None)
+            model = build_model(
+                spec, config.seed, "mixed_float16" if use_mixed else None, num_classes=dataset.info.num_classes
+            )
             optimizer = make_optimizer(config)
             if use_mixed:
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
@@ -115,7 +117,14 @@ def train_model(
             n_train=len(data.y_train),
         )
         model.fit(
-            batches(data.x_train, data.y_train, config.batch_size, shuffle=True, seed=config.seed),
+            batches(
+                data.x_train,
+                data.y_train,
+                config.batch_size,
+                shuffle=True,
+                seed=config.seed,
+                classes=dataset.info.num_classes,
+            ),
             epochs=MAX_EPOCHS,
             callbacks=[control, *_early_stopping(config), *extra_callbacks],
             # The pipeline reshuffles itself every epoch.

@@ -60,7 +60,8 @@ def test_evaluate_page_reports_the_test_set(app, trained_run):
     # The heatmap holds the same counts as a confusion matrix computed here.
     heatmap = next(figure_of(c) for c in app.get("plotly_chart") if figure_of(c).layout.title.text == "Test set")
     np.testing.assert_array_equal(
-        plotly_array(heatmap.data[0].customdata), confusion_matrix(dataset.y_test, predictions)
+        plotly_array(heatmap.data[0].customdata),
+        confusion_matrix(dataset.y_test, predictions, len(dataset.class_names)),
     )
 
 
