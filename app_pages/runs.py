@@ -7,6 +7,7 @@ import streamlit as st
 
 from app_pages.access_gate import current_caller, is_serving
 from app_pages.resources import ACTIVE_RUN_KEY, activate_run, run_store
+from app_pages.runs_export import render_export
 from app_pages.sidebar import current_dataset
 from core.access import AccessDenied
 from core.figures.training import curves_from_history, training_curves_figure
@@ -149,34 +150,6 @@ def change_run(change, *args, **kwargs) -> None:
         st.error(str(error), icon=":material/error:")
         return
     st.rerun()
-
-
-def render_export(run: RunSummary) -> None:
-    with st.expander("Export for deployment"):
-        st.write(
-            "A TensorFlow SavedModel and a TensorFlow Lite file, both taking raw 0-255 pixels shaped (N, 28, 28, 1)."
-        )
-        if st.button("Export", key="export_run", icon=":material/deployed_code:"):
-            dataset = current_dataset()
-            if dataset is None or dataset.name != run.dataset:
-                st.error(f"Pick {run.dataset} in the sidebar to check the exported model on its test set.")
-                return
-            from core.runs.export import export_run  # TensorFlow only when exporting
-
-            with st.spinner("Exporting and checking the TFLite model on the test set…"):
-                try:
-                    report = export_run(run_store().load_model(run.run_id), run_store().root / run.run_id,
-                                        dataset.x_test, dataset.y_test, by=current_caller())  # fmt: skip
-                except (RunStoreError, AccessDenied, OSError, ValueError) as error:
-                    st.error(f"Export failed: {error}")
-                    return
-            st.success(
-                f"TFLite model: {report.tflite_bytes / 1e6:.2f} MB, {100 * report.tflite_test_accuracy:.2f} % "
-                f"test accuracy (Keras model: {100 * (run.test_accuracy or 0):.2f} %). "
-                f"SavedModel in `{report.saved_model_dir}`."
-            )
-            st.download_button("Download model.tflite", data=report.tflite_path.read_bytes(),
-                               file_name=f"{run.run_id}.tflite", key="download_tflite")  # fmt: skip
 
 
 def render() -> None:

@@ -260,12 +260,11 @@ def test_action_delete_needs_an_admin(store_with_run):
 
 
 def test_action_export_needs_an_admin(store_with_run):
-    from core.runs.export import export_run
+    from core.export import export_run
 
     store, run_id = store_with_run
-    model, data = store.load_model(run_id), factories.tiny_mnist(10, 20)
     with pytest.raises(AccessDenied):
-        export_run(model, store.root / run_id, data.x_test, data.y_test, by=VIEWER_A)
+        export_run(store, run_id, factories.tiny_mnist(10, 20), by=VIEWER_A)
     assert not (store.root / run_id / "exports").exists()
 
 

@@ -155,17 +155,18 @@ def test_a_failed_run_is_kept_as_failed_with_its_reason(tmp_path):
 
 
 def test_export_gives_a_tflite_model_that_agrees_with_keras(tmp_path):
-    from core.runs.export import export_run
+    from factories import tiny_mnist
+
+    from core.export import FORMATS, export_run
 
     store = RunStore(tmp_path)
     run_id = store.save(make_training_result(3), "sample")
-    model = store.load_model(run_id)
-    images = np.random.default_rng(1).integers(0, 256, (200, 28, 28)).astype(np.uint8)
-    labels = model.predict(images[..., None], verbose=0).argmax(axis=1)  # Keras' own answers
-    report = export_run(model, tmp_path / run_id, images, labels, by=LOCAL)
-    assert report.tflite_test_accuracy >= 0.99  # the TFLite model gives the same answers
-    assert report.tflite_bytes == report.tflite_path.stat().st_size > 0
-    assert (report.saved_model_dir / "saved_model.pb").is_file()
+    comparison = export_run(store, run_id, tiny_mnist(100, 200), [FORMATS["float32"]], by=LOCAL, latency_repeats=3)
+    row = comparison.row("float32")
+    assert row.agreement >= 0.99  # the TFLite model gives the Keras model's answers
+    exports = tmp_path / run_id / "exports"
+    assert row.size_bytes == (exports / "model_float32.tflite").stat().st_size > 0
+    assert (exports / "saved_model" / "saved_model.pb").is_file()
     assert store.get(run_id).complete  # exporting leaves the run itself untouched
 
 

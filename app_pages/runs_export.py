@@ -1,0 +1,144 @@
+"""The Runs page's "Ship this model" panel: export to TFLite formats, compare them, download them."""
+
+from __future__ import annotations
+
+import functools
+
+import pandas as pd
+import streamlit as st
+
+from app_pages.access_gate import current_caller
+from app_pages.resources import run_store
+from app_pages.sidebar import current_dataset
+from core.access import AccessDenied
+from core.datasets import Dataset, DatasetError, load_dataset
+from core.export import (
+    FORMATS,
+    Comparison,
+    ExportError,
+    FormatResult,
+    export_run,
+    read_exported_bytes,
+    saved_comparison,
+    shipping_sentence,
+    verified_exports,
+)
+from core.export.figure import size_accuracy_figure
+from core.runs.store import RunStoreError, RunSummary
+
+FORMATS_KEY = "export_formats"
+TABLE_KEY = "export_table"
+
+COLUMNS = {
+    "size (MB)": st.column_config.NumberColumn(format="%.3f"),
+    "test accuracy": st.column_config.NumberColumn(format="percent"),
+    "drawn accuracy": st.column_config.NumberColumn(
+        format="percent",
+        help="Mean accuracy on test images drawn as people draw them, read through the Predict page's preprocessing.",
+    ),
+    "agreement": st.column_config.NumberColumn(
+        format="percent", help="Share of test images where this format's top answer is the Keras model's."
+    ),
+    "p50 latency (ms)": st.column_config.NumberColumn(
+        format="%.3f",
+        help="Median time for one image: the Keras model through the app's compiled call, each .tflite with LiteRT.",
+    ),
+}
+
+
+def comparison_table(comparison: Comparison) -> pd.DataFrame:
+    """One row per format, the Keras model first, in the units the table shows."""
+    return pd.DataFrame(
+        [
+            {
+                "format": row.label,
+                "size (MB)": row.size_bytes / 1e6,
+                "test accuracy": row.test_accuracy,
+                "drawn accuracy": row.mean_drawn_accuracy,
+                "agreement": row.agreement,
+                "p50 latency (ms)": row.latency_p50_ms,
+                "input": row.input_dtype,
+                "download": row.file_name,
+            }
+            for row in comparison.rows
+        ]
+    )
+
+
+def export_dataset(run: RunSummary) -> Dataset:
+    """The run's dataset: the sidebar's when it is the same one (with its data folder), else loaded by name."""
+    dataset = current_dataset()
+    if dataset is not None and dataset.name == run.dataset:
+        return dataset
+    return load_dataset(run.dataset or "")
+
+
+def run_export(run: RunSummary, formats: list[str]) -> None:
+    """Export with a progress bar; any refusal or failure is one line on the page, never a traceback."""
+    bar = st.progress(0.0, text="Starting the export…")
+    try:
+        dataset = export_dataset(run)
+        export_run(
+            run_store(), run.run_id, dataset, [FORMATS[key] for key in formats], by=current_caller(),
+            progress=lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0), text=message),
+        )  # fmt: skip
+    except (ExportError, RunStoreError, AccessDenied, DatasetError, OSError, ValueError) as error:
+        bar.empty()
+        st.error(f"Export failed: {error}", icon=":material/error:")
+        return
+    bar.empty()
+    st.toast("Exported and measured.", icon=":material/check_circle:")
+
+
+def render_comparison(run: RunSummary, comparison: Comparison) -> None:
+    st.markdown(f"**{shipping_sentence(comparison)}**")
+    st.dataframe(comparison_table(comparison), hide_index=True, column_config=COLUMNS, key=TABLE_KEY)
+    st.caption(
+        f"Measured on {comparison.test_images:,} test images of {comparison.dataset_source}"
+        + (f" and {comparison.drawn_images:,} drawn ones" if comparison.drawn_images else "")
+        + f"; latency is the median of {comparison.latency_repeats} single-image calls with "
+        f"{comparison.num_threads} LiteRT thread{'s' if comparison.num_threads > 1 else ''}. "
+        f"Exported {comparison.created_utc} UTC."
+    )
+    st.plotly_chart(size_accuracy_figure(comparison), key="export_chart")
+    render_downloads(run, verified_exports(run_store(), run.run_id))
+
+
+def render_downloads(run: RunSummary, rows: tuple[FormatResult, ...]) -> None:
+    if not rows:
+        st.warning("The exported files changed since they were measured: export again to download them.")
+        return
+    columns = st.columns(len(rows))
+    for column, row in zip(columns, rows, strict=True):
+        column.download_button(
+            f"{row.label}", data=functools.partial(read_exported_bytes, run_store(), run.run_id, row.key),
+            file_name=f"{run.run_id}_{row.file_name}", mime="application/octet-stream", key=f"download_{row.key}",
+            icon=":material/download:", on_click="ignore", width="stretch",
+        )  # fmt: skip
+
+
+def render_export(run: RunSummary) -> None:
+    """The export panel of one run: choose formats, export, and see what each costs."""
+    comparison = saved_comparison(run_store(), run.run_id)
+    with st.expander("Ship this model: export for deployment", expanded=comparison is not None):
+        st.write(
+            "A TensorFlow SavedModel and TensorFlow Lite files for phones, a Raspberry Pi or a microcontroller. "
+            "Each takes raw 0-255 pixels shaped (N, height, width, 1), like the Keras model; "
+            "each .tflite runs with LiteRT and is measured against the Keras model on the test set."
+        )
+        chosen = st.multiselect(
+            "Formats", list(FORMATS), default=list(FORMATS), key=FORMATS_KEY,
+            format_func=lambda key: FORMATS[key].label,
+            help=" ".join(f"{fmt.label}: {fmt.description}" for fmt in FORMATS.values()),
+        )  # fmt: skip
+        clicked = st.button(
+            "Export again" if comparison else "Export", key="export_run", icon=":material/deployed_code:",
+            disabled=not chosen,
+        )  # fmt: skip
+        if clicked:
+            run_export(run, chosen)
+            comparison = saved_comparison(run_store(), run.run_id)
+        if comparison is None:
+            st.caption("Nothing exported yet. Exporting takes about a minute for a full test set.")
+            return
+        render_comparison(run, comparison)

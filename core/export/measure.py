@@ -1,0 +1,77 @@
+"""Measure the Keras model and each exported format on the same images: accuracy, agreement, latency.
+
+Latency is the median time for one image, the way a device or the Predict page asks: the Keras
+model through the app's compiled `Predictor`, each .tflite through LiteRT with the same threads.
+The formats take turns within every repeat, in an order that rotates, so a busy moment on a
+shared machine lands on all of them alike.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.drawn_test_set import DrawnTestSet
+
+# Single-image calls timed per format: enough for a stable median of sub-millisecond calls.
+LATENCY_REPEATS = 200
+# Untimed calls first, so one-time costs (tracing, first allocation) stay out of the median.
+WARMUP_CALLS = 10
+# Images per Keras call when scoring a test set: bounded memory for any test-set size.
+KERAS_BATCH = 500
+
+Probabilities = Callable[[np.ndarray], np.ndarray]
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class Scores:
+    """One model's answers on the test set and on each drawn version of it."""
+
+    test_answers: np.ndarray
+    test_accuracy: float
+    drawn_accuracy: dict[str, float]
+
+
+def in_batches(batch_probabilities: Probabilities, images: np.ndarray, batch: int = KERAS_BATCH) -> np.ndarray:
+    """Probabilities for many images, asked `batch` images at a time."""
+    parts = [batch_probabilities(images[start : start + batch]) for start in range(0, len(images), batch)]
+    return np.concatenate(parts)
+
+
+def score(
+    batch_probabilities: Probabilities, x_test: np.ndarray, y_test: np.ndarray, drawn: list[DrawnTestSet]
+) -> Scores:
+    """Top-1 answers and accuracy on the test images, and accuracy on each drawn set."""
+    answers = in_batches(batch_probabilities, x_test).argmax(axis=1)
+    drawn_accuracy = {
+        drawing.style: float(np.mean(in_batches(batch_probabilities, drawing.images).argmax(axis=1) == drawing.labels))
+        for drawing in drawn
+    }
+    return Scores(answers, float(np.mean(answers == y_test)), drawn_accuracy)
+
+
+def agreement(answers: np.ndarray, reference: np.ndarray) -> float:
+    """Share of images where two models give the same top-1 answer."""
+    return float(np.mean(answers == reference)) if len(reference) else 1.0
+
+
+def single_image_latency_ms(
+    models: dict[str, Probabilities], images: np.ndarray, repeats: int = LATENCY_REPEATS
+) -> dict[str, float]:
+    """Median milliseconds per single-image call for each model, measured interleaved."""
+    names = list(models)
+    for name in names:
+        for index in range(WARMUP_CALLS):
+            models[name](images[index % len(images)])
+    timings: dict[str, list[float]] = {name: [] for name in names}
+    for repeat in range(repeats):
+        shift, image = repeat % len(names), images[repeat % len(images)]
+        for name in names[shift:] + names[:shift]:
+            started = time.perf_counter()
+            models[name](image)
+            timings[name].append(1000 * (time.perf_counter() - started))
+    return {name: float(np.median(values)) for name, values in timings.items()}

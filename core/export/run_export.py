@@ -1,0 +1,199 @@
+"""Export a run from the store: the SavedModel, the chosen TFLite formats, and their comparison table.
+
+The model is loaded only from the store, by run id, with its hash checked: a run whose model file
+was changed or damaged is refused. Each file is written to a temporary name and swapped in, so a
+crash or a kill never leaves a half-written file under its final name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from core.access import Action, Caller, require
+from core.datasets import Dataset
+from core.datasets.files import sha256_file
+from core.drawn_test_set import DrawnTestSet, drawn_styles, drawn_test_set
+from core.export.formats import (
+    EXPORTS_DIR,
+    FORMATS,
+    FULL_INT8,
+    SAVED_MODEL_DIR,
+    ExportError,
+    ExportFormat,
+    convert,
+    representative_images,
+    write_saved_model,
+)
+from core.export.measure import LATENCY_REPEATS, Progress, agreement, score, single_image_latency_ms
+from core.export.runner import DEFAULT_THREADS, TfliteModel
+from core.export.table import KERAS_KEY, Comparison, FormatResult, load_comparison, save_comparison
+from core.runs.folder import MODEL_FILE, write_bytes_atomically
+from core.runs.store import RunStore, RunStoreError
+
+# Images the latency is measured on, taken from the start of the test set.
+LATENCY_IMAGES = 50
+
+
+def _silent(_fraction: float, _message: str) -> None:
+    return None
+
+
+def exports_folder(store: RunStore, run_id: str) -> Path:
+    """Where a run's exported files live (inside its run folder, so deleting the run deletes them)."""
+    store.get(run_id)  # a real run id, never a path
+    return store.root / run_id / EXPORTS_DIR
+
+
+def export_run(
+    store: RunStore,
+    run_id: str,
+    dataset: Dataset,
+    formats: Iterable[ExportFormat] = tuple(FORMATS.values()),
+    *,
+    by: Caller,
+    progress: Progress = _silent,
+    latency_repeats: int = LATENCY_REPEATS,
+    num_threads: int = DEFAULT_THREADS,
+) -> Comparison:
+    """Write the SavedModel and each format into the run's `exports/`, measure them all, save and return the table."""
+    require(by, Action.EXPORT)
+    formats = tuple(formats)
+    try:
+        run = store.get(run_id)
+        if run.dataset != dataset.name:
+            raise ExportError(
+                f"Run {run_id} was trained on {run.dataset}: load that dataset to check its exports on its test set."
+            )
+        model = store.load_model(run_id)
+    except RunStoreError as error:
+        raise ExportError(f"Run {run_id} cannot be exported: {error}") from None
+    exports = store.root / run_id / EXPORTS_DIR
+    exports.mkdir(exist_ok=True)
+
+    progress(0.02, "Writing the SavedModel…")
+    write_saved_model(model, exports / SAVED_MODEL_DIR)
+    calibration = representative_images(dataset.x_train) if FULL_INT8 in formats else None
+    for number, fmt in enumerate(formats):
+        progress(0.05 + 0.25 * number / len(formats), f"Converting to {fmt.label}…")
+        try:
+            content = convert(exports / SAVED_MODEL_DIR, fmt, calibration)
+        except ExportError:
+            raise
+        except Exception as error:  # the converter raises many kinds; the user needs which format and why
+            raise ExportError(f"{fmt.label} could not be made from this model ({error}).") from None
+        write_bytes_atomically(exports / fmt.file_name, content)
+
+    comparison = compare(
+        model, store.root / run_id / MODEL_FILE, exports, formats, dataset, run_id=run_id,
+        model_sha256=run.model_sha256 or "", progress=progress, latency_repeats=latency_repeats,
+        num_threads=num_threads,
+    )  # fmt: skip
+    comparison = comparison.merged_into(saved_comparison(store, run_id))
+    save_comparison(exports, comparison)
+    progress(1.0, "Done.")
+    return comparison
+
+
+def compare(
+    model,
+    model_file: Path,
+    exports: Path,
+    formats: tuple[ExportFormat, ...],
+    dataset: Dataset,
+    *,
+    run_id: str,
+    model_sha256: str,
+    progress: Progress = _silent,
+    latency_repeats: int = LATENCY_REPEATS,
+    num_threads: int = DEFAULT_THREADS,
+) -> Comparison:
+    """Score the Keras model and each exported file on the test set and its drawn versions, and time them."""
+    from core.inference import Predictor
+
+    progress(0.32, "Drawing the test set as people draw…")
+    drawn = _drawn_sets(dataset)
+    progress(0.38, f"Scoring the Keras model on {len(dataset.x_test):,} test images…")
+    predictor = Predictor(model)
+    keras_scores = score(predictor.batch_probabilities, dataset.x_test, dataset.y_test, drawn)
+    runners = {fmt.key: TfliteModel(exports / fmt.file_name, num_threads) for fmt in formats}
+    scores = {}
+    for number, fmt in enumerate(formats):
+        progress(0.45 + 0.4 * number / len(formats), f"Scoring {fmt.label} on the test set…")
+        scores[fmt.key] = score(runners[fmt.key].batch_probabilities, dataset.x_test, dataset.y_test, drawn)
+
+    progress(0.88, "Timing one image at a time…")
+    callers = {KERAS_KEY: predictor.probabilities} | {key: runner.probabilities for key, runner in runners.items()}
+    latency = single_image_latency_ms(callers, dataset.x_test[:LATENCY_IMAGES], latency_repeats)
+
+    rows = [
+        FormatResult(
+            KERAS_KEY, "Keras model", MODEL_FILE, model_file.stat().st_size, keras_scores.test_accuracy, 1.0,
+            latency[KERAS_KEY], keras_scores.drawn_accuracy, model_sha256, "float32",
+        )
+    ]  # fmt: skip
+    for fmt in formats:
+        path = exports / fmt.file_name
+        rows.append(
+            FormatResult(
+                fmt.key, fmt.label, fmt.file_name, path.stat().st_size, scores[fmt.key].test_accuracy,
+                agreement(scores[fmt.key].test_answers, keras_scores.test_answers), latency[fmt.key],
+                scores[fmt.key].drawn_accuracy, sha256_file(path), runners[fmt.key].input_dtype.name,
+            )
+        )  # fmt: skip
+    return Comparison(
+        run_id, model_sha256, dataset.name, dataset.source, len(dataset.x_test),
+        sum(len(drawing.images) for drawing in drawn), num_threads, latency_repeats, tuple(rows),
+    )  # fmt: skip
+
+
+def _drawn_sets(dataset: Dataset) -> list[DrawnTestSet]:
+    try:
+        styles = drawn_styles(dataset.name)
+    except (KeyError, ValueError):  # a dataset without drawn versions: the column stays empty
+        return []
+    return [drawn_test_set(dataset.name, dataset.x_test, dataset.y_test, style) for style in styles]
+
+
+def saved_comparison(store: RunStore, run_id: str) -> Comparison | None:
+    """The comparison saved by the last export, if it was made for the run's current model."""
+    try:
+        run = store.get(run_id)
+    except RunStoreError:
+        return None
+    comparison = load_comparison(store.root / run_id / EXPORTS_DIR)
+    if comparison is None or comparison.model_sha256 != run.model_sha256:
+        return None
+    return comparison
+
+
+def verified_exports(store: RunStore, run_id: str) -> tuple[FormatResult, ...]:
+    """The exported formats whose file is present and still the one that was measured."""
+    comparison = saved_comparison(store, run_id)
+    if comparison is None:
+        return ()
+    exports = store.root / run_id / EXPORTS_DIR
+    return tuple(row for row in comparison.formats if _is_measured_file(exports / row.file_name, row.sha256))
+
+
+def load_exported(store: RunStore, run_id: str, key: str, num_threads: int = DEFAULT_THREADS) -> TfliteModel:
+    """An exported .tflite of a run, loaded with LiteRT after checking it is the file that was measured."""
+    row = next((row for row in verified_exports(store, run_id) if row.key == key), None)
+    if row is None:
+        raise ExportError(f"Run {run_id} has no verified {key} export: export it again on the Runs page.")
+    return TfliteModel(store.root / run_id / EXPORTS_DIR / row.file_name, num_threads)
+
+
+def read_exported_bytes(store: RunStore, run_id: str, key: str) -> bytes:
+    """The bytes of a verified exported file, for a download button."""
+    row = next((row for row in verified_exports(store, run_id) if row.key == key), None)
+    if row is None:
+        raise ExportError(f"Run {run_id} has no verified {key} export: export it again.")
+    return (store.root / run_id / EXPORTS_DIR / row.file_name).read_bytes()
+
+
+def _is_measured_file(path: Path, sha256: str) -> bool:
+    try:
+        return path.is_file() and sha256_file(path) == sha256
+    except OSError:
+        return False
