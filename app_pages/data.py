@@ -30,9 +30,9 @@ def split_arrays(dataset: Dataset, split: str) -> tuple[np.ndarray, np.ndarray]:
 def dataset_summary(name: str, source: str, _dataset: Dataset) -> dict[str, np.ndarray]:
     """Class counts, mean images and the pixel histogram of a dataset."""
     return {
-        "train_counts": class_counts(_dataset.y_train),
-        "test_counts": class_counts(_dataset.y_test),
-        "mean_images": mean_images(_dataset.x_train, _dataset.y_train),
+        "train_counts": class_counts(_dataset.y_train, _dataset.info.num_classes),
+        "test_counts": class_counts(_dataset.y_test, _dataset.info.num_classes),
+        "mean_images": mean_images(_dataset.x_train, _dataset.y_train, _dataset.info.num_classes),
         "pixel_histogram": pixel_histogram(_dataset.x_train),
     }
 
@@ -45,7 +45,8 @@ def render_examples(dataset: Dataset) -> None:
     if right.button("Reshuffle", key="reshuffle", icon=":material/shuffle:"):
         st.session_state["examples_seed"] = st.session_state.get("examples_seed", 0) + 1
     images, labels = split_arrays(dataset, split)
-    rows = examples_per_class(labels, EXAMPLES_PER_CLASS, seed=st.session_state.get("examples_seed", 0))
+    seed = st.session_state.get("examples_seed", 0)
+    rows = examples_per_class(labels, EXAMPLES_PER_CLASS, seed=seed, num_classes=dataset.info.num_classes)
     picture = mosaic(images, rows, EXAMPLES_PER_CLASS)
     st.plotly_chart(example_grid_figure(picture, dataset.class_names), key="examples_grid")
     st.caption(f"{EXAMPLES_PER_CLASS} random {split} images per class, one class per row.")

@@ -18,10 +18,12 @@ from app_pages.resources import (
     run_evaluation,
     run_store,
 )
+from app_pages.runs_ensemble import render_member_comparison
 from app_pages.sidebar import require_dataset
 from app_pages.wording import counted
 from core.datasets import Dataset
 from core.drawn_test_set import PER_CLASS, drawing_gap_reading, drawn_styles
+from core.ensemble import is_ensemble, member_scores
 from core.evaluation import (
     Evaluation,
     cell_examples,
@@ -77,6 +79,10 @@ def gallery(
 
 
 def render_curves(run: RunSummary) -> None:
+    if is_ensemble(run):
+        st.info("An ensemble is not trained: it averages its members as they are. Their curves are on the Runs "
+                "page; select them there to overlay them.")  # fmt: skip
+        return
     history = run_store().history(run.run_id)
     epochs = history.get("epochs", [])
     st.plotly_chart(training_curves_figure([curves_from_history("this run", history)]), key="evaluate_curves")
@@ -142,8 +148,16 @@ def confusion_with_gallery(
 
 def render_drawings(dataset: Dataset, run: RunSummary, evaluation: Evaluation, lens) -> None:
     """Test images against the same images drawn as people draw them: overall, per class, and which get confused."""
-    model = load_run_model(run.run_id, run.model_sha256)
     styles = drawn_styles(dataset.name)
+    if not styles:
+        st.info(
+            f"The drawn test set does not apply to {dataset.info.display_name}: it redraws MNIST and Fashion-MNIST "
+            "test images as people draw them, and your own dataset's images already went through the canvas's "
+            "preprocessing. Its test set above is the measure.",
+            icon=":material/info:",
+        )
+        return
+    model = load_run_model(run.run_id, run.model_sha256)
     drawn = {style: drawn_set_evaluation(model_key(run), dataset.source, style, model, dataset) for style in styles}
     # The same test images as the drawings, so the comparison is like for like.
     sample = drawn_set(dataset.name, dataset.source, styles[0], dataset).test_indices
@@ -214,7 +228,11 @@ def render() -> None:
     errors.metric(
         "Mistakes", f"{int((evaluation.predictions != evaluation.labels).sum()):,} of {len(evaluation.labels):,}"
     )
-    trained.metric("Trained for", counted(run.epochs_completed, "epoch"))
+    if is_ensemble(run):
+        trained.metric("Ensemble of", counted(len(member_scores(run)), "run"))
+        render_member_comparison(run)
+    else:
+        trained.metric("Trained for", counted(run.epochs_completed, "epoch"))
 
     lens = choose_lens(model_key(run), load_run_model(run.run_id, run.model_sha256))
     curves, confusion, classes, mistakes, drawings = st.tabs(

@@ -52,6 +52,14 @@ class Side:
 
 def render(dataset: Dataset, chosen: ChosenModel, image) -> None:
     """Your twin runs side by side, or the shipped starter twins until you have some."""
+    if dataset.info.custom:
+        st.info(
+            f"This view compares one recipe trained on MNIST and on Fashion-MNIST, so it does not apply to "
+            f"{dataset.info.display_name}. Pick MNIST or Fashion-MNIST in the sidebar to see it; to compare runs "
+            "on your own classes, use the Runs page.",
+            icon=":material/info:",
+        )
+        return
     pairs = twin_runs(run_store().list_runs())
     if pairs:
         picked = st.selectbox("Recipe", range(len(pairs)), format_func=lambda i: pair_label(pairs[i]), key="twin_pair")

@@ -29,6 +29,8 @@ def read_input(dataset: Dataset) -> tuple[object | None, str]:
     draw, upload = st.tabs(["Draw", "Upload an image"])
     with draw:
         hint = "a digit" if dataset.name == "mnist" else "a piece of clothing (a T-shirt, a shoe, a bag…)"
+        if dataset.info.custom:
+            hint = f"one of your classes ({', '.join(dataset.class_names)})"
         st.caption(f"Draw {hint}, white on black. Undo and clear are in the toolbar above the canvas.")
         brush = st.slider("Brush width", 8, 40, 22, key="brush_width")
         drawing = drawing_canvas(f"canvas_{dataset.name}", brush)

@@ -11,7 +11,16 @@ from app_pages.access_gate import access_settings, current_caller, is_serving
 from app_pages.resources import ACTIVE_RUN_KEY, run_store
 from app_pages.wording import counted
 from core.access import AccessDenied, checked_data_folder
-from core.datasets import DATA_DIR_ENV, DATASETS, Dataset, DatasetError, forget_loaded_datasets, load_dataset
+from core.datasets import (
+    DATA_DIR_ENV,
+    DATASETS,
+    Dataset,
+    DatasetError,
+    dataset_info,
+    dataset_names,
+    forget_loaded_datasets,
+    load_dataset,
+)
 from core.runs.store import RunSummary
 
 DATASET_KEY = "dataset_name"
@@ -27,12 +36,16 @@ FULL_DATA_HINT = """This is a small sample, so the app works offline. For the fu
 def render_sidebar() -> None:
     """Draw the shared sidebar widgets; pages read the choice through `current_dataset()`."""
     with st.sidebar:
+        names = dataset_names()
+        if st.session_state.get(DATASET_KEY) not in (*names, None):
+            # A dataset of your own that was deleted meanwhile: back to the first one.
+            st.session_state.pop(DATASET_KEY)
         st.selectbox(
             "Dataset",
-            options=list(DATASETS),
-            format_func=lambda name: DATASETS[name].display_name,
+            options=names,
+            format_func=_dataset_label,
             key=DATASET_KEY,
-            help="Every page works on this dataset.",
+            help="Every page works on this dataset. Make one of your own classes on the Your data page.",
         )
         dataset = _load_or_report()
         if dataset is not None:
@@ -40,6 +53,14 @@ def render_sidebar() -> None:
             _active_run_picker(dataset.name)
         with st.expander("Data folder", expanded=False):
             _data_folder_setting()
+
+
+def _dataset_label(name: str) -> str:
+    try:
+        info = dataset_info(name)
+    except ValueError:
+        return name
+    return f"{info.display_name} (yours)" if info.custom else info.display_name
 
 
 def _data_folder_setting() -> None:

@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 
 SHAPES = ("circle", "square", "triangle")
 CANVAS_SIDE = 280
-BRUSH = 18
+BRUSH = 22  # the canvas' default brush on the Predict and Your data pages
 
 Stroke = list[tuple[int, int]]
 

@@ -1,0 +1,187 @@
+"""The "Draw" half of the Your data page: classes by name, examples on the canvas, a grid, counts."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from app_pages.access_gate import current_caller
+from app_pages.canvas import drawing_canvas
+from app_pages.wording import counted
+from core.access import AccessDenied
+from core.datasets import DatasetError, DrawingRecipe, load_dataset
+from core.datasets.custom import MAX_CLASSES, MIN_CLASSES, MIN_PER_CLASS, check_class_name, custom_manifest
+from core.datasets.custom_build import build_custom_dataset
+from core.preprocessing import ImageInputError, preprocess_image
+
+# The drawings so far, by class name: {name: [28x28 uint8, ...]}, kept for this session only.
+DRAFT_KEY = "your_data_draft"
+# Set when the draft was loaded from a saved dataset, so saving replaces that one.
+DRAFT_SOURCE_KEY = "your_data_draft_source"
+CANVAS_ROUND_KEY = "your_data_canvas_round"
+BRUSH_DEFAULT = 22
+GRID_COLUMNS = 10
+RECIPES = {
+    DrawingRecipe.DIGIT_BOX.value: "Shapes and symbols, centred like MNIST digits",
+    DrawingRecipe.FILL_FRAME.value: "Objects that fill the frame, like Fashion-MNIST",
+}
+
+
+def draft() -> dict[str, list[np.ndarray]]:
+    """This session's drawings by class, created empty on first use."""
+    return st.session_state.setdefault(DRAFT_KEY, {})
+
+
+def missing_to_train(examples: dict[str, list[np.ndarray]]) -> list[str]:
+    """What is still needed before the drawings make a dataset, in plain words (empty when ready)."""
+    missing = []
+    if len(examples) < MIN_CLASSES:
+        missing.append(f"{MIN_CLASSES - len(examples)} more class{'es' if MIN_CLASSES - len(examples) > 1 else ''}")
+    for name, images in examples.items():
+        if len(images) < MIN_PER_CLASS:
+            missing.append(
+                f"{MIN_PER_CLASS - len(images)} more drawing{'s' if MIN_PER_CLASS - len(images) > 1 else ''} of {name}"
+            )
+    return missing
+
+
+def _add_class() -> None:
+    """Widget callback: add the typed class name, or say why it cannot be added."""
+    typed = st.session_state.get("new_class_name", "").strip()
+    examples = draft()
+    try:
+        check_class_name(typed)
+        if typed.lower() in {name.lower() for name in examples}:
+            raise DatasetError(f"There is already a class called {typed!r}.")
+        if len(examples) >= MAX_CLASSES:
+            raise DatasetError(f"A dataset can have at most {MAX_CLASSES} classes.")
+    except DatasetError as error:
+        st.session_state["your_data_class_error"] = str(error)
+        return
+    examples[typed] = []
+    st.session_state["drawing_class"] = typed
+    st.session_state["new_class_name"] = ""
+    st.session_state.pop("your_data_class_error", None)
+
+
+def load_into_draft(name: str) -> None:
+    """Put a saved dataset's images (train and test) back into the draft, to add to it."""
+    dataset = load_dataset(name)
+    images = np.concatenate([dataset.x_train, dataset.x_test])
+    labels = np.concatenate([dataset.y_train, dataset.y_test])
+    st.session_state[DRAFT_KEY] = {
+        class_name: list(images[labels == label]) for label, class_name in enumerate(dataset.class_names)
+    }
+    st.session_state[DRAFT_SOURCE_KEY] = name
+    st.session_state["your_data_name"] = dataset.info.display_name
+    st.session_state["your_data_recipe"] = dataset.info.drawing_recipe.value
+    st.session_state["drawing_class"] = dataset.class_names[0]
+
+
+def render_classes() -> None:
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    left.text_input("New class", key="new_class_name", placeholder="for example: circle", max_chars=40)
+    right.button("Add class", key="add_class", on_click=_add_class, icon=":material/add:")
+    if error := st.session_state.get("your_data_class_error"):
+        st.error(error)
+
+
+def render_canvas(examples: dict[str, list[np.ndarray]], recipe: DrawingRecipe) -> None:
+    """Pick a class, draw one example, add it; the canvas starts blank again after each one."""
+    if not examples:
+        st.info("Add a class first, for example *circle*, then draw examples of it.")
+        return
+    chosen = st.segmented_control("Drawing examples of", list(examples), key="drawing_class", required=True)
+    chosen = chosen if chosen in examples else next(iter(examples))
+    brush = st.slider("Brush width", 8, 40, BRUSH_DEFAULT, key="your_data_brush")
+    round_ = st.session_state.setdefault(CANVAS_ROUND_KEY, 0)
+    drawing = drawing_canvas(f"your_data_canvas_{round_}", brush)
+    if st.button(
+        f"Add this drawing to {chosen}",
+        key="add_drawing",
+        disabled=drawing is None,
+        icon=":material/add_photo_alternate:",
+    ):
+        try:
+            result = preprocess_image(drawing, None, recipe=recipe)
+        except ImageInputError as error:
+            st.error(str(error))
+            return
+        if result.is_empty:
+            st.warning(result.message)
+            return
+        examples[chosen].append(result.model_input)
+        st.session_state[CANVAS_ROUND_KEY] = round_ + 1  # a new key: a blank canvas for the next drawing
+        st.rerun()
+
+
+def render_grid(examples: dict[str, list[np.ndarray]]) -> None:
+    """Each class's drawings as a grid, each with a delete button, and its count against the minimum."""
+    for name, images in list(examples.items()):
+        count = len(images)
+        status = "ready" if count >= MIN_PER_CLASS else f"{MIN_PER_CLASS - count} more needed"
+        with st.expander(f"{name}: {counted(count, 'drawing')} ({status})", expanded=count < MIN_PER_CLASS):
+            for start in range(0, count, GRID_COLUMNS):
+                columns = st.columns(GRID_COLUMNS)
+                for offset, column in enumerate(columns[: count - start]):
+                    index = start + offset
+                    column.image(images[index], width=56, clamp=True)
+                    if column.button(
+                        "", key=f"delete_{name}_{index}", icon=":material/delete:", help="Delete this drawing"
+                    ):
+                        del images[index]
+                        st.rerun()
+            if st.button(f"Remove the class {name}", key=f"remove_class_{name}", icon=":material/remove:"):
+                del examples[name]
+                st.rerun()
+
+
+def render_save(
+    examples: dict[str, list[np.ndarray]], display_name: str, recipe: DrawingRecipe, name: str | None
+) -> str | None:
+    """Counts, what is missing, and the Save button; returns the saved dataset's name."""
+    missing = missing_to_train(examples)
+    total = sum(len(images) for images in examples.values())
+    classes = f"{len(examples)} class{'' if len(examples) == 1 else 'es'}"
+    st.caption(
+        f"{classes}, {counted(total, 'drawing')}. To train you need at least "
+        f"{MIN_CLASSES} classes with {MIN_PER_CLASS} drawings each; a fifth of each class is kept aside to test."
+    )
+    if missing:
+        st.info("Still needed: " + ", ".join(missing) + ".")
+    source = st.session_state.get(DRAFT_SOURCE_KEY)
+    label = "Save changes to the dataset" if source and source == name else "Save as a dataset"
+    if not st.button(label, key="save_drawn", type="primary", disabled=bool(missing) or name is None):
+        return None
+    arrays = {class_name: np.stack(images) for class_name, images in examples.items()}
+    try:
+        report = build_custom_dataset(
+            name,
+            display_name,
+            arrays,
+            recipe,
+            by=current_caller(),
+            origin="drawn on the canvas",
+            replace=source == name,
+        )
+    except (DatasetError, AccessDenied) as error:
+        st.error(str(error))
+        return None
+    manifest = report.manifest
+    dropped = (
+        f" {counted(report.duplicates_dropped, 'identical drawing')} kept once." if report.duplicates_dropped else ""
+    )
+    st.session_state[DRAFT_SOURCE_KEY] = name
+    st.success(
+        f"Saved {manifest.info.display_name}: {sum(manifest.train_counts)} drawings to train on and "
+        f"{sum(manifest.test_counts)} to test.{dropped}"
+    )
+    return name
+
+
+def existing_owner(name: str) -> str | None:
+    """Who made a saved dataset, or None if there is none of that name."""
+    try:
+        return custom_manifest(name).owner
+    except DatasetError:
+        return None
