@@ -10,6 +10,7 @@ from app_pages.insight_cache import enlarge
 from app_pages.resources import LAST_INPUT_KEY, ChosenModel, choose_model
 from app_pages.sidebar import require_dataset
 from core.datasets import Dataset
+from core.insight.probes import ensemble_members
 
 VIEWS = {
     "Feature maps": inside_views.render_feature_maps,
@@ -62,6 +63,11 @@ def render() -> None:
     if chosen is None:
         return
     st.caption(f"Looking inside {chosen.label}.")
+    members = ensemble_members(chosen.model)
+    if members:
+        st.info(f"This model is an ensemble of {len(members)} models. Its answers here are the ensemble's; feature "
+                "maps, heatmaps, embeddings and Monte-Carlo dropout look inside its first member, which has real "
+                "layers to show.", icon=":material/stacks:")  # fmt: skip
     with st.container(border=True):
         picker, picture, verdict = st.columns([4, 1, 3], vertical_alignment="center")
         with picker:

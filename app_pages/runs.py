@@ -7,6 +7,7 @@ import streamlit as st
 
 from app_pages.access_gate import current_caller, is_serving
 from app_pages.resources import ACTIVE_RUN_KEY, activate_run, run_store
+from app_pages.runs_ensemble import render_builder as render_ensemble_builder
 from app_pages.runs_export import render_export
 from app_pages.sidebar import current_dataset
 from core.access import AccessDenied
@@ -169,6 +170,7 @@ def render() -> None:
         table, hide_index=True, column_config=COLUMNS, on_select="rerun", selection_mode="multi-row", key=TABLE_KEY,
     )  # fmt: skip
     selected = [shown[index] for index in selection.selection.rows if index < len(shown)]
+    render_ensemble_builder(selected)
     if not selected:
         st.caption("Select rows to overlay their curves and to manage a run.")
         return
