@@ -70,7 +70,12 @@ def parse_formats(text: str) -> tuple[ExportFormat, ...]:
 
 
 def write_saved_model(model, target: Path) -> None:
-    """Write the model's inference pass as a SavedModel at `target`, swapped in whole or not at all."""
+    """Write the model's inference pass as a SavedModel at `target`, swapped in whole or not at all.
+
+    A folder cannot be replaced in one step: the old one is renamed aside, then the new one renamed in.
+    A kill between the two leaves no SavedModel under the final name (never half of one), and the
+    next export puts the previous one back before it starts.
+    """
     import keras
 
     # `model.export` traces the model without `training=False`, and Keras' random augmentation
@@ -82,8 +87,11 @@ def write_saved_model(model, target: Path) -> None:
         fn=lambda pixels: model(pixels, training=False),
         input_signature=[keras.InputSpec(shape=(None, *model.input_shape[1:]), dtype="float32")],
     )
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
     retired = target.with_name(f".{target.name}.old")
+    if retired.is_dir() and not target.exists():
+        # An export killed between the two renames below left the previous SavedModel here: put it back first.
+        os.replace(retired, target)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
     try:
         archive.write_out(str(staging / "model"), verbose=False)
         shutil.rmtree(retired, ignore_errors=True)

@@ -72,7 +72,12 @@ def export_run(
     exports.mkdir(exist_ok=True)
 
     progress(0.02, "Writing the SavedModel…")
-    write_saved_model(model, exports / SAVED_MODEL_DIR)
+    try:
+        write_saved_model(model, exports / SAVED_MODEL_DIR)
+    except OSError as error:
+        raise ExportError(
+            f"The SavedModel could not be written into {exports} ({error}); nothing was changed."
+        ) from None
     calibration = representative_images(dataset.x_train) if FULL_INT8 in formats else None
     for number, fmt in enumerate(formats):
         progress(0.05 + 0.25 * number / len(formats), f"Converting to {fmt.label}…")
@@ -82,7 +87,7 @@ def export_run(
             raise
         except Exception as error:  # the converter raises many kinds; the user needs which format and why
             raise ExportError(f"{fmt.label} could not be made from this model ({error}).") from None
-        write_bytes_atomically(exports / fmt.file_name, content)
+        _write_file(exports / fmt.file_name, content)
 
     comparison = compare(
         model, store.root / run_id / MODEL_FILE, exports, formats, dataset, run_id=run_id,
@@ -90,7 +95,10 @@ def export_run(
         num_threads=num_threads,
     )  # fmt: skip
     comparison = comparison.merged_into(saved_comparison(store, run_id))
-    save_comparison(exports, comparison)
+    try:
+        save_comparison(exports, comparison)
+    except OSError as error:
+        raise ExportError(f"The comparison table could not be saved in {exports} ({error}).") from None
     progress(1.0, "Done.")
     return comparison
 
@@ -145,6 +153,17 @@ def compare(
         run_id, model_sha256, dataset.name, dataset.source, len(dataset.x_test),
         sum(len(drawing.images) for drawing in drawn), num_threads, latency_repeats, tuple(rows),
     )  # fmt: skip
+
+
+def _write_file(path: Path, content: bytes) -> None:
+    """Write one exported file atomically; on a disk error, say so and leave no temporary file behind."""
+    try:
+        write_bytes_atomically(path, content)
+    except OSError as error:
+        path.with_name(f".{path.name}.partial").unlink(missing_ok=True)
+        raise ExportError(
+            f"{path.name} could not be written into {path.parent} ({error}); the files already there are intact."
+        ) from None
 
 
 def _drawn_sets(dataset: Dataset) -> list[DrawnTestSet]:
