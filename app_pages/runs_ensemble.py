@@ -9,8 +9,7 @@ from app_pages.access_gate import current_caller
 from app_pages.resources import activate_run, run_store
 from app_pages.sidebar import current_dataset
 from core.access import AccessDenied
-from core.datasets import DATASETS
-from core.ensemble import ensemble_problem, member_scores, save_ensemble_run
+from core.ensemble import display_name, ensemble_problem, member_scores, save_ensemble_run
 from core.figures.ensemble import ensemble_accuracy_figure
 from core.runs.store import RunStoreError, RunSummary
 
@@ -33,8 +32,7 @@ def render_builder(selected: list[RunSummary]) -> None:
         dataset_name = str(selected[0].dataset)
         dataset = current_dataset()
         if dataset is None or dataset.name != dataset_name:
-            display = DATASETS[dataset_name].display_name if dataset_name in DATASETS else dataset_name
-            st.warning(f"Pick {display} in the sidebar: the ensemble is scored on its test set.")
+            st.warning(f"Pick {display_name(dataset_name)} in the sidebar: the ensemble is scored on its test set.")
             return
         st.write(
             f"One model that averages the class probabilities of these {len(selected)} runs, scored on the "

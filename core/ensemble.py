@@ -20,6 +20,7 @@ from core import runtime
 from core.access import Action, Caller, require
 from core.architectures import ModelSpec
 from core.datasets import Dataset
+from core.datasets.registry import dataset_info
 from core.drawn_test_set import drawn_styles, drawn_test_set
 from core.runs.store import RunStore, RunSummary
 from core.training.config import TrainConfig
@@ -103,10 +104,19 @@ def ensemble_problem(runs: Sequence[RunSummary]) -> str | None:
     unfinished = [run.run_id for run in runs if not run.complete]
     if unfinished:
         return f"Run {unfinished[0]} is not complete, so it cannot join an ensemble; deselect it."
-    datasets = sorted({str(run.dataset) for run in runs})
+    datasets = {run.dataset for run in runs}
     if len(datasets) > 1:
-        return f"The runs were trained on different datasets ({', '.join(datasets)}); select runs of one dataset."
+        names = ", ".join(sorted(display_name(name) for name in datasets))
+        return f"The runs were trained on different datasets ({names}); select runs of one dataset."
     return None
+
+
+def display_name(dataset_name: str | None) -> str:
+    """A dataset as users know it ("Fashion-MNIST"), or its bare name if it is no longer known."""
+    try:
+        return dataset_info(str(dataset_name)).display_name
+    except ValueError:
+        return str(dataset_name)
 
 
 def save_ensemble_run(
@@ -131,8 +141,9 @@ def save_ensemble_run(
     if problem:
         raise ValueError(problem)
     if runs[0].dataset != dataset.name:
-        raise ValueError(f"The runs were trained on {runs[0].dataset} but the test set given is {dataset.name}; "
-                         f"pick {runs[0].dataset} to evaluate their ensemble.")  # fmt: skip
+        trained_on = display_name(runs[0].dataset)
+        raise ValueError(f"The runs were trained on {trained_on}, not {display_name(dataset.name)}; score "
+                         f"their ensemble on {trained_on}'s test set.")  # fmt: skip
     models = []
     for number, run in enumerate(runs, start=1):
         report(0.05 + 0.25 * number / len(runs), f"Loading member {number} of {len(runs)}…")

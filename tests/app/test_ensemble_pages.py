@@ -101,7 +101,7 @@ def test_a_selection_of_one_run_or_of_two_datasets_says_why_it_cannot_be_ensembl
     select_rows(app, [0])
     assert any("Select 2 to 5 runs to build an ensemble (1 selected)" in info.value for info in app.info)
     select_rows(app, [0, 1])
-    assert any("different datasets (fashion_mnist, mnist); select runs of one dataset" in i.value for i in app.info)
+    assert any("different datasets (Fashion-MNIST, MNIST); select runs of one dataset" in i.value for i in app.info)
     assert not [button for button in app.button if button.key == "build_ensemble"]
 
 

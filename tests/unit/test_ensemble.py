@@ -129,14 +129,14 @@ def test_the_default_name_says_how_many_members(tmp_path):
 def test_runs_of_different_datasets_are_refused_and_nothing_is_saved(tmp_path):
     store = RunStore(tmp_path)
     ids = saved_members(store, 1, "mnist") + saved_members(store, 1, "fashion_mnist")
-    with pytest.raises(ValueError, match=r"different datasets \(fashion_mnist, mnist\); select runs of one dataset"):
+    with pytest.raises(ValueError, match=r"different datasets \(Fashion-MNIST, MNIST\); select runs of one dataset"):
         save_ensemble_run(store, ids, name=None, by=LOCAL, dataset=tiny_mnist(20, 50))
     assert len(store.list_runs()) == 2
 
 
 def test_a_test_set_of_another_dataset_is_refused(tmp_path):
     store = RunStore(tmp_path)
-    with pytest.raises(ValueError, match="trained on fashion_mnist but the test set given is mnist"):
+    with pytest.raises(ValueError, match="trained on Fashion-MNIST, not MNIST; score their ensemble on Fashion"):
         save_ensemble_run(store, saved_members(store, 2, "fashion_mnist"), name=None, by=LOCAL,
                           dataset=tiny_mnist(20, 50))  # fmt: skip
 
