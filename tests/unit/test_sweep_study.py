@@ -1,0 +1,191 @@
+"""A tiny study end to end in this process: trials trained as Train-page runs, tagged, pruned, stopped, requeued."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import optuna
+import pytest
+from factories import tiny_mnist
+from optuna.trial import TrialState
+
+from core.access import LOCAL, Caller, Role
+from core.runs.store import RunStore
+from core.sweep import (
+    Param,
+    StorageError,
+    SweepSpec,
+    SweepWorker,
+    add_trials,
+    connect,
+    create_sweep,
+    load_sweep,
+    trial_rows,
+)
+from core.sweep.study import INTERRUPTED, PID, claim_trial, fail_interrupted
+from core.training import TrainingJob, TrainingScheduler
+
+VIEWER = Caller(Role.VIEWER, "session-viewer")
+
+
+def tiny_spec(trials: int = 2, epochs: int = 2, pruner: str = "none", **changes) -> SweepSpec:
+    """Softmax regression on a few hundred digits: a trial trains in seconds."""
+    return SweepSpec(
+        "mnist",
+        params=(Param("dropout", 0.0, 0.5), Param("learning_rate", 1e-3, 1e-1, log=True)),
+        base=(("preset", "quick"), ("architecture", "softmax"), ("train_size", 0), ("epochs", epochs),
+              ("batch_size", 64)),
+        trials=trials, sampler="random", pruner=pruner, **changes,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def place(tmp_path):
+    runs = tmp_path / "runs"
+    return runs, connect(None, runs), RunStore(runs)
+
+
+def worker_for(sweep, storage, store, **options) -> SweepWorker:
+    return SweepWorker(
+        sweep, storage, tiny_mnist(300, 100), scheduler=TrainingScheduler(1), store=store, by=LOCAL, **options
+    )
+
+
+def test_every_trial_is_trained_and_saved_as_a_tagged_run_the_study_points_to(place):
+    runs, storage, store = place
+    sweep = create_sweep(tiny_spec(trials=2), "tiny", storage, by=LOCAL)
+    outcomes = worker_for(sweep, storage, store).run()
+    assert [outcome.state for outcome in outcomes] == [TrialState.COMPLETE, TrialState.COMPLETE]
+    trials = load_sweep("tiny", connect(None, runs)).study.get_trials()
+    assert sorted(trial.number for trial in trials) == [0, 1]
+    for trial in trials:
+        attrs = trial.user_attrs
+        run = store.get(attrs["run_id"])
+        assert run.complete and {"study:tiny", f"trial:{trial.number}"} <= set(run.tags)
+        assert attrs["host"] == socket.gethostname() and attrs["device"] and attrs["runs_dir"] == str(store.root)
+        history = store.history(run.run_id)["epochs"]
+        # Optuna got the validation accuracy of every epoch, and the last one as the trial's value.
+        assert [trial.intermediate_values[e["epoch"]] for e in history] == [e["val_accuracy"] for e in history]
+        assert trial.value == history[-1]["val_accuracy"] and len(history) == 2
+        # The run was trained with the settings Optuna chose.
+        assert run.config["model"]["dropout"] == pytest.approx(trial.params["dropout"])
+        assert run.config["training"]["learning_rate"] == pytest.approx(trial.params["learning_rate"])
+    rows = trial_rows(sweep.study)
+    assert {row.state for row in rows} == {"complete"} and all(row.where.endswith(row.run_id) for row in rows)
+
+
+def test_a_pruner_that_always_prunes_stops_each_trial_after_its_first_epoch_and_keeps_the_run(place):
+    _runs, storage, store = place
+    sweep = create_sweep(tiny_spec(trials=1, epochs=4), "pruned", storage, by=LOCAL)
+    always = optuna.pruners.ThresholdPruner(lower=2.0)  # no accuracy reaches 2: prune at the first report
+    (outcome,) = worker_for(sweep, storage, store, pruner=always).run()
+    assert outcome.state is TrialState.PRUNED and outcome.pruned_at_epoch == 1
+    (trial,) = sweep.study.get_trials()
+    assert trial.state is TrialState.PRUNED and trial.user_attrs["pruned_at_epoch"] == 1
+    assert trial.value == trial.intermediate_values[0]
+    run = store.get(trial.user_attrs["run_id"])
+    assert "pruned" in run.tags and run.state == "stopped" and run.epochs_completed < 4
+
+
+def test_stopping_fails_the_running_trial_and_queues_a_fresh_one(place):
+    _runs, storage, store = place
+    sweep = create_sweep(tiny_spec(trials=2, epochs=150), "stopped", storage, by=LOCAL)
+    worker = worker_for(sweep, storage, store)
+    first_epoch = threading.Event()
+    worker.start()
+    deadline = time.monotonic() + 180
+    while not first_epoch.is_set():
+        job = worker.job
+        if job is not None and job.snapshot().epochs:
+            first_epoch.set()
+        assert time.monotonic() < deadline, "the first trial never finished an epoch"
+        assert worker.running, f"the worker ended early: {worker.error}"
+        first_epoch.wait(0.2)
+    worker.stop()
+    assert worker.wait(120), "the worker did not stop"
+    states = [trial.state for trial in sweep.study.get_trials()]
+    # The stopped trial failed (saying why), and the study still has two trials to run.
+    assert states.count(TrialState.FAIL) == 1 and states.count(TrialState.WAITING) == 2
+    assert TrialState.RUNNING not in states
+    failed = next(t for t in sweep.study.get_trials() if t.state is TrialState.FAIL)
+    assert failed.user_attrs[INTERRUPTED] == "stopped by the user"
+
+
+def test_a_dead_workers_running_trial_is_failed_and_queued_again(place):
+    _runs, storage, _store = place
+    sweep = create_sweep(tiny_spec(trials=2), "stale", storage, by=LOCAL)
+    trial = claim_trial(sweep, storage)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    storage.set_trial_user_attr(trial._trial_id, PID, int(gone.stdout))
+    assert fail_interrupted(sweep.study, storage) == [trial.number]
+    states = [t.state for t in sweep.study.get_trials()]
+    assert states.count(TrialState.FAIL) == 1 and states.count(TrialState.WAITING) == 2
+
+
+def test_a_live_workers_trial_is_left_alone(place):
+    _runs, storage, _store = place
+    sweep = create_sweep(tiny_spec(trials=1), "alive", storage, by=LOCAL)
+    claim_trial(sweep, storage)  # claimed by this process, which is alive
+    assert fail_interrupted(sweep.study, storage) == []
+    assert [t.state for t in sweep.study.get_trials()] == [TrialState.RUNNING]
+
+
+def test_each_waiting_trial_is_claimed_once(place):
+    runs, storage, _store = place
+    sweep = create_sweep(tiny_spec(trials=3), "claims", storage, by=LOCAL)
+    other = load_sweep("claims", connect(None, runs))  # another connection, as a second worker has
+    claimed = [claim_trial(sweep, storage), claim_trial(other, other.study._storage), claim_trial(sweep, storage)]
+    assert sorted(trial.number for trial in claimed) == [0, 1, 2]
+    assert claim_trial(other, other.study._storage) is None
+
+
+def test_a_grid_queues_each_point_once_and_adding_trials_adds_only_new_points(place):
+    _runs, storage, _store = place
+    spec = SweepSpec("mnist", params=(Param("dropout", choices=(0.0, 0.2, 0.4)),), trials=2, sampler="grid")
+    sweep = create_sweep(spec, "grid", storage, by=LOCAL)
+    assert add_trials(sweep, 5, by=LOCAL) == 1  # only one point was left
+    points = sorted(t.system_attrs["fixed_params"]["dropout"] for t in sweep.study.get_trials())
+    assert points == [0.0, 0.2, 0.4]
+
+
+def test_study_names_are_unique_and_a_missing_study_lists_the_others(place):
+    _runs, storage, _store = place
+    create_sweep(tiny_spec(), "first", storage, by=LOCAL)
+    with pytest.raises(StorageError, match="A study named 'first' already exists"):
+        create_sweep(tiny_spec(), "first", storage, by=LOCAL)
+    with pytest.raises(StorageError, match=r"No study named 'frist' in this storage\. Studies there: first\."):
+        load_sweep("frist", storage)
+
+
+def test_a_viewers_sweep_waits_behind_their_own_queued_run_and_can_be_stopped_there(place):
+    _runs, storage, store = place
+    data = tiny_mnist(300, 100)
+    scheduler = TrainingScheduler(1)
+    spec, config = tiny_spec(epochs=150).settings({})
+    busy = TrainingJob(data, spec, config)  # someone else's long run holds the only slot
+    mine = TrainingJob(data, spec, config)  # and the viewer already has a run waiting
+    scheduler.submit(busy, by=LOCAL)
+    scheduler.submit(mine, by=VIEWER)
+    try:
+        sweep = create_sweep(tiny_spec(trials=1), "viewer", storage, by=VIEWER)
+        worker = SweepWorker(sweep, storage, data, scheduler=scheduler, store=store, by=VIEWER)
+        worker.start()
+        deadline = time.monotonic() + 60
+        while not sweep.study.get_trials(states=(TrialState.RUNNING,)):
+            assert time.monotonic() < deadline and worker.running, f"no trial was claimed: {worker.error}"
+            worker.wait(0.1)
+        # One waiting run per viewer: the trial is not queued beside the viewer's own run.
+        assert scheduler.queued() == [mine]
+        worker.stop()
+        assert worker.wait(30), "the worker did not stop while waiting for the queue"
+        (trial, again) = sweep.study.get_trials()
+        assert trial.state is TrialState.FAIL and trial.user_attrs[INTERRUPTED] == "stopped before it started"
+        assert again.state is TrialState.WAITING
+    finally:
+        for job in (mine, busy):
+            job.stop(by=LOCAL)
+            assert job.wait(60)
