@@ -105,8 +105,9 @@ def render_draw() -> None:
     own = [name for name in saved if caller.is_admin or existing_owner(name) == caller.owner]
     if own:
         left, right = st.columns([3, 1], vertical_alignment="bottom")
-        chosen = left.selectbox("Add to a dataset you made", own, index=None, key="add_to_dataset",
-                                placeholder="Start a new one")  # fmt: skip
+        chosen = left.selectbox(
+            "Add to a dataset you made", own, index=None, key="add_to_dataset", placeholder="Start a new one"
+        )
         if right.button("Load its images", key="load_dataset", disabled=chosen is None):
             load_into_draft(chosen)
             st.rerun()
@@ -136,11 +137,15 @@ def _report(report: ImportReport) -> None:
             manifest.info.class_names, manifest.train_counts, manifest.test_counts, strict=True
         )
     )
-    st.success(f"Made **{manifest.info.display_name}**: {counts} images ({sum(manifest.train_counts):,} to train on, "
-               f"{sum(manifest.test_counts):,} to test).")  # fmt: skip
+    st.success(
+        f"Made **{manifest.info.display_name}**: {counts} images ({sum(manifest.train_counts):,} to train on, "
+        f"{sum(manifest.test_counts):,} to test)."
+    )
     if report.build.duplicates_dropped:
-        st.info(f"{counted(report.build.duplicates_dropped, 'duplicate image')} kept only once, so no image is "
-                "both trained on and tested on.")  # fmt: skip
+        st.info(
+            f"{counted(report.build.duplicates_dropped, 'duplicate image')} kept only once, so no image is "
+            "both trained on and tested on."
+        )
     if report.problems:
         with st.expander(f"Skipped {counted(len(report.problems), 'file')}", expanded=True):
             st.markdown(
@@ -170,8 +175,10 @@ def _import(display_name: str, source, recipe: DrawingRecipe) -> ImportReport | 
 
 
 def render_upload() -> None:
-    st.markdown(f"A `.zip` of class folders, up to {MAX_FILES:,} images and {MAX_CLASSES} classes, at least "
-                f"{MIN_PER_CLASS} images per class.")  # fmt: skip
+    st.markdown(
+        f"A `.zip` of class folders, up to {MAX_FILES:,} images and {MAX_CLASSES} classes, at least "
+        f"{MIN_PER_CLASS} images per class."
+    )
     with st.expander("How to lay out the zip"):
         st.markdown(LAYOUT_HELP)
     display_name, name, recipe = _name_and_recipe("upload")

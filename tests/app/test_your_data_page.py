@@ -129,7 +129,7 @@ def test_drawings_are_counted_deleted_saved_and_trained_on(runs_folder):
     app.button(key="train_on_drawn").click().run()
     assert not app.exception
     assert app.session_state["dataset_name"] == "drawn-shapes"
-    assert app.session_state["preset"] == "small_data" and app.session_state["epochs"] == 40
+    assert app.session_state["preset"] == "small_data" and app.session_state["epochs"] == 15
     assert app.title[0].value.startswith("Train")
 
 

@@ -116,10 +116,16 @@ def test_hostile_images_are_reported_one_by_one_and_the_good_ones_kept():
     bad = {
         f"circle/{i:02d}.png": hostile[kind]
         for i, kind in enumerate(
-            ["empty file", "PNG declaring 30000x30000", "PNG cut in half", "random bytes", "PDF renamed .png",
-             "HEIC renamed .jpg"]
+            [
+                "empty file",
+                "PNG declaring 30000x30000",
+                "PNG cut in half",
+                "random bytes",
+                "PDF renamed .png",
+                "HEIC renamed .jpg",
+            ]
         )
-    }  # fmt: skip
+    }
     report = import_custom_dataset("shapes", zip_of({**good_files(), **bad}), DrawingRecipe.DIGIT_BOX, by=LOCAL)
     reasons = {problem.path: problem.reason for problem in report.problems}
     assert set(reasons) == set(bad)
