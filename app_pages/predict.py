@@ -7,11 +7,14 @@ import streamlit as st
 
 from app_pages.canvas import drawing_canvas
 from app_pages.insight_cache import class_heatmap, enlarge, heatmap_methods
-from app_pages.resources import LAST_INPUT_KEY, ChosenModel, LastInput, choose_model
+from app_pages.resources import ACTIVE_RUN_KEY, LAST_INPUT_KEY, ChosenModel, LastInput, choose_model
+from app_pages.runs_export import choose_answer_format, render_exported_answer
 from app_pages.sidebar import require_dataset
 from core.datasets import Dataset
+from core.export import FormatResult
 from core.figures.prediction import probability_figure
 from core.inference import UNSURE_BELOW, top_classes
+from core.insight.probes import ensemble_members
 from core.insight.saliency import overlay
 from core.preprocessing import (
     ImageInputError,
@@ -87,7 +90,9 @@ def render_why(dataset: Dataset, chosen: ChosenModel, model_input: np.ndarray, p
     )
     method = heatmap_methods(chosen.model)[0]
     heatmap = class_heatmap(chosen.key, chosen.model, model_input, target, method)
-    left.image(enlarge(overlay(model_input, heatmap)), caption=f"Where it looked ({method})", width=150)
+    # An ensemble's heatmap comes from its first member (core.insight.probes.inspected_model): say so.
+    looked = "Where its first member looked" if ensemble_members(chosen.model) else "Where it looked"
+    left.image(enlarge(overlay(model_input, heatmap)), caption=f"{looked} ({method})", width=150)
     right.caption(
         "Bright areas raised that class's score most. Other methods, feature maps, uncertainty and "
         "robustness are on the Inside page, for this same input."
@@ -96,7 +101,7 @@ def render_why(dataset: Dataset, chosen: ChosenModel, model_input: np.ndarray, p
 
 
 @st.fragment
-def input_and_answer(dataset: Dataset, chosen: ChosenModel) -> None:
+def input_and_answer(dataset: Dataset, chosen: ChosenModel, exported: FormatResult | None = None) -> None:
     """The canvas or upload and the answer: a fragment, so a stroke reruns only this, not the whole app."""
     left, right = st.columns([1, 1], gap="large")
     with left:
@@ -124,6 +129,10 @@ def input_and_answer(dataset: Dataset, chosen: ChosenModel) -> None:
         st.caption(f"Prediction for {origin}:")
         probabilities = chosen.predictor.probabilities(result.model_input)
         render_prediction(dataset, probabilities)
+        if exported is not None:  # an exported format of the active run answers beside the Keras model
+            render_exported_answer(
+                st.session_state[ACTIVE_RUN_KEY], exported, dataset.class_names, result.model_input, probabilities
+            )
         render_why(dataset, chosen, result.model_input, probabilities)
     # The Inside page looks at the same input.
     st.session_state[LAST_INPUT_KEY] = LastInput(dataset.name, result.model_input, origin)
@@ -137,7 +146,8 @@ def render() -> None:
     if chosen is None:
         return
     st.caption(f"Predicting with {chosen.label}.")
-    input_and_answer(dataset, chosen)
+    exported = choose_answer_format(st.session_state.get(ACTIVE_RUN_KEY))
+    input_and_answer(dataset, chosen, exported)
 
 
 render()

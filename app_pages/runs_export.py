@@ -1,9 +1,11 @@
-"""The Runs page's "Ship this model" panel: export to TFLite formats, compare them, download them."""
+"""Shipping a model in the app: the Runs page's export panel (formats, comparison, downloads) and the
+Predict page's "Answer with" choice, which puts an exported format's answer beside the Keras model's."""
 
 from __future__ import annotations
 
 import functools
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -14,20 +16,25 @@ from core.access import AccessDenied
 from core.datasets import Dataset, DatasetError, load_dataset
 from core.export import (
     FORMATS,
+    KERAS_KEY,
     Comparison,
     ExportError,
     FormatResult,
+    TfliteModel,
     export_run,
+    load_exported,
     read_exported_bytes,
     saved_comparison,
     shipping_sentence,
     verified_exports,
 )
-from core.export.figure import size_accuracy_figure
+from core.export.figure import answers_figure, size_accuracy_figure
+from core.inference import UNSURE_BELOW
 from core.runs.store import RunStoreError, RunSummary
 
 FORMATS_KEY = "export_formats"
 TABLE_KEY = "export_table"
+ANSWER_WITH_KEY = "answer_with"
 
 COLUMNS = {
     "size (MB)": st.column_config.NumberColumn(format="%.3f"),
@@ -142,3 +149,53 @@ def render_export(run: RunSummary) -> None:
             st.caption("Nothing exported yet. Exporting takes about a minute for a full test set.")
             return
         render_comparison(run, comparison)
+
+
+# --- Predict: answer with an exported format ------------------------------------------------------
+
+
+@st.cache_resource(show_spinner="Loading the exported model…", max_entries=4)
+def exported_model(run_id: str, key: str, file_sha256: str) -> TfliteModel:
+    """An exported .tflite loaded with LiteRT once per process; the file's hash in the key means never stale."""
+    return load_exported(run_store(), run_id, key)
+
+
+def choose_answer_format(run_id: str | None) -> FormatResult | None:
+    """The Predict page's "Answer with" choice: None for the Keras model, else a verified export of the run."""
+    rows = verified_exports(run_store(), run_id) if run_id else ()
+    if not rows:
+        if run_id:
+            st.caption("Export this run on the Runs page to see a TensorFlow Lite model's answer beside Keras'.")
+        return None
+    by_key = {row.key: row for row in rows}
+    choice = st.selectbox(
+        "Answer with", [KERAS_KEY, *by_key], key=ANSWER_WITH_KEY,
+        format_func=lambda key: "Keras model only" if key == KERAS_KEY else f"{by_key[key].label}, beside Keras",
+        help="An exported file of this run, run with LiteRT as a phone would: its answer and probabilities "
+        "are shown next to the Keras model's, so you see what quantisation changes on your own drawing.",
+    )  # fmt: skip
+    return by_key.get(choice)
+
+
+def render_exported_answer(
+    run_id: str, row: FormatResult, class_names: tuple[str, ...], image: np.ndarray, keras: np.ndarray
+) -> None:
+    """The exported format's answer for this image beside the Keras model's, and both sets of probabilities."""
+    try:
+        probabilities = exported_model(run_id, row.key, row.sha256).probabilities(image)
+    except (ExportError, ValueError, OSError) as error:
+        st.error(f"{row.label} cannot answer: {error}", icon=":material/error:")
+        return
+    best, keras_best = int(probabilities.argmax()), int(keras.argmax())
+    answer = f"{row.label} says **{class_names[best]}** ({100 * probabilities[best]:.1f} %)"
+    if best == keras_best:
+        gap = 100 * (probabilities[best] - keras[best])
+        st.info(f"{answer}, like the Keras model ({gap:+.1f} points of confidence).", icon=":material/memory:")
+    else:
+        st.warning(
+            f"{answer}, but the Keras model says **{class_names[keras_best]}** ({100 * keras[keras_best]:.1f} %).",
+            icon=":material/compare_arrows:",
+        )
+    if probabilities[best] < UNSURE_BELOW:
+        st.caption(f"Below {100 * UNSURE_BELOW:.0f} % confidence this answer is a guess, not a prediction.")
+    st.plotly_chart(answers_figure(class_names, keras, probabilities, row.label), key="exported_probabilities")

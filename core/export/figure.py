@@ -1,7 +1,10 @@
-"""The export comparison as a figure: file size beside test accuracy, one bar per format."""
+"""Figures for shipping a model: size beside accuracy per format, and two formats' answers for one image."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -32,4 +35,23 @@ def size_accuracy_figure(comparison: Comparison) -> go.Figure:
     high = min(100.0, max(accuracies) + 0.5 * ACCURACY_FLOOR_POINTS)
     figure.update_yaxes(title_text="%", range=[low, high], row=1, col=2)
     figure.update_layout(showlegend=False, height=380, margin=dict(l=0, r=0, t=40, b=0))
+    return figure
+
+
+def answers_figure(class_names: Sequence[str], keras: np.ndarray, exported: np.ndarray, label: str) -> go.Figure:
+    """Keras' and an exported format's probabilities for one image, bar beside bar for every class."""
+    names = list(class_names)
+    figure = go.Figure()
+    for name, probabilities, colour in (("Keras model", keras, "#4c78a8"), (label, exported, "#f58518")):
+        figure.add_bar(
+            x=probabilities, y=names, orientation="h", name=name, marker_color=colour,
+            text=[f"{100 * p:.1f} %" for p in probabilities], textposition="outside",
+            hovertemplate=f"{name}: " + "%{y} %{x:.2%}<extra></extra>",
+        )  # fmt: skip
+    figure.update_xaxes(range=[0, 1.2], tickformat=".0%", title_text="probability")
+    figure.update_yaxes(autorange="reversed", type="category")
+    figure.update_layout(
+        barmode="group", height=max(340, 34 * len(names)), margin=dict(l=0, r=0, t=10, b=0),
+        legend=dict(orientation="h", y=1.08),
+    )  # fmt: skip
     return figure

@@ -63,6 +63,14 @@ def single_image_latency_ms(
     models: dict[str, Probabilities], images: np.ndarray, repeats: int = LATENCY_REPEATS
 ) -> dict[str, float]:
     """Median milliseconds per single-image call for each model, measured interleaved."""
+    timings = single_image_timings_ms(models, images, repeats)
+    return {name: float(np.median(values)) for name, values in timings.items()}
+
+
+def single_image_timings_ms(
+    models: dict[str, Probabilities], images: np.ndarray, repeats: int = LATENCY_REPEATS
+) -> dict[str, list[float]]:
+    """Milliseconds of every timed single-image call for each model, the models taking turns in rotating order."""
     names = list(models)
     for name in names:
         for index in range(WARMUP_CALLS):
@@ -74,4 +82,4 @@ def single_image_latency_ms(
             started = time.perf_counter()
             models[name](image)
             timings[name].append(1000 * (time.perf_counter() - started))
-    return {name: float(np.median(values)) for name, values in timings.items()}
+    return timings

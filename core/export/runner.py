@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from ai_edge_litert.interpreter import Interpreter
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 # One thread for every format, so their latencies compare: one 28x28 image is too small a job to
 # split, and on 2 cores a second thread made every format slower (float32 0.17 -> 0.22 ms, full INT8
@@ -24,10 +24,14 @@ BATCH = 256
 class TfliteModel:
     """One .tflite model, loaded once: probabilities for one image or many, in any input dtype."""
 
-    def __init__(self, model: bytes | Path, num_threads: int = DEFAULT_THREADS):
+    def __init__(self, model: bytes | Path, num_threads: int = DEFAULT_THREADS, *, xnnpack: bool = True):
+        """Load a model; `xnnpack=False` runs LiteRT's own kernels, without its default XNNPACK delegate."""
         content = model.read_bytes() if isinstance(model, Path) else model
+        resolver = OpResolverType.AUTO if xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
         try:
-            self._interpreter = Interpreter(model_content=content, num_threads=num_threads)
+            self._interpreter = Interpreter(
+                model_content=content, num_threads=num_threads, experimental_op_resolver_type=resolver
+            )
         except (ValueError, RuntimeError) as error:
             raise ValueError(f"This is not a TensorFlow Lite model LiteRT can run ({error}).") from None
         (self._input,) = self._interpreter.get_input_details()

@@ -1,0 +1,137 @@
+"""Shipping a model through AppTest: the Runs page exports and shows the comparison table, the chart, the
+sentence and the downloads; Predict answers with an exported format beside the Keras model."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+
+import numpy as np
+import pytest
+import streamlit as st
+from app_driver import figure_of, open_app, plotly_array, switch_to
+from factories import make_training_result, tiny_mnist
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from core import pretrained
+from core.access import LOCAL
+from core.architectures import ModelSpec
+from core.datasets import forget_loaded_datasets, load_dataset
+from core.export import FORMATS, export_run, load_exported, saved_comparison
+from core.preprocessing import preprocess_image
+from core.runs.store import RunStore
+
+
+def save_starter_run(store: RunStore) -> str:
+    """A finished MNIST run holding the starter's weights: a model that reads digits."""
+    manifest = json.loads((pretrained.PRETRAINED_DIR / pretrained.MANIFEST).read_text())
+    spec = ModelSpec.from_dict(manifest["mnist"]["model"])
+    result = dataclasses.replace(make_training_result(0), spec=spec, model=pretrained.load_pretrained("mnist"))
+    return store.save(result, load_dataset("mnist").source)
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch) -> RunStore:
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
+    st.cache_resource.clear()
+    forget_loaded_datasets()
+    yield RunStore(tmp_path / "runs")
+    st.cache_resource.clear()
+
+
+def open_run(run_index: int = 0) -> AppTest:
+    app = open_app("runs")
+    app.session_state["runs_table"] = {"selection": {"rows": [run_index], "columns": [], "cells": []}}
+    app.run()
+    assert not app.exception
+    return app
+
+
+def export_table(app: AppTest):
+    """The comparison table (the runs table is the page's other dataframe)."""
+    return next(frame.value for frame in app.dataframe if "format" in frame.value.columns)
+
+
+def test_exporting_from_the_runs_page_shows_the_table_chart_sentence_and_downloads(store):
+    run_id = store.save(make_training_result(5), "embedded sample of MNIST")
+    app = open_run()
+    assert any("Nothing exported yet" in caption.value for caption in app.caption)
+    app.multiselect(key="export_formats").set_value(["float32", "int8"]).run()
+    app.button(key="export_run").click().run()
+    assert not app.exception and not app.error
+
+    saved = saved_comparison(store, run_id)
+    assert [row.key for row in saved.rows] == ["keras", "float32", "int8"]
+    table = export_table(app)
+    assert list(table["format"]) == ["Keras model", "TFLite float32", "TFLite full INT8"]
+    assert list(table.columns) == [
+        "format", "size (MB)", "test accuracy", "drawn accuracy", "agreement", "p50 latency (ms)", "input", "download",
+    ]  # fmt: skip
+    np.testing.assert_allclose(table["size (MB)"], [row.size_bytes / 1e6 for row in saved.rows])
+    np.testing.assert_allclose(table["agreement"], [row.agreement for row in saved.rows])
+    assert list(table["input"]) == ["float32", "float32", "uint8"]
+    # The test set is the embedded sample's 1,000 images, and the drawn column is filled for MNIST.
+    assert saved.test_images == 1000 and table["drawn accuracy"].notna().all()
+
+    chart = figure_of(app.get("plotly_chart")[-1])
+    sizes = plotly_array(chart.data[0].y)
+    np.testing.assert_allclose(sizes, [row.size_bytes / 1e6 for row in saved.rows])
+    assert list(chart.data[1].x) == list(table["format"])
+    assert any(
+        "TFLite full INT8 is" in markdown.value and "smaller than TFLite float32" in markdown.value
+        for markdown in app.markdown
+    )
+    downloads = {button.proto.label for button in app.get("download_button")}
+    assert {"TFLite float32", "TFLite full INT8"} <= downloads
+
+
+def test_a_saved_comparison_is_shown_again_without_exporting(store):
+    run_id = store.save(make_training_result(6), "embedded sample of MNIST")
+    comparison = export_run(store, run_id, tiny_mnist(60, 80), [FORMATS["float16"]], by=LOCAL, latency_repeats=3)
+    app = open_run()
+    table = export_table(app)
+    assert list(table["format"]) == ["Keras model", "TFLite float16"]
+    np.testing.assert_allclose(table["p50 latency (ms)"], [row.latency_p50_ms for row in comparison.rows])
+    assert app.button(key="export_run").label == "Export again"
+    assert any("Measured on 80 test images" in caption.value for caption in app.caption)
+
+
+def test_an_export_of_a_damaged_model_is_refused_on_the_page(store):
+    run_id = store.save(make_training_result(7), "embedded sample of MNIST")
+    model_file = store.root / run_id / "model.keras"
+    model_file.write_bytes(model_file.read_bytes() + b"\0")
+    app = open_run()
+    app.button(key="export_run").click().run()
+    assert not app.exception
+    assert any("Export failed" in error.value and "SHA-256" in error.value for error in app.error)
+    assert not (store.root / run_id / "exports").exists()
+
+
+def digit_upload(digit: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(digit).resize((112, 112)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_predict_answers_with_an_exported_format_beside_the_keras_model(store):
+    run_id = save_starter_run(store)
+    export_run(store, run_id, tiny_mnist(300, 60), [FORMATS["int8"]], by=LOCAL, latency_repeats=3)
+    app = open_app()
+    app.session_state["active_run_id"] = run_id
+    switch_to(app, "predict")
+    assert app.selectbox(key="answer_with").options == ["Keras model only", "TFLite full INT8, beside Keras"]
+    app.selectbox(key="answer_with").set_value("int8").run()
+    data = digit_upload(load_dataset("mnist").x_test[3])
+    app.file_uploader(key="upload").upload("digit.png", data, "image/png").run()
+    assert not app.exception
+
+    image = preprocess_image(data, "mnist").model_input
+    expected = load_exported(store, run_id, "int8").probabilities(image)
+    label = load_dataset("mnist").class_names[int(expected.argmax())]
+    shown = " ".join(alert.value for alert in [*app.info, *app.warning])
+    assert f"TFLite full INT8 says **{label}** ({100 * expected.max():.1f} %)" in shown
+    figure = next(figure_of(chart) for chart in app.get("plotly_chart") if "Keras model" in figure_of(chart).to_json())
+    assert [trace.name for trace in figure.data] == ["Keras model", "TFLite full INT8"]
+    np.testing.assert_allclose(plotly_array(figure.data[1].x), expected, atol=1e-6)
