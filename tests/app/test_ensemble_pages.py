@@ -138,6 +138,8 @@ def test_predict_answers_with_the_ensemble(store, ensemble):
     np.testing.assert_allclose(plotly_array(bars.x), expected, atol=1e-5)
     answer = load_dataset("mnist").class_names[int(expected.argmax())]
     assert any(f"**{answer}**" in box.value for box in [*app.success, *app.warning])
+    captions = [image.caption for element in app.get("image") for image in element.proto.imgs]
+    assert any(caption.startswith("Where its first member looked") for caption in captions)
 
 
 @pytest.mark.parametrize("view", ["Feature maps", "Where it looks", "Uncertainty", "Robustness"])
