@@ -20,6 +20,7 @@ navigation = st.navigation(
         st.Page(PAGES_DIR / "evaluate.py", title="Evaluate", icon=":material/fact_check:"),
         st.Page(PAGES_DIR / "predict.py", title="Predict", icon=":material/draw:"),
         st.Page(PAGES_DIR / "inside.py", title="Inside the model", icon=":material/neurology:"),
+        st.Page(PAGES_DIR / "sweep.py", title="Sweeps", icon=":material/tune:"),
         st.Page(PAGES_DIR / "your_data.py", title="Your data", icon=":material/add_photo_alternate:"),
     ],
     # Named before signing in, so the page a visitor opened is the page they land on; hidden till then.

@@ -70,7 +70,7 @@ def open_storage(
     engine_kwargs = {"connect_args": {"connect_timeout": CONNECT_TIMEOUT_S}} if scheme != "sqlite" else {}
     try:
         return RDBStorage(
-            url,
+            _with_driver(url),
             engine_kwargs=engine_kwargs,
             heartbeat_interval=HEARTBEAT_S,
             grace_period=GRACE_S,
@@ -81,6 +81,13 @@ def open_storage(
         raise StorageError(missing) from None
     except Exception as error:  # SQLAlchemy's errors (bad URL, refused, bad password) all land here
         raise StorageError(f"Cannot open the study storage {redact(url)}: {_first_line(error)}.") from None
+
+
+def _with_driver(url: str) -> str:
+    """Plain postgresql:// through the psycopg2 driver we ship (SQLAlchemy 2.1 would look for psycopg 3)."""
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg2://" + url[len("postgresql://") :]
+    return url
 
 
 def _journal(path: Path) -> JournalStorage:

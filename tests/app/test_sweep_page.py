@@ -1,0 +1,105 @@
+"""The Sweep page through AppTest: define a sweep with widgets, refuse bad input plainly, run one, use its best."""
+
+from __future__ import annotations
+
+import pytest
+import streamlit as st
+from app_driver import figure_of, open_app
+
+from core.access import LOCAL
+from core.datasets import forget_loaded_datasets
+from core.sweep import Param, SweepSpec, connect, create_sweep, load_sweep
+from core.training import shared_scheduler
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch):
+    """A fresh runs folder (and so a fresh embedded study file) for the app."""
+    folder = tmp_path / "runs"
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(folder))
+    st.cache_resource.clear()  # the run store and storages are opened once per process: reopen them here
+    forget_loaded_datasets()
+    yield folder
+    for job in shared_scheduler().running() + shared_scheduler().queued():
+        job.stop(by=LOCAL)
+        job.wait(60)
+    st.cache_resource.clear()
+
+
+def trials_table(app):
+    """The trials table the page shows (the only table with a state column)."""
+    (table,) = [frame.value for frame in app.dataframe if "state" in frame.value.columns]
+    return table
+
+
+def errors(app) -> list[str]:
+    return [element.value for element in app.error]
+
+
+def test_a_sweep_defined_with_widgets_is_created_and_opened(runs):
+    app = open_app("sweep")
+    assert not app.exception
+    app.text_input(key="sweep_new_name").input("by-hand").run()
+    app.number_input(key="sweep_trials").set_value(3).run()
+    app.selectbox(key="sweep_pruner").select("hyperband").run()
+    app.button(key="sweep_create").click().run()
+    assert not app.exception and not errors(app)
+    sweep = load_sweep("by-hand", connect(None, runs))
+    assert sweep.spec.trials == 3 and sweep.spec.pruner == "hyperband"
+    assert [param.name for param in sweep.spec.params] == ["dropout", "learning_rate"]
+    # The page now shows the study and its three queued trials.
+    assert app.selectbox(key="sweep_study").value == "by-hand"
+    table = trials_table(app)
+    assert list(table["state"]) == ["waiting"] * 3
+    assert app.button(key="sweep_start").label == "Start"
+
+
+def test_a_range_the_wrong_way_round_is_refused_with_its_reason(runs):
+    app = open_app("sweep")
+    app.number_input(key="sweep_low_dropout").set_value(0.7).run()
+    assert not app.exception
+    assert any("params.dropout: low (0.7) must be below high (0.6)" in text for text in errors(app))
+    assert app.button(key="sweep_create").disabled
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql:/missing-slash", "is not a study storage URL: use postgresql://"),
+        ("postgresql://sweeper:hunter2@127.0.0.1:1/studies", "Cannot open the study storage postgresql://sweeper:***@"),
+    ],
+)
+def test_a_bad_storage_url_gives_one_clear_line_and_no_password(runs, url, message):
+    app = open_app("sweep")
+    app.text_input(key="sweep_storage").input(url).run()
+    assert not app.exception
+    (text,) = errors(app)
+    assert message in text and "hunter2" not in text and "\n" not in text
+
+
+def test_start_runs_the_sweep_here_and_the_best_trial_becomes_the_active_model(runs):
+    spec = SweepSpec(
+        "mnist",
+        params=(Param("dropout", 0.0, 0.5),),
+        base=(("preset", "quick"), ("architecture", "softmax"), ("train_size", 300), ("epochs", 1)),
+        trials=2, sampler="random", pruner="none",
+    )  # fmt: skip
+    create_sweep(spec, "tiny", connect(None, runs), by=LOCAL)
+    app = open_app("sweep")
+    assert app.selectbox(key="sweep_study").value == "tiny"
+    app.button(key="sweep_start").click().run()
+    assert not app.exception and not errors(app)
+    from app_pages.sweep_workers import running_sweeps
+
+    worker = running_sweeps().get("", "tiny")
+    assert worker is not None and worker.wait(300), "the sweep did not finish in 5 minutes"
+    assert worker.error is None and len(worker.outcomes) == 2
+    app.run()
+    table = trials_table(app)
+    assert list(table["state"]) == ["complete", "complete"] and all(table["run"])
+    history = figure_of(app.get("plotly_chart")[0])
+    assert len(history.data[0].y) == 2  # the optimisation history has both trials
+    best = load_sweep("tiny", connect(None, runs)).study.best_trial
+    app.button(key="sweep_activate_best").click().run()
+    assert app.session_state["active_run_id"] == best.user_attrs["run_id"]
+    assert app.button(key="sweep_start").label == "Resume" and app.button(key="sweep_start").disabled
