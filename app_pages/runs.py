@@ -123,6 +123,7 @@ def render_actions(run: RunSummary) -> None:
             download.error(str(error))
         if not caller.is_admin:
             st.caption("On a shared server only an admin can rename, tag, export or delete runs.")
+            render_export(run)  # what an admin shipped, to read and download
             return
         name_column, tags_column = st.columns(2)
         with name_column.form("rename_form", border=False):

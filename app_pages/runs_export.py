@@ -125,8 +125,13 @@ def render_downloads(run: RunSummary, rows: tuple[FormatResult, ...]) -> None:
 
 
 def render_export(run: RunSummary) -> None:
-    """The export panel of one run: choose formats, export, and see what each costs."""
+    """The export panel of one run: choose formats, export, and see what each costs (viewers: only see)."""
     comparison = saved_comparison(run_store(), run.run_id)
+    if not current_caller().is_admin:
+        if comparison is not None:
+            with st.expander("Shipped files: TensorFlow Lite formats compared", expanded=True):
+                render_comparison(run, comparison)
+        return
     with st.expander("Ship this model: export for deployment", expanded=comparison is not None):
         st.write(
             "A TensorFlow SavedModel and TensorFlow Lite files for phones, a Raspberry Pi or a microcontroller. "

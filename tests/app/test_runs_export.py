@@ -135,3 +135,21 @@ def test_predict_answers_with_an_exported_format_beside_the_keras_model(store):
     figure = next(figure_of(chart) for chart in app.get("plotly_chart") if "Keras model" in figure_of(chart).to_json())
     assert [trace.name for trace in figure.data] == ["Keras model", "TFLite full INT8"]
     np.testing.assert_allclose(plotly_array(figure.data[1].x), expected, atol=1e-6)
+
+
+def test_a_viewer_sees_what_an_admin_shipped_and_can_download_it_but_not_export(store, monkeypatch):
+    monkeypatch.setenv("EXPLORER_PASSWORD", "viewers-secret-1")
+    monkeypatch.setenv("EXPLORER_ADMIN_PASSWORD", "admins-secret-22")
+    run_id = store.save(make_training_result(8), "embedded sample of MNIST")
+    export_run(store, run_id, tiny_mnist(60, 60), [FORMATS["dynamic_int8"]], by=LOCAL, latency_repeats=3)
+    app = open_app()
+    app.text_input(key="sign_in_password").input("viewers-secret-1")
+    app.button[0].click().run()
+    switch_to(app, "runs")
+    app.session_state["runs_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    app.run()
+    assert not app.exception
+    assert list(export_table(app)["format"]) == ["Keras model", "TFLite dynamic-range INT8"]
+    assert {button.proto.label for button in app.get("download_button")} >= {"TFLite dynamic-range INT8"}
+    assert "export_run" not in {button.key for button in app.button}
+    assert not [box for box in app.multiselect if box.key == "export_formats"]
