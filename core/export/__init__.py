@@ -7,7 +7,6 @@ with the Keras model and single-image latency.
 from core.export.formats import EXPORTS_DIR, FORMATS, SAVED_MODEL_DIR, ExportError, ExportFormat, parse_formats
 from core.export.run_export import (
     export_run,
-    exports_folder,
     load_exported,
     read_exported_bytes,
     saved_comparison,
@@ -27,7 +26,6 @@ __all__ = [
     "FormatResult",
     "TfliteModel",
     "export_run",
-    "exports_folder",
     "load_exported",
     "parse_formats",
     "read_exported_bytes",

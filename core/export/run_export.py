@@ -39,12 +39,6 @@ def _silent(_fraction: float, _message: str) -> None:
     return None
 
 
-def exports_folder(store: RunStore, run_id: str) -> Path:
-    """Where a run's exported files live (inside its run folder, so deleting the run deletes them)."""
-    store.get(run_id)  # a real run id, never a path
-    return store.root / run_id / EXPORTS_DIR
-
-
 def export_run(
     store: RunStore,
     run_id: str,
@@ -69,10 +63,9 @@ def export_run(
     except RunStoreError as error:
         raise ExportError(f"Run {run_id} cannot be exported: {error}") from None
     exports = store.root / run_id / EXPORTS_DIR
-    exports.mkdir(exist_ok=True)
-
     progress(0.02, "Writing the SavedModel…")
     try:
+        exports.mkdir(exist_ok=True)
         write_saved_model(model, exports / SAVED_MODEL_DIR)
     except OSError as error:
         raise ExportError(
@@ -86,7 +79,7 @@ def export_run(
         except ExportError:
             raise
         except Exception as error:  # the converter raises many kinds; the user needs which format and why
-            raise ExportError(f"{fmt.label} could not be made from this model ({error}).") from None
+            raise ExportError(f"{fmt.label} could not be made from this model ({first_line(error)}).") from None
         _write_file(exports / fmt.file_name, content)
 
     comparison = compare(
@@ -153,6 +146,12 @@ def compare(
         run_id, model_sha256, dataset.name, dataset.source, len(dataset.x_test),
         sum(len(drawing.images) for drawing in drawn), num_threads, latency_repeats, tuple(rows),
     )  # fmt: skip
+
+
+def first_line(error: Exception, limit: int = 300) -> str:
+    """The first line of an error, shortened: the converter's messages run to pages of MLIR."""
+    lines = str(error).strip().splitlines() or [type(error).__name__]
+    return lines[0] if len(lines[0]) <= limit else lines[0][: limit - 1] + "…"
 
 
 def _write_file(path: Path, content: bytes) -> None:
