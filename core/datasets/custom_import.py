@@ -9,6 +9,7 @@ most MAX_FILES files and MAX_TOTAL_BYTES unpacked, counted again while reading.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import re
@@ -16,6 +17,7 @@ import stat
 import zipfile
 import zlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -35,6 +37,9 @@ MAX_TOTAL_BYTES = 1 << 30
 # Files every operating system adds to folders and zips: not images, and not worth a complaint.
 JUNK = re.compile(r"^(__MACOSX|\..*|Thumbs\.db|desktop\.ini)$", re.IGNORECASE)
 READ_CHUNK = 1 << 16
+# Images read, then preprocessed in parallel, at a time: bounds the memory held in undecoded files.
+CHUNK = 256
+WORKERS = min(4, os.cpu_count() or 1)
 
 Progress = Callable[[int, int], None]
 
@@ -106,6 +111,24 @@ def _group(
     return grouped
 
 
+def _model_input(data: bytes | ImageInputError, recipe: DrawingRecipe) -> np.ndarray | str:
+    """One file's 28x28 picture, or why it cannot be used."""
+    if isinstance(data, ImageInputError):
+        return str(data)
+    try:
+        result = preprocess_image(data, None, recipe=recipe, keep_steps=False)
+    except ImageInputError as error:
+        return str(error)
+    return "blank: no shape to read" if result.is_empty else result.model_input
+
+
+def _read_or_reason(read: Callable[[tuple[str, ...]], bytes], parts: tuple[str, ...]) -> bytes | ImageInputError:
+    try:
+        return read(parts)
+    except ImageInputError as error:
+        return error
+
+
 def _preprocess_all(
     grouped: dict[str, list[tuple[str, ...]]],
     read: Callable[[tuple[str, ...]], bytes],
@@ -116,26 +139,41 @@ def _preprocess_all(
     total = sum(len(files) for files in grouped.values())
     done = 0
     images_by_class = {}
-    for name, files in grouped.items():
-        images = np.empty((len(files), 28, 28), dtype=np.uint8)
-        kept = 0
-        for parts in files:
-            path = "/".join(parts)
-            try:
-                result = preprocess_image(read(parts), None, recipe=recipe)
-            except ImageInputError as error:
-                problems.append(FileProblem(path, str(error)))
-            else:
-                if result.is_empty:
-                    problems.append(FileProblem(path, "blank: no shape to read"))
-                else:
-                    images[kept] = result.model_input
-                    kept += 1
-            done += 1
-            if progress is not None and (done % 100 == 0 or done == total):
-                progress(done, total)
-        images_by_class[name] = images[:kept]
+    # Which file first gave each picture, so a picture in two classes can be named by its files.
+    first_seen: dict[bytes, tuple[str, str]] = {}
+    # Files are read in order here (one zip, one reader) and decoded on every core: Pillow and NumPy
+    # release the GIL for most of the work, so threads share it without copying anything.
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        for name, files in grouped.items():
+            images = np.empty((len(files), 28, 28), dtype=np.uint8)
+            kept = 0
+            for start in range(0, len(files), CHUNK):
+                chunk = files[start : start + CHUNK]
+                data = [_read_or_reason(read, parts) for parts in chunk]
+                for parts, outcome in zip(chunk, pool.map(_model_input, data, [recipe] * len(data)), strict=True):
+                    path = "/".join(parts)
+                    if isinstance(outcome, str):
+                        problems.append(FileProblem(path, outcome))
+                    else:
+                        _refuse_if_in_another_class(first_seen, outcome, name, path)
+                        images[kept] = outcome
+                        kept += 1
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, total)
+            images_by_class[name] = images[:kept]
     return images_by_class
+
+
+def _refuse_if_in_another_class(first_seen: dict[bytes, tuple[str, str]], image, name: str, path: str) -> None:
+    """The same 28x28 picture filed under two classes contradicts itself: refuse, naming both files."""
+    digest = hashlib.sha256(image.tobytes()).digest()
+    other_class, other_path = first_seen.setdefault(digest, (name, path))
+    if other_class != name:
+        raise DatasetError(
+            f"{other_path} and {path} are the same picture (after resizing to 28x28) in two classes, "
+            f"{other_class!r} and {name!r}: remove it from the class it does not belong to."
+        )
 
 
 def read_zip(
