@@ -23,6 +23,7 @@ from app_pages.sidebar import data_folder
 from core.access import AccessDenied
 from core.architectures import ModelSpec
 from core.datasets import DATASETS, Dataset, DatasetError, load_dataset
+from core.ensemble import is_ensemble
 from core.evaluation import Evaluation, most_confused_pairs
 from core.figures.evaluation import class_scores_figure
 from core.insight.comparison import twin_runs
@@ -138,6 +139,10 @@ def offer_twin_training(dataset: Dataset) -> None:
             run = run_store().get(run_id)
         except RunStoreError:
             run = None
+    if run is not None and is_ensemble(run):
+        st.caption("The active model is an ensemble: it has no recipe of its own to train on the other dataset. "
+                   "Make one of its members active to train that recipe there.")  # fmt: skip
+        return
     if run is not None:
         other = next(name for name in DATASETS if name != run.dataset)
         if st.button(f"Train this recipe on {DATASETS[other].display_name}", key="train_twin",

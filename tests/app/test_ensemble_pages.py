@@ -142,7 +142,7 @@ def test_predict_answers_with_the_ensemble(store, ensemble):
     assert any(caption.startswith("Where its first member looked") for caption in captions)
 
 
-@pytest.mark.parametrize("view", ["Feature maps", "Where it looks", "Uncertainty", "Robustness"])
+@pytest.mark.parametrize("view", ["Feature maps", "Where it looks", "Uncertainty", "Robustness", "MNIST vs Fashion"])
 def test_inside_looks_into_the_first_member_and_says_so(store, ensemble, view):
     run_id, _ = ensemble
     app = open_with_active(run_id, "inside")
@@ -152,3 +152,7 @@ def test_inside_looks_into_the_first_member_and_says_so(store, ensemble, view):
     if view == "Feature maps":
         titles = [figure_of(chart).layout.title.text or "" for chart in app.get("plotly_chart")]
         assert titles[0].startswith("First layer's") and any(title.startswith("conv_1:") for title in titles)
+    if view == "MNIST vs Fashion":
+        # An ensemble has no recipe of its own to train on the other dataset.
+        assert not [button for button in app.button if button.key == "train_twin"]
+        assert any("The active model is an ensemble" in caption.value for caption in app.caption)
