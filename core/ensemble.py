@@ -22,7 +22,7 @@ from core.architectures import ModelSpec
 from core.datasets import Dataset
 from core.datasets.registry import dataset_info
 from core.drawn_test_set import drawn_styles, drawn_test_set
-from core.runs.store import RunStore, RunSummary
+from core.runs.store import RunStore, RunStoreError, RunSummary
 from core.training.config import TrainConfig
 from core.training.engine import TrainingResult, score
 from core.training.progress import JobState
@@ -134,6 +134,10 @@ def save_ensemble_run(
     RunStoreError (a member that cannot be loaded, or a disk that refuses the save), each in one line.
     """
     require(by, Action.TRAIN)
+    # A disk that cannot take the run is known now, before a minute of loading and scoring.
+    unwritable = store.write_problem()
+    if unwritable:
+        raise RunStoreError(unwritable)
     report = progress or (lambda fraction, message: None)
     started = time.monotonic()
     runs = [store.get(run_id) for run_id in run_ids]

@@ -24,6 +24,7 @@ from core.evaluation import evaluate_model
 from core.inference import Predictor
 from core.insight import embeddings, feature_maps, saliency, uncertainty
 from core.insight.probes import as_batch, inspected_model
+from core.runs import folder as run_folder
 from core.runs.store import RunStore, RunStoreError
 
 PIXELS = np.random.default_rng(0).integers(0, 256, (6, 28, 28)).astype(np.uint8)
@@ -173,6 +174,31 @@ def test_a_changed_member_file_is_refused_and_no_ensemble_is_saved(tmp_path):
     with pytest.raises(RunStoreError, match="does not match its recorded SHA-256"):
         save_ensemble_run(store, ids, name=None, by=LOCAL, dataset=tiny_mnist(20, 50))
     assert sorted(run.run_id for run in store.list_runs()) == sorted(ids)
+
+
+def test_a_crash_while_saving_the_ensemble_leaves_only_the_members(tmp_path, monkeypatch):
+    store = RunStore(tmp_path)
+    ids = saved_members(store, 2)
+    real_write = run_folder.write_json_atomically
+
+    def crash_on_metrics(path, content):
+        if path.name == "metrics.json":
+            raise OSError("power cut")
+        real_write(path, content)
+
+    monkeypatch.setattr(run_folder, "write_json_atomically", crash_on_metrics)
+    with pytest.raises(RunStoreError, match=r"failed \(power cut\), so this run was not saved"):
+        save_ensemble_run(store, ids, name=None, by=LOCAL, dataset=tiny_mnist(20, 50))
+    assert sorted(run.run_id for run in RunStore(tmp_path).list_runs()) == sorted(ids)
+    assert sorted(path.name for path in tmp_path.iterdir() if path.is_dir()) == sorted(ids)
+
+
+def test_a_read_only_runs_folder_is_refused_before_any_work(tmp_path):
+    store = RunStore(tmp_path)
+    ids = saved_members(store, 2)
+    store.write_problem = lambda: "The runs folder cannot be written (read-only)."  # as a read-only disk reports
+    with pytest.raises(RunStoreError, match="read-only"):
+        save_ensemble_run(store, ids, name=None, by=LOCAL, dataset=tiny_mnist(20, 50))
 
 
 def test_predict_and_the_insight_views_work_on_an_ensemble_through_its_first_member():
