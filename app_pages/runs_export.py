@@ -29,7 +29,6 @@ from core.export import (
     verified_exports,
 )
 from core.export.figure import answers_figure, size_accuracy_figure
-from core.inference import UNSURE_BELOW
 from core.runs.store import RunStoreError, RunSummary
 
 FORMATS_KEY = "export_formats"
@@ -186,6 +185,8 @@ def render_exported_answer(
     run_id: str, row: FormatResult, class_names: tuple[str, ...], image: np.ndarray, keras: np.ndarray
 ) -> None:
     """The exported format's answer for this image beside the Keras model's, and both sets of probabilities."""
+    from core.inference import UNSURE_BELOW  # with TensorFlow, which Predict has loaded already
+
     try:
         probabilities = exported_model(run_id, row.key, row.sha256).probabilities(image)
     except (ExportError, ValueError, OSError) as error:

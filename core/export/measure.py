@@ -11,10 +11,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from core.drawn_test_set import DrawnTestSet
+if TYPE_CHECKING:  # drawing the test set needs TensorFlow; only exporting loads it
+    from core.drawn_test_set import DrawnTestSet
 
 # Single-image calls timed per format: enough for a stable median of sub-millisecond calls.
 LATENCY_REPEATS = 200

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.access import Action, Caller, require
 from core.datasets import Dataset
 from core.datasets.files import sha256_file
-from core.drawn_test_set import DrawnTestSet, drawn_styles, drawn_test_set
 from core.export.formats import (
     EXPORTS_DIR,
     FORMATS,
@@ -30,6 +30,9 @@ from core.export.runner import DEFAULT_THREADS, TfliteModel
 from core.export.table import KERAS_KEY, Comparison, FormatResult, load_comparison, save_comparison
 from core.runs.folder import MODEL_FILE, write_bytes_atomically
 from core.runs.store import RunStore, RunStoreError
+
+if TYPE_CHECKING:
+    from core.drawn_test_set import DrawnTestSet
 
 # Images the latency is measured on, taken from the start of the test set.
 LATENCY_IMAGES = 50
@@ -166,6 +169,9 @@ def _write_file(path: Path, content: bytes) -> None:
 
 
 def _drawn_sets(dataset: Dataset) -> list[DrawnTestSet]:
+    # Imported here: it loads TensorFlow, which pages that only show a saved table should not wait for.
+    from core.drawn_test_set import drawn_styles, drawn_test_set
+
     try:
         styles = drawn_styles(dataset.name)
     except (KeyError, ValueError):  # a dataset without drawn versions: the column stays empty

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -202,3 +204,11 @@ def test_the_sentence_says_what_full_int8_costs_against_float32():
     )
     keras_only = Comparison("r", "sha", "mnist", "test", 10, 0, 1, 5, rows[:1])
     assert shipping_sentence(keras_only).startswith("Export a format")
+
+
+def test_the_runs_page_shows_a_saved_table_without_loading_tensorflow():
+    """TensorFlow takes seconds to load; the Runs page must not wait for it until someone exports."""
+    code = "import sys, app_pages.runs_export, core.export.figure; print('tensorflow' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "False"
