@@ -11,10 +11,12 @@ by a crash. It needs nothing installed. Past one machine, any Optuna RDB URL (`p
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import optuna
+from optuna.exceptions import ExperimentalWarning
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 
@@ -69,13 +71,15 @@ def open_storage(
         )
     engine_kwargs = {"connect_args": {"connect_timeout": CONNECT_TIMEOUT_S}} if scheme != "sqlite" else {}
     try:
-        return RDBStorage(
-            _with_driver(url),
-            engine_kwargs=engine_kwargs,
-            heartbeat_interval=HEARTBEAT_S,
-            grace_period=GRACE_S,
-            heartbeat_stale_trial_callback=on_stale_trial,
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ExperimentalWarning)  # heartbeats: experimental since Optuna 2.9
+            return RDBStorage(
+                _with_driver(url),
+                engine_kwargs=engine_kwargs,
+                heartbeat_interval=HEARTBEAT_S,
+                grace_period=GRACE_S,
+                heartbeat_stale_trial_callback=on_stale_trial,
+            )
     except ImportError:
         missing = f"No database driver for {scheme}:// is installed: use postgresql:// or sqlite://."
         raise StorageError(missing) from None

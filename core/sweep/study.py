@@ -166,6 +166,8 @@ def claim_trial(
             study_name=sweep.name, storage=storage, sampler=make_sampler(sweep.spec, frozen.number),
             pruner=pruner or make_pruner(sweep.spec),
         )  # fmt: skip
+        # load_study wraps an RDB storage in a cache that only knows trials it has read: read them.
+        study.get_trials(deepcopy=False)
         trial = optuna.Trial(study, frozen._trial_id)
         for key, value in this_worker().items():
             trial.set_user_attr(key, value)
