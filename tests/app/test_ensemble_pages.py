@@ -87,6 +87,8 @@ def test_an_ensemble_is_built_from_selected_runs_and_made_active(store):
     assert built.name == "best three" and built.tags == ("ensemble",)
     assert sorted(member.run_id for member in member_scores(built)) == sorted(members)
     assert any(f"{100 * built.test_accuracy:.2f} % test accuracy" in s.value for s in app.success)
+    table = app.dataframe[0].value
+    assert list(table["name"]).count("best three") == 1 and "ensemble" in set(table["architecture"])
     app.button(key="activate_ensemble").click().run()
     assert not app.exception
     assert app.session_state["active_run_id"] == built.run_id
