@@ -117,12 +117,14 @@ def shipping_sentence(comparison: Comparison) -> str:
     reference = (comparison.row(FLOAT32.key) if smallest.key != FLOAT32.key else None) or keras
     ratio = reference.size_bytes / max(smallest.size_bytes, 1)
     points = 100 * (keras.test_accuracy - smallest.test_accuracy)
-    if abs(points) < 0.05:
+    # Two decimals for a loss under a tenth of a point: "loses 0.0 points" would hide a real 0.04.
+    amount = f"{abs(points):.2f}" if abs(points) < 0.1 else f"{abs(points):.1f}"
+    if abs(points) < 0.005:
         cost = "keeps the Keras model's test accuracy"
     elif points > 0:
-        cost = f"loses {points:.1f} points of test accuracy"
+        cost = f"loses {amount} points of test accuracy"
     else:
-        cost = f"gains {-points:.1f} points of test accuracy"
+        cost = f"gains {amount} points of test accuracy"
     speed = smallest.latency_p50_ms / max(reference.latency_p50_ms, 1e-9)
     if abs(speed - 1) < SAME_SPEED:
         pace = "about as fast"
@@ -130,7 +132,7 @@ def shipping_sentence(comparison: Comparison) -> str:
         pace = f"{1 / speed:.1f}x as fast" if speed < 1 else f"{speed:.1f}x as slow"
     return (
         f"{smallest.label} is {ratio:.1f}x smaller than {reference.label} and {cost} "
-        f"({100 * smallest.test_accuracy:.1f} % against {100 * keras.test_accuracy:.1f} %); it gives the Keras "
+        f"({100 * smallest.test_accuracy:.2f} % against {100 * keras.test_accuracy:.2f} %); it gives the Keras "
         f"model's answer on {100 * smallest.agreement:.1f} % of test images and is {pace} per image "
         f"({smallest.latency_p50_ms:.2f} ms against {reference.latency_p50_ms:.2f} ms)."
     )
