@@ -9,6 +9,7 @@ from app_pages.access_gate import current_caller
 from app_pages.resources import activate_run, run_store, training_scheduler
 from app_pages.sidebar import data_folder, require_dataset
 from app_pages.sweep_define import render_define
+from app_pages.sweep_ensemble import render_top_ensemble
 from app_pages.sweep_workers import running_sweeps
 from app_pages.wording import counted, describe_time
 from core.access import AccessDenied, Action, allows
@@ -117,6 +118,7 @@ def render_study(sweep: Sweep, storage, url: str) -> None:
     worker = running_sweeps().get(url, sweep.name)
     live = worker is not None and worker.running
     st.fragment(render_trials, run_every=LIVE_S if live else None)(sweep, url)
+    render_top_ensemble(sweep, trial_rows(sweep.study))
     render_plots(sweep)
 
 
@@ -216,7 +218,7 @@ def render_best(rows, sweep: Sweep) -> None:
     best = best_row(rows)
     if best is None:
         return
-    here = best.run_id is not None and best.where.endswith(f"{run_store().root}/{best.run_id}")
+    here = best.saved_in(run_store().root)
     text = (f"Best so far: trial {best.number}, **{100 * best.value:.2f} % validation accuracy** "
             f"({format_params(best.params)}).")  # fmt: skip
     left, right = st.columns([3, 2], vertical_alignment="center")

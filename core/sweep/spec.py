@@ -203,7 +203,7 @@ class SweepSpec:
         param = next((p for p in self.params if p.name == "epochs"), None)
         if param is not None:
             return int(max(param.choices) if param.choices else param.high)
-        return self.settings({})[1].epochs if "epochs" not in dict(self.base) else int(dict(self.base)["epochs"])
+        return self.settings({})[1].epochs
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -38,6 +40,10 @@ class TrialRow:
     where: str
     device: str
     note: str
+
+    def saved_in(self, runs_folder: str | Path) -> bool:
+        """Whether this trial's run is in `runs_folder` on this machine (a worker elsewhere keeps its own)."""
+        return self.run_id is not None and self.where == f"{socket.gethostname()}:{runs_folder}/{self.run_id}"
 
 
 def trial_rows(study: optuna.Study) -> list[TrialRow]:

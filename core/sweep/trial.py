@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import optuna
-from optuna.storages import BaseStorage
-from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
+from optuna.storages import BaseStorage, RDBStorage
 from optuna.trial import TrialState
 
-from core.access import Caller
+from core.access import LOCAL, Caller
 from core.datasets import Dataset
 from core.runs.store import RunStore
 from core.sweep.saver import TrialSaver
@@ -162,8 +161,7 @@ def _interrupted(trial: optuna.Trial, storage: BaseStorage, why: str, run_id: st
 
 
 def _tag_pruned(store: RunStore, run_id: str) -> None:
-    from core.access import LOCAL
-
+    # Tagging is part of saving the sweep's run (see TrialSaver), not a rename by the caller.
     with contextlib.suppress(Exception):  # a tag is a convenience; the trial's record is what counts
         store.set_tags(run_id, [*store.get(run_id).tags, "pruned"], by=LOCAL)
 
@@ -171,17 +169,17 @@ def _tag_pruned(store: RunStore, run_id: str) -> None:
 @contextlib.contextmanager
 def _heartbeat(storage: BaseStorage, trial_id: int):
     """While a trial runs, tell an RDB storage it is alive, so only a dead worker's trials go stale."""
-    if not is_heartbeat_enabled(storage):
+    interval = storage.get_heartbeat_interval() if isinstance(storage, RDBStorage) else None
+    if interval is None:
         yield
         return
-    assert isinstance(storage, BaseHeartbeat)
     done = threading.Event()
 
     def beat() -> None:
         while True:
             with contextlib.suppress(Exception):  # a dropped connection now and then must not end the trial
                 storage.record_heartbeat(trial_id)
-            if done.wait(storage.get_heartbeat_interval()):
+            if done.wait(interval):
                 return
 
     thread = threading.Thread(target=beat, name=f"heartbeat-{trial_id}", daemon=True)

@@ -8,6 +8,7 @@ from app_driver import figure_of, open_app
 
 from core.access import LOCAL
 from core.datasets import forget_loaded_datasets
+from core.runs.store import RunStore
 from core.sweep import Param, SweepSpec, connect, create_sweep, load_sweep
 from core.training import shared_scheduler
 
@@ -103,3 +104,8 @@ def test_start_runs_the_sweep_here_and_the_best_trial_becomes_the_active_model(r
     app.button(key="sweep_activate_best").click().run()
     assert app.session_state["active_run_id"] == best.user_attrs["run_id"]
     assert app.button(key="sweep_start").label == "Resume" and app.button(key="sweep_start").disabled
+    # The two trials averaged into one model, saved as an ordinary run.
+    app.button(key="sweep_ensemble").click().run()
+    assert not app.exception and not errors(app)
+    ensemble = RunStore(runs).get(app.session_state["sweep_ensemble_run_id"])
+    assert ensemble.complete and "ensemble" in ensemble.tags
