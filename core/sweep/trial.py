@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import optuna
@@ -97,7 +97,9 @@ def run_trial(
         trial.set_user_attr(PRUNED_AT, pruned_at)
         if result.saved_run_id:
             _tag_pruned(store, result.saved_run_id)
-        return _tell(trial, TrialState.PRUNED, None, result.saved_run_id, pruned_at)
+        outcome = _tell(trial, TrialState.PRUNED, None, result.saved_run_id, pruned_at)
+        # Optuna records a pruned trial with its last reported value: report that one too.
+        return replace(outcome, value=result.epochs[pruned_at - 1].val_accuracy)
     if result.state is JobState.STOPPED:
         return _interrupted(trial, storage, "stopped by the user", result.saved_run_id)
     if result.state is JobState.FAILED or not result.epochs:

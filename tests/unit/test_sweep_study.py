@@ -86,7 +86,7 @@ def test_a_pruner_that_always_prunes_stops_each_trial_after_its_first_epoch_and_
     assert outcome.state is TrialState.PRUNED and outcome.pruned_at_epoch == 1
     (trial,) = sweep.study.get_trials()
     assert trial.state is TrialState.PRUNED and trial.user_attrs["pruned_at_epoch"] == 1
-    assert trial.value == trial.intermediate_values[0]
+    assert trial.value == trial.intermediate_values[0] == outcome.value
     run = store.get(trial.user_attrs["run_id"])
     assert "pruned" in run.tags and run.state == "stopped" and run.epochs_completed < 4
 
