@@ -37,6 +37,7 @@ LIVE_S = 2.0
 NEW, OPEN = "New sweep", "Open a study"
 MODE_KEY = "sweep_mode"
 CREATE_PROBLEM_KEY = "sweep_create_problem"
+LIVE_KEY = "sweep_live"
 
 
 @st.cache_resource(show_spinner="Connecting to the study storage…", max_entries=4)
@@ -116,9 +117,12 @@ def render_study(sweep: Sweep, storage, url: str) -> None:
     )
     render_controls(sweep, storage, url)
     worker = running_sweeps().get(url, sweep.name)
-    live = worker is not None and worker.running
+    rows = trial_rows(sweep.study)
+    # Live while a worker here runs, or trials run anywhere else (a terminal, another machine).
+    live = (worker is not None and worker.running) or counts(rows)["running"] > 0
+    st.session_state[LIVE_KEY] = live
     st.fragment(render_trials, run_every=LIVE_S if live else None)(sweep, url)
-    render_top_ensemble(sweep, trial_rows(sweep.study))
+    render_top_ensemble(sweep, rows)
     render_plots(sweep)
 
 
@@ -175,6 +179,11 @@ def render_trials(sweep: Sweep, url: str) -> None:
     """The live part: the worker's state, the running trial's progress, the trials table and the best trial."""
     worker = running_sweeps().get(url, sweep.name)
     rows = trial_rows(sweep.study)
+    live = (worker is not None and worker.running) or counts(rows)["running"] > 0
+    if st.session_state.get(LIVE_KEY) and not live:
+        # The sweep just ended: redraw the whole page, so its buttons, ensemble and plots catch up.
+        st.session_state[LIVE_KEY] = False
+        st.rerun(scope="app")
     tally = ", ".join(f"{n} {word}" for word, n in counts(rows).items() if n)
     if worker is not None and worker.running:
         job = worker.job
