@@ -6,12 +6,14 @@ manifest `run.json`, which marks the run complete and records the model's SHA-25
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import re
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -111,11 +113,15 @@ def write_run(
     run_id: str | None = None,
     owner: str = LOCAL.owner,
     extra_config: Mapping[str, Any] | None = None,
+    *,
+    name: str = "",
+    tags: Sequence[str] = (),
 ) -> Path:
     """Save a training result as a complete run folder and return it; `owner` is who trained it.
 
     `extra_config` is merged over the model and training settings in config.json: a run that was not
-    trained by `fit` (an ensemble) describes itself there instead.
+    trained by `fit` (an ensemble) describes itself there instead. `name` and `tags` go into the
+    manifest, so a runs folder copied elsewhere or re-indexed keeps them.
     """
     if result.model is None:
         raise ValueError("There is no model to save.")
@@ -165,7 +171,31 @@ def write_run(
             "architecture": result.spec.architecture,
             "owner": owner,
             "model_sha256": sha256_file(folder / MODEL_FILE),
+            "name": name,
+            "tags": list(tags),
             "complete": True,
         },
     )
     return folder
+
+
+@contextlib.contextmanager
+def manifest_lock(folder: Path) -> Iterator[None]:
+    """Hold the run folder's lock while its manifest is read and rewritten, across threads and processes.
+
+    The lock is on the folder itself: the manifest is replaced by each rewrite, so a lock on the file
+    would be on a file that is gone.
+    """
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the lock
+
+
+def update_manifest(folder: Path, **changes: Any) -> None:
+    """Rewrite a complete run's manifest with these fields changed (atomically; the rest as it was)."""
+    with manifest_lock(folder):
+        manifest = json.loads((folder / MANIFEST).read_text())
+        write_json_atomically(folder / MANIFEST, {**manifest, **changes})

@@ -1,4 +1,4 @@
-"""The runs index: one SQLite row per run folder, for fast listing and the names and tags users add."""
+"""The runs index: one SQLite row per run folder, for fast listing; every value in it comes from the folder."""
 
 from __future__ import annotations
 
@@ -48,8 +48,8 @@ def index_run(db: sqlite3.Connection, run: RunSummary) -> None:
     db.execute(
         """INSERT INTO runs (run_id, created_utc, state, complete, problem, dataset, architecture,
                test_accuracy, drawn_accuracy, best_val_accuracy, epochs_completed, elapsed_s, device,
-               parameters, model_sha256, config_json, owner)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               parameters, model_sha256, config_json, owner, name, tags)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT(run_id) DO UPDATE SET state = excluded.state, complete = excluded.complete,
                problem = excluded.problem""",
         (
@@ -70,6 +70,8 @@ def index_run(db: sqlite3.Connection, run: RunSummary) -> None:
             run.model_sha256,
             json.dumps(run.config),
             run.owner,
+            run.name,
+            json.dumps(list(run.tags)),
         ),
     )
 

@@ -1,7 +1,8 @@
 """`RunStore`: every run a user trained, indexed in SQLite, each in its own folder.
 
-The folders are the truth; the SQLite index (WAL, one connection per call so any thread may use
-it) makes listing fast and holds what users add later: names and tags. A folder whose manifest is
+The folders are the truth, names and tags included (in each run's manifest); the SQLite index (WAL,
+one connection per call so any thread may use it) only makes listing fast, and a lost index is
+rebuilt from the folders. A folder whose manifest is
 missing is an interrupted save and is listed as such, never as complete; a damaged folder is
 listed with its reason and never breaks the listing of the others.
 """
@@ -23,7 +24,15 @@ import numpy as np
 
 from core.access import LOCAL, Action, Caller, require
 from core.datasets.files import sha256_file
-from core.runs.folder import MANIFEST, MODEL_FILE, is_valid_run_id, new_run_id, runs_dir, write_run
+from core.runs.folder import (
+    MANIFEST,
+    MODEL_FILE,
+    is_valid_run_id,
+    new_run_id,
+    runs_dir,
+    update_manifest,
+    write_run,
+)
 from core.runs.index import INDEX_FILE, SCHEMA, add_new_columns, index_run, summary_from_row
 from core.runs.summary import RunStoreError, RunSummary, read_folder, read_json
 
@@ -117,8 +126,9 @@ class RunStore:
             raise RunStoreError(problem)
         run_id = new_run_id()
         try:
-            folder = write_run(result, dataset_source, self.root, run_id, owner, extra_config)
-            self._index(read_folder(folder), name, tags)
+            folder = write_run(result, dataset_source, self.root, run_id, owner, extra_config,
+                               name=clean_name(name), tags=clean_tags(tags))  # fmt: skip
+            self._index(read_folder(folder))
         except (OSError, sqlite3.Error) as error:
             shutil.rmtree(self.root / run_id, ignore_errors=True)
             raise RunStoreError(self._describe_write_failure(error, "this run was not saved")) from None
@@ -156,16 +166,31 @@ class RunStore:
             raise RunStoreError(self._describe_write_failure(error, consequence)) from None
 
     def rename(self, run_id: str, name: str, *, by: Caller) -> None:
+        """Give a run a name, in its folder's manifest and in the index."""
         require(by, Action.RENAME)
         self._require(run_id)
-        with self._writing("the name was not changed"), self._connect() as db:
-            db.execute("UPDATE runs SET name = ? WHERE run_id = ?", (clean_name(name), run_id))
+        name = clean_name(name)
+        with self._writing("the name was not changed"):
+            self._update_folder(run_id, name=name)
+            with self._connect() as db:
+                db.execute("UPDATE runs SET name = ? WHERE run_id = ?", (name, run_id))
 
     def set_tags(self, run_id: str, tags: list[str], *, by: Caller) -> None:
+        """Replace a run's tags, in its folder's manifest and in the index."""
         require(by, Action.RENAME)
         self._require(run_id)
-        with self._writing("the tags were not changed"), self._connect() as db:
-            db.execute("UPDATE runs SET tags = ? WHERE run_id = ?", (json.dumps(clean_tags(tags)), run_id))
+        tags = clean_tags(tags)
+        with self._writing("the tags were not changed"):
+            self._update_folder(run_id, tags=tags)
+            with self._connect() as db:
+                db.execute("UPDATE runs SET tags = ? WHERE run_id = ?", (json.dumps(tags), run_id))
+
+    def _update_folder(self, run_id: str, **changes: Any) -> None:
+        # The folder first: it is the truth an index is rebuilt from. An interrupted or damaged run
+        # has no manifest worth rewriting, so its name and tags live in the index alone.
+        folder = self._folder(run_id)
+        if read_folder(folder).complete:
+            update_manifest(folder, **changes)
 
     def delete(self, run_id: str, *, by: Caller) -> None:
         """Remove a run's folder and its row."""
@@ -248,14 +273,9 @@ class RunStore:
 
     # --- internals ------------------------------------------------------------------------------
 
-    def _index(self, run: RunSummary, name: str = "", tags: Sequence[str] = ()) -> None:
+    def _index(self, run: RunSummary) -> None:
         with self._connect() as db:
             index_run(db, run)
-            if name or tags:
-                db.execute(
-                    "UPDATE runs SET name = ?, tags = ? WHERE run_id = ?",
-                    (clean_name(name), json.dumps(clean_tags(tags)), run.run_id),
-                )
 
     def _folder(self, run_id: str) -> Path:
         if not is_valid_run_id(run_id):

@@ -82,7 +82,15 @@ def read_folder(folder: Path) -> RunSummary:
         config=config,
         owner=manifest.get("owner"),
         problem=manifest.get("error"),
+        # Runs saved before names and tags were kept in the folder have neither: "" and ().
+        name=manifest.get("name") if isinstance(manifest.get("name"), str) else "",
+        tags=_tags(manifest.get("tags")),
     )
+
+
+def _tags(saved: object) -> tuple[str, ...]:
+    """The manifest's tags, ignoring anything that is not a list of strings (a hand-edited file)."""
+    return tuple(tag for tag in saved if isinstance(tag, str)) if isinstance(saved, list) else ()
 
 
 def mean_drawn_accuracy(by_style: object) -> float | None:

@@ -184,3 +184,62 @@ def test_drawn_accuracy_is_kept_and_an_index_from_before_it_existed_still_opens(
     assert old.run_id == run_id and old.complete and old.test_accuracy == pytest.approx(0.71)
     second = RunStore(tmp_path).save(make_training_result(seed=1), "sample")
     assert RunStore(tmp_path).get(second).drawn_accuracy == pytest.approx(0.55)
+
+
+def test_names_and_tags_live_in_the_run_folder_so_a_rebuilt_index_keeps_them(tmp_path):
+    store = RunStore(tmp_path)
+    named = store.save(make_training_result(0), "sample", name="  Ensemble   of 2 ", tags=["ensemble", "study:a"])
+    renamed = store.save(make_training_result(1), "sample")
+    store.rename(renamed, "wide filters", by=LOCAL)
+    store.set_tags(renamed, ["trial:3", "pruned"], by=LOCAL)
+    manifest = json.loads((tmp_path / renamed / "run.json").read_text())
+    assert manifest["name"] == "wide filters" and manifest["tags"] == ["pruned", "trial:3"]
+    assert manifest["complete"] is True and manifest["model_sha256"]  # the rewrite kept the rest
+    # The index is lost (or the runs folder was copied from another machine): it is rebuilt from the folders.
+    (tmp_path / "index.sqlite").unlink()
+    rebuilt = {run.run_id: run for run in RunStore(tmp_path).list_runs()}
+    assert rebuilt[named].name == "Ensemble of 2" and rebuilt[named].tags == ("ensemble", "study:a")
+    assert rebuilt[renamed].name == "wide filters" and rebuilt[renamed].tags == ("pruned", "trial:3")
+    assert RunStore(tmp_path).load_model(renamed) is not None  # its model still matches the manifest's hash
+
+
+def test_a_run_saved_before_names_were_in_its_folder_still_lists_and_renames(tmp_path):
+    store = RunStore(tmp_path)
+    run_id = store.save(make_training_result(0), "sample")
+    path = tmp_path / run_id / "run.json"
+    old = {key: value for key, value in json.loads(path.read_text()).items() if key not in ("name", "tags")}
+    path.write_text(json.dumps(old))
+    (tmp_path / "index.sqlite").unlink()
+    (run,) = RunStore(tmp_path).list_runs()
+    assert run.complete and run.name == "" and run.tags == ()
+    RunStore(tmp_path).rename(run_id, "old run", by=LOCAL)
+    (tmp_path / "index.sqlite").unlink()
+    assert RunStore(tmp_path).get(run_id).name == "old run"
+
+
+def test_renames_and_tag_edits_at_once_both_reach_the_folder(tmp_path):
+    store = RunStore(tmp_path)
+    run_id = store.save(make_training_result(0), "sample")
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def edit(change) -> None:
+        barrier.wait(timeout=30)
+        try:
+            for number in range(20):
+                change(number)
+        except BaseException as error:  # reported below, not lost in the thread
+            errors.append(error)
+
+    threads = [
+        threading.Thread(target=edit, args=(lambda n: store.rename(run_id, f"name {n}", by=LOCAL),)),
+        threading.Thread(target=edit, args=(lambda n: store.set_tags(run_id, [f"tag {n}"], by=LOCAL),)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors
+    manifest = json.loads((tmp_path / run_id / "run.json").read_text())
+    # Each rewrite read the other's last change: neither the last name nor the last tag was lost.
+    assert manifest["name"] == "name 19" and manifest["tags"] == ["tag 19"]
