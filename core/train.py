@@ -12,15 +12,9 @@ import time
 from dataclasses import replace
 
 from core.access import LOCAL
+from core.cli import OneLineParser
 from core.datasets import DatasetError, load_dataset
 from core.runs.folder import RUNS_DIR_ENV
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """Bad arguments give one line saying what is wrong, not a usage dump or a traceback."""
-
-    def error(self, message: str) -> None:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def build_parser(architectures: dict, presets: dict, optimizers: dict, schedules: dict) -> OneLineParser:

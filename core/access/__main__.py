@@ -6,14 +6,14 @@ machines never starts without a login.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from core.access.settings import AccessSettings
+from core.cli import OneLineParser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.access", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m core.access", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("check", help="refuse a non-local address without access control")
     check.add_argument("--host", required=True, help="the address Streamlit will bind to")

@@ -6,24 +6,17 @@ the app's dataset picker and `python -m core.train --dataset NAME` trains on it.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 from core.access import LOCAL, AccessDenied
+from core.cli import OneLineParser
 from core.datasets.custom import custom_dataset_names, custom_manifest
 from core.datasets.registry import DrawingRecipe
 from core.datasets.splits import DatasetError
 
 # Problems listed one per line up to this many; the rest are counted.
 MAX_PROBLEMS_SHOWN = 20
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """Bad arguments give one line saying what is wrong, not a usage dump."""
-
-    def error(self, message: str) -> None:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def build_parser() -> OneLineParser:

@@ -6,23 +6,16 @@ table (progress goes to stderr, the table to stdout; `--json` prints the table a
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
 from core.access import LOCAL
+from core.cli import OneLineParser
 from core.datasets import DatasetError, load_dataset
 from core.export.formats import FORMATS, ExportError, parse_formats
 from core.export.measure import LATENCY_REPEATS
 from core.export.runner import DEFAULT_THREADS
 from core.export.table import Comparison, shipping_sentence
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """Bad arguments give one line saying what is wrong, not a usage dump or a traceback."""
-
-    def error(self, message: str) -> None:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def build_parser() -> OneLineParser:

@@ -9,7 +9,7 @@ import argparse
 import signal
 import sys
 
-from core.train import OneLineParser
+from core.cli import OneLineParser
 
 
 def build_parser() -> OneLineParser:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
@@ -65,3 +66,31 @@ def test_bad_arguments_get_one_line_saying_what_is_wrong(tmp_path, arguments, co
     error_lines = [line for line in done.stderr.splitlines() if line.startswith("python -m core.export: error:")]
     assert len(error_lines) == 1 and message in error_lines[0], done.stderr[-1000:]
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("module", "arguments"),
+    [
+        ("core.export", ["--no-such-option"]),
+        ("core.datasets", ["import"]),
+        ("core.sweep", ["frobnicate"]),
+        ("core.access", ["check"]),
+        ("core.train", ["--epochs", "many"]),
+    ],
+)
+def test_every_command_uses_the_one_shared_one_line_parser(module, arguments, capsys):
+    """Each `python -m core.*` builds its parser from core.cli, so a bad argument is one line everywhere."""
+    from core.cli import OneLineParser
+
+    command = importlib.import_module(f"{module}.__main__" if module != "core.train" else module)
+    assert command.OneLineParser is OneLineParser  # no private copy that could drift
+    with pytest.raises(SystemExit) as exit_info:
+        command.main(arguments)
+    assert exit_info.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert (
+        len(lines) == 1
+        and lines[0].startswith(f"python -m {module}")
+        and ": error: " in lines[0]
+        and lines[0].endswith("(see --help)")
+    )
