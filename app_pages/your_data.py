@@ -8,7 +8,6 @@ import streamlit as st
 
 from app_pages.access_gate import access_settings, current_caller, is_serving
 from app_pages.sidebar import DATASET_KEY
-from app_pages.train_settings import apply_preset
 from app_pages.wording import counted
 from app_pages.your_data_draw import (
     DRAFT_KEY,
@@ -27,7 +26,6 @@ from core.datasets import DatasetError, DrawingRecipe
 from core.datasets.custom import MAX_CLASSES, MIN_PER_CLASS, custom_dataset_names, custom_manifest, dataset_name_from
 from core.datasets.custom_build import delete_custom_dataset
 from core.datasets.custom_import import MAX_FILES, ImportReport, import_custom_dataset
-from core.training.presets import SMALL_DATA_PRESET
 
 PROBLEMS_SHOWN = 50
 LAYOUT_HELP = """One folder per class, named after it, holding that class's images (PNG, JPEG, GIF, WebP or BMP):
@@ -44,6 +42,10 @@ page reads uploads. Class names may use letters, digits, spaces, - and _."""
 
 def choose_for_training(name: str) -> None:
     """Button callback (before the sidebar's picker exists): pick this dataset and the small-data recipe."""
+    # Imported here: they load TensorFlow, which this page needs only once someone trains.
+    from app_pages.train_settings import apply_preset
+    from core.training.presets import SMALL_DATA_PRESET
+
     st.session_state[DATASET_KEY] = name
     st.session_state["preset"] = SMALL_DATA_PRESET
     apply_preset()
@@ -78,9 +80,7 @@ def render_saved_datasets() -> None:
             except (DatasetError, AccessDenied, OSError) as error:
                 st.error(f"Could not delete {name}: {error}")
             else:
-                if st.session_state.get(DATASET_KEY) == name:
-                    st.session_state.pop(DATASET_KEY)
-                st.rerun()
+                st.rerun()  # the sidebar then falls back from a deleted dataset by itself
 
 
 def _name_and_recipe(prefix: str) -> tuple[str, str | None, DrawingRecipe]:

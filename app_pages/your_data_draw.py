@@ -91,8 +91,10 @@ def render_canvas(examples: dict[str, list[np.ndarray]], recipe: DrawingRecipe) 
     if not examples:
         st.info("Add a class first, for example *circle*, then draw examples of it.")
         return
+    if st.session_state.get("drawing_class") not in examples:
+        # A class removed meanwhile (or none picked yet): the first one.
+        st.session_state["drawing_class"] = next(iter(examples))
     chosen = st.segmented_control("Drawing examples of", list(examples), key="drawing_class", required=True)
-    chosen = chosen if chosen in examples else next(iter(examples))
     brush = st.slider("Brush width", 8, 40, BRUSH_DEFAULT, key="your_data_brush")
     round_ = st.session_state.setdefault(CANVAS_ROUND_KEY, 0)
     drawing = drawing_canvas(f"your_data_canvas_{round_}", brush)

@@ -232,9 +232,9 @@ def read_custom_splits(name: str, runs_folder: str | Path | None = None) -> tupl
 
 
 def describe_custom(manifest: CustomManifest, splits: Splits) -> str:
-    """A sentence for the UI: which data, how much, from where."""
+    """A sentence for the UI: which data, how much, from where, and when (pages cache by this sentence)."""
     info = manifest.info
     return (
-        f"your own dataset {info.display_name} ({info.num_classes} classes, {len(splits.y_train):,} train / "
-        f"{len(splits.y_test):,} test images, {manifest.origin})"
+        f"{info.display_name} dataset you made ({info.num_classes} classes, {len(splits.y_train):,} train / "
+        f"{len(splits.y_test):,} test images, {manifest.origin}, saved {manifest.created})"
     )

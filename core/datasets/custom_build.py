@@ -180,7 +180,7 @@ def build_custom_dataset(
         manifest = CustomManifest(
             info=custom_info(name, display_name, classes, recipe),
             owner=by.owner,
-            created=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            created=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
             origin=origin,
             files=files,
             train_counts=tuple(int(n) for n in np.bincount(y_train, minlength=len(classes))),

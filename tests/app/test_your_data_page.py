@@ -159,3 +159,43 @@ def test_saved_datasets_are_listed_with_train_on_it(runs_folder):
     app.button(key="train_on_shapes").click().run()
     assert not app.exception
     assert app.session_state["dataset_name"] == "shapes" and app.session_state["preset"] == "small_data"
+
+
+def upload_page(data: bytes, name: str):
+    app = open_app()
+    switch_to(app, "your_data")
+    app.text_input(key="upload_name").input(name).run()
+    app.file_uploader(key="dataset_zip").upload("classes.zip", data, "application/zip").run()
+    app.button(key="import_zip").click().run()
+    assert not app.exception
+    return app
+
+
+def test_an_uploaded_zip_becomes_a_dataset_and_its_bad_files_are_listed(runs_folder):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive, zipfile.ZipFile(io.BytesIO(shapes_zip())) as shapes:
+        for member in shapes.infolist():
+            archive.writestr(member.filename, shapes.read(member))
+        archive.writestr("square/readme.txt", b"these are squares")
+    app = upload_page(buffer.getvalue(), "Uploaded shapes")
+    assert any(
+        "Made **Uploaded shapes**: circle 12, square 12, triangle 12 images (30 to train on, 6 to test)." in s.value
+        for s in app.success
+    )
+    assert [e.label for e in app.main.expander if e.label.startswith("Skipped")] == ["Skipped 1 file"]
+    assert "uploaded-shapes" in dataset_names()
+    assert app.button(key="train_on_imported").label == "Train on Uploaded shapes"
+
+
+def test_a_hostile_zip_is_refused_in_one_line_and_nothing_is_made(runs_folder):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive, zipfile.ZipFile(io.BytesIO(shapes_zip())) as shapes:
+        for member in shapes.infolist():
+            archive.writestr(member.filename, shapes.read(member))
+        archive.writestr("../../outside.png", b"x")
+    before = dataset_names()
+    app = upload_page(buffer.getvalue(), "Evil")
+    assert [error.value for error in app.error] == [
+        "The zip holds a path that climbs out of it ('../../outside.png'): refused. Zip the class folders themselves."
+    ]
+    assert dataset_names() == before

@@ -71,7 +71,7 @@ def test_a_zip_becomes_a_dataset_listed_and_loaded_beside_mnist():
     # A fifth of each class held out (12 -> 2 test, 10 train), classes in folder-name order.
     np.testing.assert_array_equal(np.bincount(dataset.y_train), [10, 10, 10])
     np.testing.assert_array_equal(np.bincount(dataset.y_test), [2, 2, 2])
-    assert "your own dataset My Shapes (3 classes, 30 train / 6 test images" in dataset.source
+    assert "My Shapes dataset you made (3 classes, 30 train / 6 test images" in dataset.source
     # Every image is what the Predict page would make of that file.
     expected = preprocess_image(files["square/000.png"], None, recipe=DrawingRecipe.DIGIT_BOX).model_input
     everything = np.concatenate([dataset.x_train, dataset.x_test])

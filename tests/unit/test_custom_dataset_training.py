@@ -60,7 +60,7 @@ def test_the_cli_trains_on_a_dataset_of_your_own_and_the_run_evaluates_as_three_
         cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "EXPLORER_RUNS_DIR": ""},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "Data: your own dataset Shapes (3 classes, 30 train / 6 test images" in done.stdout
+    assert "Data: Shapes dataset you made (3 classes, 30 train / 6 test images" in done.stdout
     (folder,) = [path for path in runs_folder.iterdir() if is_valid_run_id(path.name)]
     config = json.loads((folder / "config.json").read_text())
     assert config["training"]["dataset"] == "shapes" and config["training"]["batch_size"] == 16
