@@ -28,7 +28,7 @@ from core.export import (
     shipping_sentence,
     verified_exports,
 )
-from core.export.figure import answers_figure, size_accuracy_figure
+from core.figures.export import answers_figure, size_accuracy_figure
 from core.runs.store import RunStoreError, RunSummary
 
 FORMATS_KEY = "export_formats"

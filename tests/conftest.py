@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import ipaddress
 import os
+import shutil
 import socket
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,6 +20,11 @@ sys.path.insert(0, str(ROOT / "tests"))  # shared test helpers: factories.py, ap
 
 # Tests use embedded or synthetic data only; subprocesses inherit this too.
 os.environ["EXPLORER_OFFLINE"] = "1"
+# Keras reads KERAS_HOME when it is first imported, and the datasets look in its cache: an empty
+# folder of the tests' own, so a user's ~/.keras/datasets/mnist.npz never changes what a test loads.
+_KERAS_HOME = tempfile.mkdtemp(prefix="explorer-tests-keras-home-")
+os.environ["KERAS_HOME"] = _KERAS_HOME
+atexit.register(shutil.rmtree, _KERAS_HOME, ignore_errors=True)
 
 
 class NetworkBlocked(OSError):

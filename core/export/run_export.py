@@ -160,9 +160,8 @@ def first_line(error: Exception, limit: int = 300) -> str:
 def _write_file(path: Path, content: bytes) -> None:
     """Write one exported file atomically; on a disk error, say so and leave no temporary file behind."""
     try:
-        write_bytes_atomically(path, content)
+        write_bytes_atomically(path, content)  # which removes its own temporary file on failure
     except OSError as error:
-        path.with_name(f".{path.name}.partial").unlink(missing_ok=True)
         raise ExportError(
             f"{path.name} could not be written into {path.parent} ({error}); the files already there are intact."
         ) from None

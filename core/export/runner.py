@@ -7,6 +7,7 @@ that can be compared with the Keras model's.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,11 @@ BATCH = 256
 
 
 class TfliteModel:
-    """One .tflite model, loaded once: probabilities for one image or many, in any input dtype."""
+    """One .tflite model, loaded once: probabilities for one image or many, in any input dtype.
+
+    Safe to share between threads (the app caches one per file for every session): a LiteRT
+    interpreter is not, so each resize-set-invoke-read runs under the model's own lock.
+    """
 
     def __init__(self, model: bytes | Path, num_threads: int = DEFAULT_THREADS, *, xnnpack: bool = True):
         """Load a model; `xnnpack=False` runs LiteRT's own kernels, without its default XNNPACK delegate."""
@@ -40,6 +45,7 @@ class TfliteModel:
         self.output_dtype = np.dtype(self._output["dtype"])
         self.input_shape = tuple(int(side) for side in self._input["shape"][1:])
         self._batch = 0
+        self._lock = threading.Lock()
         self._resize(1)
 
     def _resize(self, batch: int) -> None:
@@ -50,11 +56,12 @@ class TfliteModel:
 
     def raw_output(self, images: np.ndarray) -> np.ndarray:
         """The model's output tensor as it is (uint8 for full INT8) for images of raw 0-255 pixels."""
-        batch = images.reshape(len(images), *self.input_shape)
-        self._resize(len(batch))
-        self._interpreter.set_tensor(self._input["index"], self._quantise(batch))
-        self._interpreter.invoke()
-        return self._interpreter.get_tensor(self._output["index"])
+        batch = self._quantise(images.reshape(len(images), *self.input_shape))
+        with self._lock:  # another session's call would resize or overwrite the tensors mid-call
+            self._resize(len(batch))
+            self._interpreter.set_tensor(self._input["index"], batch)
+            self._interpreter.invoke()
+            return self._interpreter.get_tensor(self._output["index"])  # a copy, not a view
 
     def batch_probabilities(self, images: np.ndarray) -> np.ndarray:
         """Class probabilities (N, classes) as float32 for N images of raw 0-255 pixels."""

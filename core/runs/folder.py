@@ -55,9 +55,14 @@ def _fsync_and_replace(partial: Path, final: Path) -> None:
 
 
 def write_bytes_atomically(path: Path, data: bytes) -> None:
+    """Write `path` whole or not at all; a failed write (a full disk) leaves no temporary file behind."""
     partial = path.with_name(f".{path.name}.partial")
-    partial.write_bytes(data)
-    _fsync_and_replace(partial, path)
+    try:
+        partial.write_bytes(data)
+        _fsync_and_replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def write_json_atomically(path: Path, content: Any) -> None:

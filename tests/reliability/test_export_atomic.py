@@ -162,3 +162,18 @@ def test_a_file_that_is_not_a_tflite_model_is_refused_in_plain_words(content, tm
     path.write_bytes(content)
     with pytest.raises(ValueError, match="not a TensorFlow Lite model LiteRT can run"):
         TfliteModel(path)
+
+
+def test_a_failed_atomic_write_removes_its_own_temporary_file(tmp_path, monkeypatch):
+    """Callers need not know folder.py's temporary names: a write that fails cleans up after itself."""
+    target = tmp_path / "model.tflite"
+    target.write_bytes(b"the earlier file")
+
+    def disk_full(partial: Path, final: Path) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(run_folder, "_fsync_and_replace", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        run_folder.write_bytes_atomically(target, b"the new file")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["model.tflite"]
+    assert target.read_bytes() == b"the earlier file"

@@ -7,7 +7,9 @@ import json
 import re
 import subprocess
 import sys
+import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -212,7 +214,81 @@ def test_the_sentence_says_what_full_int8_costs_against_float32():
 
 def test_the_runs_page_shows_a_saved_table_without_loading_tensorflow():
     """TensorFlow takes seconds to load; the Runs page must not wait for it until someone exports."""
-    code = "import sys, app_pages.runs_export, core.export.figure; print('tensorflow' in sys.modules)"
+    code = (
+        "import sys, app_pages.runs, app_pages.runs_ensemble, app_pages.runs_export, core.figures.export; "
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip().splitlines()[-1] == "False"
+    assert done.stdout.strip().splitlines()[-1] == "False False"
+
+
+class WatchedInterpreter:
+    """The real LiteRT interpreter, noting when a second thread uses it while the first is mid-call."""
+
+    def __init__(self, real: Interpreter):
+        self._real = real
+        self.first_in_invoke = threading.Event()
+        self.other_thread_entered = threading.Event()
+        self._first: int | None = None
+
+    def _note(self) -> None:
+        if self._first is not None and threading.get_ident() != self._first:
+            self.other_thread_entered.set()
+
+    def resize_tensor_input(self, *args):
+        self._note()
+        return self._real.resize_tensor_input(*args)
+
+    def allocate_tensors(self):
+        self._note()
+        return self._real.allocate_tensors()
+
+    def set_tensor(self, *args):
+        self._note()
+        return self._real.set_tensor(*args)
+
+    def get_tensor(self, *args):
+        self._note()
+        if threading.get_ident() == self._first:
+            self._first = None  # the first caller's call ends with reading its answer
+        return self._real.get_tensor(*args)
+
+    def invoke(self):
+        self._note()
+        if not self.first_in_invoke.is_set():
+            self._first = threading.get_ident()
+            self.first_in_invoke.set()
+            # Hold the interpreter mid-call: a second caller that is not kept out would touch it now.
+            self.other_thread_entered.wait(timeout=2)
+        return self._real.invoke()
+
+
+def test_one_exported_model_shared_by_sessions_answers_each_caller_correctly(exported):
+    """The app caches one TfliteModel per file for every session: one caller must never see another's tensors."""
+    store, run_id, data, _, _ = exported
+    runner = TfliteModel(store.root / run_id / "exports" / FORMATS["int8"].file_name)
+    expected_one, expected_batch = runner.probabilities(data.x_test[0]), runner.batch_probabilities(data.x_test[:7])
+    watched = WatchedInterpreter(runner._interpreter)
+    runner._interpreter = watched
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first = pool.submit(runner.probabilities, data.x_test[0])
+        assert watched.first_in_invoke.wait(timeout=60)
+        second = pool.submit(runner.batch_probabilities, data.x_test[:7])  # a different batch size: a resize
+        np.testing.assert_array_equal(first.result(timeout=60), expected_one)
+        np.testing.assert_array_equal(second.result(timeout=60), expected_batch)
+    assert not watched.other_thread_entered.is_set(), "a second thread used the interpreter mid-call"
+    # And many callers at once, unwatched, each get their own answer.
+    runner._interpreter = watched._real
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(lambda size: runner.batch_probabilities(data.x_test[:size]), [1, 5, 9, 3] * 10))
+    for size, answer in zip([1, 5, 9, 3] * 10, answers, strict=True):
+        np.testing.assert_array_equal(answer, runner.batch_probabilities(data.x_test[:size]))
+
+
+def test_tests_never_read_the_users_keras_cache():
+    """tests/conftest.py points KERAS_HOME at an empty folder: a user's ~/.keras/datasets/mnist.npz changes nothing."""
+    from core.datasets.sources import keras_home
+
+    assert not keras_home().is_relative_to(Path.home() / ".keras")
+    assert not (keras_home() / "datasets" / "mnist.npz").exists()
