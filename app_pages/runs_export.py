@@ -11,7 +11,7 @@ import streamlit as st
 
 from app_pages.access_gate import current_caller
 from app_pages.resources import run_store
-from app_pages.sidebar import current_dataset
+from app_pages.sidebar import current_dataset, data_folder
 from core.access import AccessDenied
 from core.datasets import Dataset, DatasetError, load_dataset
 from core.export import (
@@ -52,8 +52,13 @@ COLUMNS = {
 }
 
 
-def comparison_table(comparison: Comparison) -> pd.DataFrame:
-    """One row per format, the Keras model first, in the units the table shows."""
+# The download column of a row whose file is no longer the one measured: its numbers describe nothing on disk.
+NOT_VERIFIED = "file changed or missing: export again"
+
+
+def comparison_table(comparison: Comparison, verified: tuple[FormatResult, ...]) -> pd.DataFrame:
+    """One row per format, the Keras model first, in the units the table shows; unverified files say so."""
+    downloadable = {row.key for row in verified} | {KERAS_KEY}
     return pd.DataFrame(
         [
             {
@@ -64,7 +69,7 @@ def comparison_table(comparison: Comparison) -> pd.DataFrame:
                 "agreement": row.agreement,
                 "p50 latency (ms)": row.latency_p50_ms,
                 "input": row.input_dtype,
-                "download": row.file_name,
+                "download": row.file_name if row.key in downloadable else NOT_VERIFIED,
             }
             for row in comparison.rows
         ]
@@ -72,11 +77,11 @@ def comparison_table(comparison: Comparison) -> pd.DataFrame:
 
 
 def export_dataset(run: RunSummary) -> Dataset:
-    """The run's dataset: the sidebar's when it is the same one (with its data folder), else loaded by name."""
+    """The run's dataset: the sidebar's when it is the same one, else loaded by name from the sidebar's data folder."""
     dataset = current_dataset()
     if dataset is not None and dataset.name == run.dataset:
         return dataset
-    return load_dataset(run.dataset or "")
+    return load_dataset(run.dataset or "", data_folder())
 
 
 def run_export(run: RunSummary, formats: list[str]) -> None:
@@ -97,17 +102,19 @@ def run_export(run: RunSummary, formats: list[str]) -> None:
 
 
 def render_comparison(run: RunSummary, comparison: Comparison) -> None:
+    verified = verified_exports(run_store(), run.run_id)
     st.markdown(f"**{shipping_sentence(comparison)}**")
-    st.dataframe(comparison_table(comparison), hide_index=True, column_config=COLUMNS, key=TABLE_KEY)
+    st.dataframe(comparison_table(comparison, verified), hide_index=True, column_config=COLUMNS, key=TABLE_KEY)
     st.caption(
         f"Measured on {comparison.test_images:,} test images of {comparison.dataset_source}"
         + (f" and {comparison.drawn_images:,} drawn ones" if comparison.drawn_images else "")
         + f"; latency is the median of {comparison.latency_repeats} single-image calls with "
         f"{comparison.num_threads} LiteRT thread{'s' if comparison.num_threads > 1 else ''}. "
-        f"Exported {comparison.created_utc} UTC."
+        f"Exported {comparison.created_utc} UTC. The Keras model's size is its weights' bytes, "
+        "without the optimizer state its model.keras file also keeps for further training."
     )
     st.plotly_chart(size_accuracy_figure(comparison), key="export_chart")
-    render_downloads(run, verified_exports(run_store(), run.run_id))
+    render_downloads(run, verified)
 
 
 def render_downloads(run: RunSummary, rows: tuple[FormatResult, ...]) -> None:

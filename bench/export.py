@@ -82,7 +82,7 @@ def main() -> None:
             conversion_s[fmt.key] = round(time.perf_counter() - begun, 2)
         export_s = round(time.perf_counter() - started, 2)
         comparison = compare(
-            model, starter.path, exports, formats, dataset, run_id="fashion starter", model_sha256=starter.sha256,
+            model, exports, formats, dataset, run_id="fashion starter", model_sha256=starter.sha256,
             progress=lambda fraction, message: log(f"[{100 * fraction:3.0f} %] {message}"),
             latency_repeats=args.repeats,
         )  # fmt: skip

@@ -74,7 +74,8 @@ def write_saved_model(model, target: Path) -> None:
 
     A folder cannot be replaced in one step: the old one is renamed aside, then the new one renamed in.
     A kill between the two leaves no SavedModel under the final name (never half of one), and the
-    next export puts the previous one back before it starts.
+    next export puts the previous one back before it starts. The caller holds the run's export lock,
+    so any staging folder found here is a killed export's leftover.
     """
     import keras
 
@@ -91,16 +92,38 @@ def write_saved_model(model, target: Path) -> None:
     if retired.is_dir() and not target.exists():
         # An export killed between the two renames below left the previous SavedModel here: put it back first.
         os.replace(retired, target)
+    for leftover in target.parent.glob(f".{target.name}.*.partial"):
+        shutil.rmtree(leftover, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
     try:
         archive.write_out(str(staging / "model"), verbose=False)
+        _fsync_tree(staging / "model")  # on disk before the rename makes it the SavedModel
         shutil.rmtree(retired, ignore_errors=True)
         if target.exists():
             os.replace(target, retired)
         os.replace(staging / "model", target)
+        _fsync_folder(target.parent)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(retired, ignore_errors=True)
+
+
+def _fsync_tree(folder: Path) -> None:
+    """Flush every file and folder under `folder` to disk."""
+    for parent, _, files in os.walk(folder):
+        for name in files:
+            with open(Path(parent) / name, "rb") as file:
+                os.fsync(file.fileno())
+        _fsync_folder(Path(parent))
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Flush a folder's entries, so the renames in it survive a power cut."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def representative_images(x_train: np.ndarray, count: int = REPRESENTATIVE_IMAGES, seed: int = 0) -> np.ndarray:

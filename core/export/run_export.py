@@ -7,7 +7,11 @@ crash or a kill never leaves a half-written file under its final name.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import fcntl
+import hashlib
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,6 +40,9 @@ if TYPE_CHECKING:
 
 # Images the latency is measured on, taken from the start of the test set.
 LATENCY_IMAGES = 50
+# Held while a run is being exported, so a second export of it (another tab, the command line) is refused.
+LOCK_FILE = ".export.lock"
+KERAS_LABEL = "Keras model (float32 weights)"
 
 
 def _silent(_fraction: float, _message: str) -> None:
@@ -66,9 +73,50 @@ def export_run(
     except RunStoreError as error:
         raise ExportError(f"Run {run_id} cannot be exported: {error}") from None
     exports = store.root / run_id / EXPORTS_DIR
-    progress(0.02, "Writing the SavedModel…")
     try:
         exports.mkdir(exist_ok=True)
+    except OSError as error:
+        raise ExportError(f"The exports folder {exports} could not be made ({error}).") from None
+    with exporting(exports, run_id):
+        return _export_into(
+            store, run_id, model, run.model_sha256 or "", dataset, formats, progress=progress,
+            latency_repeats=latency_repeats, num_threads=num_threads,
+        )  # fmt: skip
+
+
+@contextmanager
+def exporting(exports: Path, run_id: str) -> Iterator[None]:
+    """Hold the run's export lock for the duration, or refuse at once if another export holds it."""
+    descriptor = os.open(exports / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ExportError(
+                f"Run {run_id} is being exported already (from another tab or the command line): "
+                "wait for that export to finish, then look again."
+            ) from None
+        yield  # the lock goes with the descriptor, even if the process is killed
+    finally:
+        os.close(descriptor)
+
+
+def _export_into(
+    store: RunStore,
+    run_id: str,
+    model,
+    model_sha256: str,
+    dataset: Dataset,
+    formats: tuple[ExportFormat, ...],
+    *,
+    progress: Progress,
+    latency_repeats: int,
+    num_threads: int,
+) -> Comparison:
+    """The export itself, once the run is checked and its lock is held."""
+    exports = store.root / run_id / EXPORTS_DIR
+    progress(0.02, "Writing the SavedModel…")
+    try:
         write_saved_model(model, exports / SAVED_MODEL_DIR)
     except OSError as error:
         raise ExportError(
@@ -86,9 +134,8 @@ def export_run(
         _write_file(exports / fmt.file_name, content)
 
     comparison = compare(
-        model, store.root / run_id / MODEL_FILE, exports, formats, dataset, run_id=run_id,
-        model_sha256=run.model_sha256 or "", progress=progress, latency_repeats=latency_repeats,
-        num_threads=num_threads,
+        model, exports, formats, dataset, run_id=run_id, model_sha256=model_sha256, progress=progress,
+        latency_repeats=latency_repeats, num_threads=num_threads,
     )  # fmt: skip
     comparison = comparison.merged_into(saved_comparison(store, run_id))
     try:
@@ -101,7 +148,6 @@ def export_run(
 
 def compare(
     model,
-    model_file: Path,
     exports: Path,
     formats: tuple[ExportFormat, ...],
     dataset: Dataset,
@@ -130,9 +176,11 @@ def compare(
     callers = {KERAS_KEY: predictor.probabilities} | {key: runner.probabilities for key, runner in runners.items()}
     latency = single_image_latency_ms(callers, dataset.x_test[:LATENCY_IMAGES], latency_repeats)
 
+    # The Keras row's size is its weights' bytes: model.keras also holds the optimizer's state (Adam
+    # keeps two more copies of every weight), which no deployed model carries.
     rows = [
         FormatResult(
-            KERAS_KEY, "Keras model", MODEL_FILE, model_file.stat().st_size, keras_scores.test_accuracy, 1.0,
+            KERAS_KEY, KERAS_LABEL, MODEL_FILE, weights_bytes(model), keras_scores.test_accuracy, 1.0,
             latency[KERAS_KEY], keras_scores.drawn_accuracy, model_sha256, "float32",
         )
     ]  # fmt: skip
@@ -149,6 +197,11 @@ def compare(
         run_id, model_sha256, dataset.name, dataset.source, len(dataset.x_test),
         sum(len(drawing.images) for drawing in drawn), num_threads, latency_repeats, tuple(rows),
     )  # fmt: skip
+
+
+def weights_bytes(model) -> int:
+    """Bytes of the model's weights (trainable and not, e.g. batch-norm statistics), without optimizer state."""
+    return int(sum(weight.numpy().nbytes for weight in model.weights))
 
 
 def first_line(error: Exception, limit: int = 300) -> str:
@@ -196,27 +249,39 @@ def verified_exports(store: RunStore, run_id: str) -> tuple[FormatResult, ...]:
     if comparison is None:
         return ()
     exports = store.root / run_id / EXPORTS_DIR
-    return tuple(row for row in comparison.formats if _is_measured_file(exports / row.file_name, row.sha256))
+    return tuple(row for row in comparison.formats if _measured_bytes(exports, row) is not None)
 
 
 def load_exported(store: RunStore, run_id: str, key: str, num_threads: int = DEFAULT_THREADS) -> TfliteModel:
     """An exported .tflite of a run, loaded with LiteRT after checking it is the file that was measured."""
-    row = next((row for row in verified_exports(store, run_id) if row.key == key), None)
-    if row is None:
-        raise ExportError(f"Run {run_id} has no verified {key} export: export it again on the Runs page.")
-    return TfliteModel(store.root / run_id / EXPORTS_DIR / row.file_name, num_threads)
+    return TfliteModel(_verified_bytes(store, run_id, key, "export it again on the Runs page"), num_threads)
 
 
 def read_exported_bytes(store: RunStore, run_id: str, key: str) -> bytes:
     """The bytes of a verified exported file, for a download button."""
-    row = next((row for row in verified_exports(store, run_id) if row.key == key), None)
-    if row is None:
-        raise ExportError(f"Run {run_id} has no verified {key} export: export it again.")
-    return (store.root / run_id / EXPORTS_DIR / row.file_name).read_bytes()
+    return _verified_bytes(store, run_id, key, "export it again")
 
 
-def _is_measured_file(path: Path, sha256: str) -> bool:
+def _verified_bytes(store: RunStore, run_id: str, key: str, advice: str) -> bytes:
+    comparison = saved_comparison(store, run_id)
+    row = comparison.row(key) if comparison is not None and key != KERAS_KEY else None
+    content = _measured_bytes(store.root / run_id / EXPORTS_DIR, row) if row is not None else None
+    if content is None:
+        raise ExportError(f"Run {run_id} has no verified {key} export: {advice}.")
+    return content
+
+
+def _measured_bytes(exports: Path, row: FormatResult) -> bytes | None:
+    """The file's bytes if they are the ones measured for the row; read once, so what is hashed is what is served.
+
+    The path comes from the format catalogue, never from the saved table: a table edited to name
+    `../../something` must not serve that file, and a row of an unknown format is ignored.
+    """
+    fmt = FORMATS.get(row.key)
+    if fmt is None:
+        return None
     try:
-        return path.is_file() and sha256_file(path) == sha256
+        content = (exports / fmt.file_name).read_bytes()
     except OSError:
-        return False
+        return None
+    return content if hashlib.sha256(content).hexdigest() == row.sha256 else None

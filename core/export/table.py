@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from core.export.formats import FLOAT32, FULL_INT8
+from core.export.formats import FLOAT32, FORMATS, FULL_INT8
 from core.runs.folder import write_json_atomically
 
 COMPARISON_FILE = "comparison.json"
@@ -80,12 +80,16 @@ class Comparison:
         return cls(**fields, rows=rows)
 
     def merged_into(self, earlier: Comparison | None) -> Comparison:
-        """This comparison plus the rows of an earlier export of the same model on the same data it did not redo."""
+        """This comparison plus the rows of an earlier export of the same model on the same data it did not redo.
+
+        Rows come in catalogue order (the Keras model first), however the formats were exported over time.
+        """
         if earlier is None or not self.measured_like(earlier):
             return self
         redone = {row.key for row in self.rows}
-        kept = tuple(row for row in earlier.rows if row.key not in redone)
-        return replace(self, rows=self.rows + kept)
+        kept = tuple(row for row in earlier.rows if row.key not in redone and row.key in FORMATS)
+        order = [KERAS_KEY, *FORMATS]
+        return replace(self, rows=tuple(sorted(self.rows + kept, key=lambda row: order.index(row.key))))
 
     def measured_like(self, other: Comparison) -> bool:
         """Whether two comparisons measured the same model on the same images, so their rows compare."""

@@ -65,7 +65,7 @@ def test_exporting_from_the_runs_page_shows_the_table_chart_sentence_and_downloa
     saved = saved_comparison(store, run_id)
     assert [row.key for row in saved.rows] == ["keras", "float32", "int8"]
     table = export_table(app)
-    assert list(table["format"]) == ["Keras model", "TFLite float32", "TFLite full INT8"]
+    assert list(table["format"]) == ["Keras model (float32 weights)", "TFLite float32", "TFLite full INT8"]
     assert list(table.columns) == [
         "format", "size (MB)", "test accuracy", "drawn accuracy", "agreement", "p50 latency (ms)", "input", "download",
     ]  # fmt: skip
@@ -92,7 +92,7 @@ def test_a_saved_comparison_is_shown_again_without_exporting(store):
     comparison = export_run(store, run_id, tiny_mnist(60, 80), [FORMATS["float16"]], by=LOCAL, latency_repeats=3)
     app = open_run()
     table = export_table(app)
-    assert list(table["format"]) == ["Keras model", "TFLite float16"]
+    assert list(table["format"]) == ["Keras model (float32 weights)", "TFLite float16"]
     np.testing.assert_allclose(table["p50 latency (ms)"], [row.latency_p50_ms for row in comparison.rows])
     assert app.button(key="export_run").label == "Export again"
     assert any("Measured on 80 test images" in caption.value for caption in app.caption)
@@ -149,7 +149,40 @@ def test_a_viewer_sees_what_an_admin_shipped_and_can_download_it_but_not_export(
     app.session_state["runs_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     app.run()
     assert not app.exception
-    assert list(export_table(app)["format"]) == ["Keras model", "TFLite dynamic-range INT8"]
+    assert list(export_table(app)["format"]) == ["Keras model (float32 weights)", "TFLite dynamic-range INT8"]
     assert {button.proto.label for button in app.get("download_button")} >= {"TFLite dynamic-range INT8"}
     assert "export_run" not in {button.key for button in app.button}
     assert not [box for box in app.multiselect if box.key == "export_formats"]
+
+
+def test_a_row_whose_file_changed_says_so_and_rows_keep_the_catalogue_order(store):
+    run_id = store.save(make_training_result(9), "embedded sample of MNIST")
+    data = tiny_mnist(60, 60)
+    export_run(store, run_id, data, [FORMATS["dynamic_int8"]], by=LOCAL, latency_repeats=3)
+    export_run(store, run_id, data, [FORMATS["float16"]], by=LOCAL, latency_repeats=3)  # exported later
+    changed = store.root / run_id / "exports" / FORMATS["dynamic_int8"].file_name
+    changed.write_bytes(changed.read_bytes() + b"\0")
+    table = export_table(open_run())
+    assert list(table["format"]) == ["Keras model (float32 weights)", "TFLite float16", "TFLite dynamic-range INT8"]
+    assert list(table["download"]) == ["model.keras", "model_float16.tflite", "file changed or missing: export again"]
+
+
+def test_an_export_checks_the_run_on_the_sidebars_data_folder(store, tmp_path):
+    """The page exports with the data folder typed in the sidebar, as every other page loads data."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    sample = tiny_mnist(120, 70)
+    np.savez(folder / "mnist.npz", x_train=sample.x_train, y_train=sample.y_train, x_test=sample.x_test,
+             y_test=sample.y_test)  # fmt: skip
+    run_id = store.save(make_training_result(10), "embedded sample of MNIST")
+    app = open_app()
+    app.sidebar.text_input(key="data_dir").input(str(folder)).run()
+    app.session_state["dataset_name"] = "fashion_mnist"  # the sidebar shows another dataset than the run's
+    switch_to(app, "runs")
+    app.session_state["runs_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    app.run()
+    app.multiselect(key="export_formats").set_value(["float32"]).run()
+    app.button(key="export_run").click().run()
+    assert not app.exception and not app.error
+    saved = saved_comparison(store, run_id)
+    assert saved.test_images == 70 and str(folder) in saved.dataset_source

@@ -107,6 +107,8 @@ def test_a_kill_mid_export_leaves_no_half_file_under_a_final_name(exported_run, 
     export_run(store, run_id, tiny_mnist(60, 60), parse_formats("float32,float16"), by=LOCAL, latency_repeats=3)
     assert [row.key for row in saved_comparison(store, run_id).formats] == ["float32", "float16"]
     assert (exports / "saved_model" / "saved_model.pb").is_file() and not (exports / ".saved_model.old").exists()
+    # Nothing of the killed export is left behind: no staging folder, no partial file.
+    assert not list(exports.glob(".saved_model.*.partial")) and not list(exports.glob(".*.partial"))
 
 
 def test_a_full_disk_while_writing_a_format_is_one_clear_message_and_no_partial(exported_run, monkeypatch):
@@ -177,3 +179,15 @@ def test_a_failed_atomic_write_removes_its_own_temporary_file(tmp_path, monkeypa
         run_folder.write_bytes_atomically(target, b"the new file")
     assert sorted(path.name for path in tmp_path.iterdir()) == ["model.tflite"]
     assert target.read_bytes() == b"the earlier file"
+
+
+def test_staging_folders_left_by_killed_exports_are_removed_by_the_next_one(exported_run):
+    """A kill mid-write leaves a `.saved_model.*.partial` folder; without cleanup they pile up, each a model's size."""
+    store, run_id = exported_run
+    exports = store.root / run_id / "exports"
+    for name in (".saved_model.k1l2m3.partial", ".saved_model.x9y8z7.partial"):
+        (exports / name / "model" / "variables").mkdir(parents=True)
+        (exports / name / "model" / "saved_model.pb").write_bytes(b"half of a SavedModel")
+    export_run(store, run_id, tiny_mnist(60, 60), parse_formats("float32"), by=LOCAL, latency_repeats=3)
+    assert not list(exports.glob(".saved_model.*"))
+    assert (exports / "saved_model" / "saved_model.pb").is_file()

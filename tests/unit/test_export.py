@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import re
 import subprocess
@@ -29,10 +30,12 @@ from core.export import (
     export_run,
     load_exported,
     parse_formats,
+    read_exported_bytes,
     saved_comparison,
     shipping_sentence,
     verified_exports,
 )
+from core.export.run_export import exporting
 from core.runs.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,6 +76,22 @@ def test_every_format_loads_in_litert_and_agrees_with_keras_on_a_test_slice(expo
         assert set(row.drawn_accuracy) == {"strokes", "bold strokes"} and row.latency_p50_ms > 0
     keras = comparison.keras
     assert keras.agreement == 1.0 and keras.test_accuracy == pytest.approx(np.mean(keras_answers == data.y_test))
+
+
+def test_the_keras_row_counts_the_weights_a_deployed_model_carries_not_the_optimizer_state(tmp_path):
+    """model.keras of a model trained with Adam holds two more copies of every weight; no device ships those."""
+    store, data, result = RunStore(tmp_path), tiny_mnist(60, 40), make_training_result(3)
+    result.model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    result.model.fit(data.x_train[..., None], data.y_train, epochs=1, verbose=0)  # Adam's state is now saved too
+    run_id = store.save(result, "sample")
+    comparison = export_run(store, run_id, data, parse_formats("float32"), by=LOCAL, latency_repeats=3)
+    model = store.load_model(run_id)
+    weights = sum(int(np.prod(weight.shape)) * 4 for weight in model.weights)  # float32: 4 bytes each
+    keras = comparison.keras
+    assert keras.size_bytes == weights and keras.label == "Keras model (float32 weights)"
+    assert keras.size_bytes < 0.5 * (tmp_path / run_id / "model.keras").stat().st_size
+    # The float32 file is those weights plus a little graph, not a third of "the Keras model".
+    assert 0.9 < comparison.row("float32").size_bytes / keras.size_bytes < 1.5
 
 
 def test_full_int8_takes_and_returns_uint8_and_the_runner_dequantises_it(exported):
@@ -143,7 +162,7 @@ def test_an_export_of_some_formats_keeps_the_rows_of_the_others(tmp_path):
     export_run(store, run_id, data, parse_formats("float32,dynamic_int8"), by=LOCAL, latency_repeats=3)
     first = saved_comparison(store, run_id)
     again = export_run(store, run_id, data, parse_formats("float16"), by=LOCAL, latency_repeats=3)
-    assert [row.key for row in again.rows] == ["keras", "float16", "float32", "dynamic_int8"]
+    assert [row.key for row in again.rows] == ["keras", "float32", "float16", "dynamic_int8"]  # catalogue order
     assert again.row("float32") == first.row("float32")  # not measured again, kept as it was
 
 
@@ -157,6 +176,46 @@ def test_a_changed_exported_file_is_neither_listed_nor_loaded(tmp_path):
     with pytest.raises(ExportError, match="no verified float16 export"):
         load_exported(store, run_id, "float16")
     assert load_exported(store, run_id, "float32").classes == 10
+
+
+def test_a_table_naming_other_files_or_unknown_formats_never_serves_them(tmp_path):
+    """File names come from the format catalogue: an edited comparison.json cannot point a download elsewhere."""
+    store = RunStore(tmp_path)
+    run_id = store.save(make_training_result(1), "sample")
+    export_run(store, run_id, tiny_mnist(60, 60), parse_formats("float32"), by=LOCAL, latency_repeats=3)
+    table = tmp_path / run_id / "exports" / "comparison.json"
+    content = json.loads(table.read_text())
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"not for download")
+    secret_hash = hashlib.sha256(b"not for download").hexdigest()
+    float32 = next(row for row in content["rows"] if row["key"] == "float32")
+    float32.update(file_name="../../secret.txt", sha256=secret_hash)  # a row pointing outside exports/
+    stranger = dict(float32, key="int4", file_name=str(secret))  # a format that does not exist
+    content["rows"].append(stranger)
+    table.write_text(json.dumps(content))
+    assert verified_exports(store, run_id) == ()  # the real float32 file is not the one this row measured
+    for key in ("float32", "int4", "keras"):
+        with pytest.raises(ExportError, match=f"no verified {key} export"):
+            read_exported_bytes(store, run_id, key)
+    real_file = tmp_path / run_id / "exports" / "model_float32.tflite"
+    float32["sha256"] = hashlib.sha256(real_file.read_bytes()).hexdigest()
+    table.write_text(json.dumps(content))
+    assert [row.key for row in verified_exports(store, run_id)] == ["float32"]
+    assert read_exported_bytes(store, run_id, "float32")[4:8] == b"TFL3"  # the real file, whatever the row named
+
+
+def test_a_second_export_of_the_same_run_at_once_is_refused_in_one_line(tmp_path):
+    """Two exports of one run would share temporary names (.saved_model.old, comparison.json.partial)."""
+    store = RunStore(tmp_path)
+    run_id = store.save(make_training_result(1), "sample")
+    exports = tmp_path / run_id / "exports"
+    exports.mkdir()
+    refused = pytest.raises(ExportError, match=f"Run {run_id} is being exported already .*wait for that export")
+    with exporting(exports, run_id), refused:  # the lock the first export holds until it is done
+        export_run(store, run_id, tiny_mnist(60, 60), parse_formats("float32"), by=LOCAL, latency_repeats=3)
+    assert not list(exports.glob("*.tflite")) and not (exports / "saved_model").exists()
+    export_run(store, run_id, tiny_mnist(60, 60), parse_formats("float32"), by=LOCAL, latency_repeats=3)
+    assert [row.key for row in verified_exports(store, run_id)] == ["float32"]  # free again once it is done
 
 
 def test_an_export_of_a_run_whose_model_fails_its_hash_check_is_refused(tmp_path):

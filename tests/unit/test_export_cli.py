@@ -34,7 +34,8 @@ def test_the_command_writes_the_chosen_formats_and_prints_the_table(tmp_path):
     assert sorted(path.name for path in exports.glob("*.tflite")) == ["model_float16.tflite", "model_int8.tflite"]
     lines = done.stdout.splitlines()
     assert lines[0].split()[:3] == ["format", "size", "test"]
-    assert [line.split("  ")[0] for line in lines[1:4]] == ["Keras model", "TFLite float16", "TFLite full INT8"]
+    labels = [line.split("  ")[0] for line in lines[1:4]]
+    assert labels == ["Keras model (float32 weights)", "TFLite float16", "TFLite full INT8"]
     assert "TFLite full INT8 is" in done.stdout and "[100 %] Done." in done.stderr
     # The same table the Runs page reads, for the files now there.
     assert [row.key for row in verified_exports(store, run_id)] == ["float16", "int8"]
