@@ -129,7 +129,7 @@ def render_model_settings(dataset: Dataset) -> None:
         batch_norm=bool(st.session_state["batch_norm"]),
         width=float(st.session_state["width"]),
     )
-    facts = model_facts(spec)
+    facts = model_facts(spec, len(dataset.class_names))
     parameters, flops = st.columns(2)
     parameters.metric("Parameters", f"{facts.parameters:,}")
     flops.metric(

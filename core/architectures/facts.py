@@ -12,6 +12,7 @@ from keras import layers
 from core.architectures.fused_batch_norm import FusedBatchNorm
 from core.architectures.registry import build_model
 from core.architectures.spec import ModelSpec
+from core.datasets.registry import NUM_CLASSES
 
 
 @dataclass(frozen=True)
@@ -35,9 +36,9 @@ class ModelFacts:
 
 
 @functools.lru_cache(maxsize=64)
-def model_facts(spec: ModelSpec) -> ModelFacts:
-    """Layer table, parameter count and FLOPs per image of a spec (built once, then cached)."""
-    model = build_model(spec)
+def model_facts(spec: ModelSpec, num_classes: int = NUM_CLASSES) -> ModelFacts:
+    """Layer table, parameter count and FLOPs per image of a spec for a class count (built once, then cached)."""
+    model = build_model(spec, num_classes=num_classes)
     return ModelFacts(tuple(layer_table(model)), parameter_count(model), flops_per_image(model))
 
 

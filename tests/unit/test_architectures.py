@@ -19,6 +19,7 @@ from core.architectures import (
     default_spec,
     flops_per_image,
     layer_table,
+    model_facts,
     parameter_count,
 )
 
@@ -186,6 +187,13 @@ def test_flops_and_layer_table_of_the_simple_cnn_match_a_hand_count():
     conv_rows = [row for row in table if row.kind == "Conv2D"]
     assert [row.output_shape for row in conv_rows] == [(None, 26, 26, 32), (None, 11, 11, 64)]
     assert sum(row.parameters for row in table if row.kind != "LiveDropout") == parameter_count(model) == 225_034
+
+
+def test_model_facts_count_the_classifier_for_the_datasets_classes():
+    # The simple CNN's classifier is Dense(128 -> classes): 129 weights per class.
+    spec = default_spec("simple_cnn")
+    assert model_facts(spec).parameters == 225_034
+    assert model_facts(spec, 3).parameters == 225_034 - 7 * 129
 
 
 def test_bad_settings_are_refused_with_a_reason():
