@@ -11,9 +11,8 @@ import streamlit as st
 
 from app_pages.access_gate import current_caller
 from app_pages.resources import run_store
-from app_pages.sidebar import current_dataset, data_folder
+from app_pages.sidebar import data_folder
 from core.access import AccessDenied
-from core.datasets import Dataset, DatasetError, load_dataset
 from core.export import (
     FORMATS,
     KERAS_KEY,
@@ -21,17 +20,19 @@ from core.export import (
     ExportError,
     FormatResult,
     TfliteModel,
-    export_run,
     load_exported,
     read_exported_bytes,
     saved_comparison,
     shipping_sentence,
     verified_exports,
 )
+from core.export.background import BackgroundExport, current_export, forget_export, start_export
 from core.figures.export import answers_figure, size_accuracy_figure
-from core.runs.store import RunStoreError, RunSummary
+from core.runs.store import RunSummary
 
 FORMATS_KEY = "export_formats"
+# How often the page reads a running export's progress.
+PROGRESS_EVERY_S = 1.0
 TABLE_KEY = "export_table"
 ANSWER_WITH_KEY = "answer_with"
 
@@ -76,29 +77,39 @@ def comparison_table(comparison: Comparison, verified: tuple[FormatResult, ...])
     )
 
 
-def export_dataset(run: RunSummary) -> Dataset:
-    """The run's dataset: the sidebar's when it is the same one, else loaded by name from the sidebar's data folder."""
-    dataset = current_dataset()
-    if dataset is not None and dataset.name == run.dataset:
-        return dataset
-    return load_dataset(run.dataset or "", data_folder())
-
-
-def run_export(run: RunSummary, formats: list[str]) -> None:
-    """Export with a progress bar; any refusal or failure is one line on the page, never a traceback."""
-    bar = st.progress(0.0, text="Starting the export…")
+def start(run: RunSummary, formats: list[str]) -> None:
+    """Start the export in a child process, on the sidebar's data folder; a refusal is one line on the page."""
     try:
-        dataset = export_dataset(run)
-        export_run(
-            run_store(), run.run_id, dataset, [FORMATS[key] for key in formats], by=current_caller(),
-            progress=lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0), text=message),
-        )  # fmt: skip
-    except (ExportError, RunStoreError, AccessDenied, DatasetError, OSError, ValueError) as error:
-        bar.empty()
+        start_export(
+            run_store().root, run.run_id, [FORMATS[key] for key in formats], data_folder(), by=current_caller()
+        )
+    except (AccessDenied, OSError) as error:
         st.error(f"Export failed: {error}", icon=":material/error:")
-        return
-    bar.empty()
-    st.toast("Exported and measured.", icon=":material/check_circle:")
+
+
+def render_running_export(run: RunSummary) -> bool:
+    """Progress of this run's export while it runs (True), or its outcome once, when it has ended (False)."""
+    export = current_export(run_store().root, run.run_id)
+    if export is None:
+        return False
+    if not export.status().done:
+        st.fragment(_follow_export, run_every=PROGRESS_EVERY_S)(export)
+        return True
+    forget_export(run_store().root, run.run_id, export)
+    error = export.status().error
+    if error:
+        st.error(f"Export failed: {error}", icon=":material/error:")
+    else:
+        st.toast("Exported and measured.", icon=":material/check_circle:")
+    return False
+
+
+def _follow_export(export: BackgroundExport) -> None:
+    status = export.status()
+    if status.done:
+        st.rerun(scope="app")  # the whole panel: its outcome and the new table
+    st.progress(min(max(status.fraction, 0.0), 1.0), text=status.message)
+    st.caption("The export runs on its own: leaving or using the page does not stop it.")
 
 
 def render_comparison(run: RunSummary, comparison: Comparison) -> None:
@@ -149,13 +160,16 @@ def render_export(run: RunSummary) -> None:
             format_func=lambda key: FORMATS[key].label,
             help=" ".join(f"{fmt.label}: {fmt.description}" for fmt in FORMATS.values()),
         )  # fmt: skip
+        running = current_export(run_store().root, run.run_id)
         clicked = st.button(
             "Export again" if comparison else "Export", key="export_run", icon=":material/deployed_code:",
-            disabled=not chosen,
+            disabled=not chosen or (running is not None and not running.status().done),
         )  # fmt: skip
         if clicked:
-            run_export(run, chosen)
-            comparison = saved_comparison(run_store(), run.run_id)
+            start(run, chosen)
+        if render_running_export(run):
+            return
+        comparison = saved_comparison(run_store(), run.run_id)
         if comparison is None:
             st.caption("Nothing exported yet. Exporting takes about a minute for a full test set.")
             return

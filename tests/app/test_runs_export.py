@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -20,6 +22,7 @@ from core.access import LOCAL
 from core.architectures import ModelSpec
 from core.datasets import forget_loaded_datasets, load_dataset
 from core.export import FORMATS, export_run, load_exported, saved_comparison
+from core.export.background import current_export
 from core.preprocessing import preprocess_image
 from core.runs.store import RunStore
 
@@ -49,6 +52,16 @@ def open_run(run_index: int = 0) -> AppTest:
     return app
 
 
+def click_export_and_wait(app: AppTest, store: RunStore) -> None:
+    """Click Export, wait (with a deadline) for its child process to end, and show the page again."""
+    app.button(key="export_run").click().run()
+    assert not app.exception
+    run_id = next(run.run_id for run in store.list_runs())
+    export = current_export(store.root, run_id)
+    assert export is not None and export.wait(timeout=600), "the export did not end"
+    app.run()
+
+
 def export_table(app: AppTest):
     """The comparison table (the runs table is the page's other dataframe)."""
     return next(frame.value for frame in app.dataframe if "format" in frame.value.columns)
@@ -59,7 +72,7 @@ def test_exporting_from_the_runs_page_shows_the_table_chart_sentence_and_downloa
     app = open_run()
     assert any("Nothing exported yet" in caption.value for caption in app.caption)
     app.multiselect(key="export_formats").set_value(["float32", "int8"]).run()
-    app.button(key="export_run").click().run()
+    click_export_and_wait(app, store)
     assert not app.exception and not app.error
 
     saved = saved_comparison(store, run_id)
@@ -103,7 +116,7 @@ def test_an_export_of_a_damaged_model_is_refused_on_the_page(store):
     model_file = store.root / run_id / "model.keras"
     model_file.write_bytes(model_file.read_bytes() + b"\0")
     app = open_run()
-    app.button(key="export_run").click().run()
+    click_export_and_wait(app, store)
     assert not app.exception
     assert any("Export failed" in error.value and "SHA-256" in error.value for error in app.error)
     assert not (store.root / run_id / "exports").exists()
@@ -182,7 +195,44 @@ def test_an_export_checks_the_run_on_the_sidebars_data_folder(store, tmp_path):
     app.session_state["runs_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     app.run()
     app.multiselect(key="export_formats").set_value(["float32"]).run()
-    app.button(key="export_run").click().run()
+    click_export_and_wait(app, store)
     assert not app.exception and not app.error
     saved = saved_comparison(store, run_id)
     assert saved.test_images == 70 and str(folder) in saved.dataset_source
+
+
+def test_an_export_runs_on_through_reruns_and_its_progress_is_shown(store):
+    """Any click reruns the page: the export runs in its own process, so a rerun neither aborts nor repeats it."""
+    run_id = store.save(make_training_result(11), "embedded sample of MNIST")
+    app = open_run()
+    app.multiselect(key="export_formats").set_value(["float16"]).run()
+    app.button(key="export_run").click().run()
+    export = current_export(store.root, run_id)
+    app.run()  # another click somewhere on the page
+    assert not app.exception and current_export(store.root, run_id) is export
+    if not export.status().done:
+        assert app.button(key="export_run").disabled  # one export of a run at a time
+        assert any("does not stop it" in caption.value for caption in app.caption)
+    assert export.wait(timeout=600)
+    app.run()
+    assert not app.exception and not app.error
+    assert [row.key for row in saved_comparison(store, run_id).formats] == ["float16"]
+    assert list(export_table(app)["format"]) == ["Keras model (float32 weights)", "TFLite float16"]
+
+
+def test_an_export_whose_process_dies_is_one_line_and_the_page_keeps_serving(store):
+    """A converter that crashes (here: the export process killed) takes down its child, not the app."""
+    run_id = store.save(make_training_result(12), "embedded sample of MNIST")
+    app = open_run()
+    app.button(key="export_run").click().run()
+    export = current_export(store.root, run_id)
+    os.kill(export.pid, signal.SIGKILL)
+    assert export.wait(timeout=60)
+    app.run()
+    assert not app.exception
+    assert [error.value for error in app.error] == [
+        "Export failed: the export stopped unexpectedly (exit code -9); nothing was half-written."
+    ]
+    assert saved_comparison(store, run_id) is None and not app.button(key="export_run").disabled
+    app.run()
+    assert not app.error  # said once, not on every rerun

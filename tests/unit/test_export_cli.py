@@ -95,3 +95,26 @@ def test_every_command_uses_the_one_shared_one_line_parser(module, arguments, ca
         and ": error: " in lines[0]
         and lines[0].endswith("(see --help)")
     )
+
+
+def test_a_viewer_cannot_start_a_background_export(tmp_path):
+    """The child process exports as the local user, so the role check is made before it starts."""
+    from core.access import AccessDenied, Caller, Role
+    from core.export import FORMATS
+    from core.export.background import current_export, start_export
+
+    run_id = "20261202-010000-abcdef"
+    with pytest.raises(AccessDenied):
+        start_export(tmp_path, run_id, [FORMATS["float32"]], None, by=Caller(Role.VIEWER, "session-a"))
+    assert current_export(tmp_path, run_id) is None
+
+
+def test_a_background_export_of_a_missing_run_ends_with_the_commands_one_line_error(tmp_path):
+    from core.access import LOCAL
+    from core.export import FORMATS
+    from core.export.background import start_export
+
+    export = start_export(tmp_path, "20261202-010000-abcdef", [FORMATS["float32"]], None, by=LOCAL)
+    assert export.wait(timeout=300)
+    status = export.status()
+    assert status.done and status.error.startswith("There is no run 20261202-010000-abcdef")
