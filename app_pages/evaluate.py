@@ -22,8 +22,8 @@ from app_pages.runs_ensemble import render_member_comparison
 from app_pages.sidebar import require_dataset
 from app_pages.wording import counted
 from core.datasets import Dataset
-from core.drawn_test_set import PER_CLASS, drawing_gap_reading, drawn_styles
-from core.ensemble import is_ensemble, member_scores
+from core.drawn_test_set import GAP_POINTS, PER_CLASS, drawing_gap_reading, drawn_styles
+from core.ensemble_info import ensemble_gap_reading, is_ensemble, member_scores
 from core.evaluation import (
     Evaluation,
     cell_examples,
@@ -164,7 +164,11 @@ def render_drawings(dataset: Dataset, run: RunSummary, evaluation: Evaluation, l
     sample_evaluation = Evaluation(evaluation.probabilities[sample], evaluation.labels[sample])
     trained_with_drawings = bool(run.config.get("model", {}).get("augmentation", {}).get("drawing_rate"))
     accuracies = {style: result.accuracy for style, result in drawn.items()}
-    st.markdown(drawing_gap_reading(sample_evaluation.accuracy, accuracies, trained_with_drawings))
+    reading = drawing_gap_reading(sample_evaluation.accuracy, accuracies, trained_with_drawings)
+    if is_ensemble(run) and 100 * (sample_evaluation.accuracy - min(accuracies.values())) > GAP_POINTS:
+        # "Train with ..." does not apply to a model nobody trained: the advice is about its members.
+        reading = ensemble_gap_reading(sample_evaluation.accuracy, accuracies)
+    st.markdown(reading)
     columns = st.columns(len(styles) + 1)
     columns[0].metric("Test images", f"{100 * sample_evaluation.accuracy:.1f} %")
     for column, (style, accuracy) in zip(columns[1:], accuracies.items(), strict=True):
@@ -235,6 +239,9 @@ def render() -> None:
         trained.metric("Trained for", counted(run.epochs_completed, "epoch"))
 
     lens = choose_lens(model_key(run), load_run_model(run.run_id, run.model_sha256))
+    if lens is not None and is_ensemble(run):
+        st.caption("An ensemble has no layers of its own to look into: the galleries' heatmaps show where its "
+                   "first member looked.")  # fmt: skip
     curves, confusion, classes, mistakes, drawings = st.tabs(
         ["Curves", "Confusion matrix", "Per class", "Mistakes", "Drawings"]
     )

@@ -18,9 +18,10 @@ from app_pages.resources import ChosenModel, run_evaluation, run_store, test_set
 from core.datasets import Dataset
 from core.figures.insight import mc_dropout_figure, mosaic_figure, reliability_figure, robustness_figure
 from core.insight.feature_maps import first_layer_filters, mosaic
+from core.insight.probes import ensemble_members
 from core.insight.robustness import SWEEPS, Perturbation, perturb
 from core.insight.saliency import heat_colours, overlay
-from core.insight.uncertainty import calibration, dropout_rates, mc_dropout
+from core.insight.uncertainty import calibration, dropout_rates, mc_dropout, plain_probabilities
 from core.runs.store import RunStoreError
 
 
@@ -75,8 +76,11 @@ def render_uncertainty(dataset: Dataset, chosen: ChosenModel, image: np.ndarray)
     rates = dropout_rates(chosen.model)
     passes = st.slider("Stochastic passes", 10, 200, 50, step=10, key="mc_passes")
     result = mc_dropout(mc_model(chosen.key, chosen.model), image, passes)
-    st.plotly_chart(mc_dropout_figure(result, chosen.predictor.probabilities(image), dataset.class_names),
-                    key="mc_dropout")  # fmt: skip
+    plain = plain_probabilities(chosen.model, image)
+    st.plotly_chart(mc_dropout_figure(result, plain, dataset.class_names), key="mc_dropout")
+    if ensemble_members(chosen.model):
+        st.caption("This is an ensemble: the passes and the dots are its first member's, with and without "
+                   "dropout; the ensemble's own answer averages all its members.")  # fmt: skip
     if not any(rates):
         st.info("This model has no active dropout, so every pass gives the same answer and the spread is zero. "
                 "Train with dropout to see it.")  # fmt: skip

@@ -15,6 +15,8 @@ from core.figures.training import curves_from_history, training_curves_figure
 from core.runs.store import RunStoreError, RunSummary
 
 TABLE_KEY = "runs_table"
+# The run ids the table listed last, row by row: a selection is kept by run, not by row position.
+LISTED_KEY = "runs_table_listed"
 
 
 def run_table(runs: list[RunSummary], owner: str | None = None) -> pd.DataFrame:
@@ -154,6 +156,26 @@ def change_run(change, *args, **kwargs) -> None:
     st.rerun()
 
 
+def keep_selection_by_run(listed: list[str]) -> None:
+    """Move the table's selection to the same runs' new rows when the listed runs change.
+
+    The table selects row positions; a new run (listed first, as the newest) or another filter
+    would otherwise hand a selection, and "Delete", to a different run.
+    """
+    before = st.session_state.get(LISTED_KEY)
+    st.session_state[LISTED_KEY] = listed
+    state = st.session_state.get(TABLE_KEY)
+    if not before or before == listed or not state:
+        return
+    rows = state["selection"]["rows"]
+    chosen = [before[row] for row in rows if row < len(before)]
+    position = {run_id: row for row, run_id in enumerate(listed)}
+    # Assigned before the table is drawn in this run, which is when Streamlit lets a script set a selection.
+    st.session_state[TABLE_KEY] = {
+        "selection": {"rows": [position[run_id] for run_id in chosen if run_id in position], "columns": [], "cells": []}
+    }
+
+
 def render() -> None:
     st.title("Runs")
     dataset = current_dataset()
@@ -167,6 +189,7 @@ def render() -> None:
     shown = render_filters(runs, dataset.name if dataset else "")
     # On a shared server every session sees every run; its own are marked.
     table = run_table(shown, current_caller().owner if is_serving() else None)
+    keep_selection_by_run([run.run_id for run in shown])
     selection = st.dataframe(
         table, hide_index=True, column_config=COLUMNS, on_select="rerun", selection_mode="multi-row", key=TABLE_KEY,
     )  # fmt: skip

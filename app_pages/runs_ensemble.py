@@ -9,7 +9,7 @@ from app_pages.access_gate import current_caller
 from app_pages.resources import activate_run, run_store
 from app_pages.sidebar import current_dataset
 from core.access import AccessDenied
-from core.ensemble import display_name, ensemble_problem, member_scores, save_ensemble_run
+from core.ensemble_info import display_name, ensemble_problem, member_scores, scored_on
 from core.figures.ensemble import ensemble_accuracy_figure
 from core.runs.store import RunStoreError, RunSummary
 
@@ -45,6 +45,9 @@ def render_builder(selected: list[RunSummary]) -> None:
 
 def build(selected: list[RunSummary], name: str, dataset) -> None:
     """Build and save the ensemble with a progress bar; a refusal gets its one-line reason."""
+    # Keras and TensorFlow load here, on the first build, not whenever the Runs page is drawn.
+    from core.ensemble import save_ensemble_run
+
     bar = st.progress(0.0, text="Loading the members…")
     try:
         run_id = save_ensemble_run(
@@ -106,8 +109,10 @@ def render_member_comparison(run: RunSummary) -> None:
     percent = st.column_config.NumberColumn(format="percent")
     right.dataframe(table, hide_index=True, key="ensemble_members_table",
                     column_config={"test accuracy": percent, "drawn accuracy": percent})  # fmt: skip
+    source = scored_on(run)
+    data = f" of the {source}" if source else ""
     right.caption(
-        "Measured when the ensemble was built, on the same test images for every model; drawn accuracy is the "
+        f"Measured when the ensemble was built, on the same test images{data} for every model; drawn accuracy is the "
         "mean over the drawn versions of the test set. A member deleted since still counts in the ensemble: "
         "its weights are inside the ensemble's own file."
     )

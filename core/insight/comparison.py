@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from core.ensemble_info import is_ensemble
 from core.runs.store import RunSummary
 
 DATASETS = ("mnist", "fashion_mnist")
@@ -22,7 +23,8 @@ def twin_runs(runs: Sequence[RunSummary]) -> list[tuple[RunSummary, RunSummary]]
     """Pairs (MNIST run, Fashion-MNIST run) of complete runs with the same recipe, newest first."""
     newest: dict[tuple[str, str], RunSummary] = {}
     for run in runs:
-        if run.complete and run.dataset in DATASETS:
+        # An ensemble's recipe is its members, not settings: every ensemble would look like every other.
+        if run.complete and run.dataset in DATASETS and not is_ensemble(run):
             newest.setdefault((recipe(run), run.dataset), run)  # runs come newest first
     pairs = [(newest[(key, "mnist")], newest[(key, "fashion_mnist")])
              for key, dataset in newest if dataset == "mnist" and (key, "fashion_mnist") in newest]  # fmt: skip

@@ -39,6 +39,14 @@ def mc_dropout_model(model: keras.Model) -> keras.Model:
     return copy
 
 
+def plain_probabilities(model: keras.Model, image: np.ndarray) -> np.ndarray:
+    """With dropout off, the answer of the model `mc_dropout_model` copies (an ensemble's first member, not the mean).
+
+    The Monte-Carlo passes are compared against it, so both must come from the same model.
+    """
+    return np.asarray(inspected_model(model)(as_batch(np.asarray(image)[np.newaxis]), training=False))[0]
+
+
 @dataclass(frozen=True)
 class MonteCarloPrediction:
     """Class probabilities from N stochastic forward passes of one image."""

@@ -21,6 +21,7 @@ from core.datasets import forget_loaded_datasets, load_dataset
 from core.ensemble import is_ensemble, member_scores, save_ensemble_run
 from core.inference import Predictor
 from core.preprocessing import preprocess_image
+from core.runs import store as run_store_module
 from core.runs.store import RunStore
 
 SOURCE = "embedded sample of MNIST"
@@ -158,3 +159,31 @@ def test_inside_looks_into_the_first_member_and_says_so(store, ensemble, view):
         # An ensemble has no recipe of its own to train on the other dataset.
         assert not [button for button in app.button if button.key == "train_twin"]
         assert any("The active model is an ensemble" in caption.value for caption in app.caption)
+
+
+def managed_run(app: AppTest) -> str:
+    """The run the page offers to manage: the first selected one."""
+    (heading,) = [header.value for header in app.subheader if header.value.startswith("Run ")]
+    return heading.removeprefix("Run ")
+
+
+def test_a_selection_stays_on_its_runs_when_a_new_run_is_listed_above_them(store, monkeypatch):
+    # Ids in saving order: two saves in one second would otherwise be ordered by their random part.
+    ids = iter(f"20260101-00000{second}-abcdef" for second in range(10))
+    monkeypatch.setattr(run_store_module, "new_run_id", lambda: next(ids))
+    older = store.save(make_training_result(0), SOURCE)
+    newer = store.save(make_training_result(1), SOURCE)
+    store.rename(older, "older", by=LOCAL)
+    store.rename(newer, "newer", by=LOCAL)
+    app = open_app("runs")
+    select_rows(app, [1])  # newest first: row 1 is the older run
+    assert managed_run(app) == "older"
+    # A run saved meanwhile (by a training, a sweep or an ensemble) is listed first and pushes every row down.
+    store.rename(store.save(make_training_result(2), SOURCE), "newest", by=LOCAL)
+    app.run()
+    assert not app.exception, app.exception
+    assert managed_run(app) == "older"
+    assert app.session_state["runs_table"]["selection"]["rows"] == [2]
+    # A filter that hides a selected run drops it from the selection instead of handing its row to another run.
+    app.text_input(key="filter_text").input("newer").run()
+    assert not [header for header in app.subheader if header.value.startswith("Run ")]

@@ -7,22 +7,17 @@ import json
 import keras
 import numpy as np
 import pytest
-from factories import make_training_result, tiny_mnist
+from factories import make_training_result, tiny_fashion, tiny_mnist
 
 from core.access import LOCAL, Caller, Role
 from core.architectures import ModelSpec, build_model
 from core.drawn_test_set import drawn_styles, drawn_test_set
-from core.ensemble import (
-    TAG,
-    build_ensemble,
-    ensemble_problem,
-    is_ensemble,
-    member_scores,
-    save_ensemble_run,
-)
+from core.ensemble import TAG, build_ensemble, save_ensemble_run
+from core.ensemble_info import ensemble_gap_reading, ensemble_problem, is_ensemble, member_scores, scored_on
 from core.evaluation import evaluate_model
 from core.inference import Predictor
 from core.insight import embeddings, feature_maps, saliency, uncertainty
+from core.insight.comparison import twin_runs
 from core.insight.probes import as_batch, inspected_model
 from core.runs import folder as run_folder
 from core.runs.store import RunStore, RunStoreError
@@ -119,6 +114,16 @@ def test_a_saved_ensemble_is_an_ordinary_run_scored_on_the_test_set(tmp_path):
     assert saved_metrics["drawn_accuracy"][style] == pytest.approx(float(np.mean(drawn_mean.argmax(1) == drawn.labels)))
     assert store.validation_confusions(run_id).shape == (0, 10, 10)
     assert run.config["training"] == {"dataset": "mnist"}
+    assert scored_on(run) == dataset.source  # which test images the numbers above came from
+    # A member's drawn accuracy is the mean over the drawn styles, as for a trained run.
+    member_drawn = [float(np.mean(probabilities(loaded[0], drawn_test_set("mnist", dataset.x_test, dataset.y_test,
+                                                                           s).images).argmax(1) == drawn.labels))
+                    for s in drawn_styles("mnist")]  # fmt: skip
+    assert member_scores(run)[0].drawn_accuracy == pytest.approx(float(np.mean(member_drawn)))
+    # Its name and tag are in its folder: an index rebuilt from the runs folder still shows them.
+    (tmp_path / "index.sqlite").unlink()
+    rebuilt = RunStore(tmp_path).get(run_id)
+    assert rebuilt.name == "my trio" and rebuilt.tags == (TAG,) and is_ensemble(rebuilt)
 
 
 def test_the_default_name_says_how_many_members(tmp_path):
@@ -197,8 +202,59 @@ def test_a_read_only_runs_folder_is_refused_before_any_work(tmp_path):
     store = RunStore(tmp_path)
     ids = saved_members(store, 2)
     store.write_problem = lambda: "The runs folder cannot be written (read-only)."  # as a read-only disk reports
+    loaded: list[str] = []
+
+    def load_model(run_id: str):
+        loaded.append(run_id)
+        raise AssertionError("a member was loaded before the refusal")
+
+    store.load_model = load_model
     with pytest.raises(RunStoreError, match="read-only"):
         save_ensemble_run(store, ids, name=None, by=LOCAL, dataset=tiny_mnist(20, 50))
+    assert loaded == []
+
+
+def test_an_ensemble_cannot_be_a_member_so_every_model_counts_equally(tmp_path):
+    store = RunStore(tmp_path)
+    ids = saved_members(store, 3)
+    pair = save_ensemble_run(store, ids[:2], name="pair", by=LOCAL, dataset=tiny_mnist(20, 50))
+    runs = [store.get(pair), store.get(ids[2])]
+    assert (
+        ensemble_problem(runs)
+        == "pair is already an ensemble; select its members instead, so that every model counts equally."
+    )
+    with pytest.raises(ValueError, match="already an ensemble; select its members instead"):
+        save_ensemble_run(store, [pair, ids[2]], name=None, by=LOCAL, dataset=tiny_mnist(20, 50))
+    assert len(store.list_runs()) == 4  # nothing saved
+
+
+def test_monte_carlo_dropout_of_an_ensemble_is_compared_with_its_first_members_plain_answer():
+    models = members()
+    ensemble = build_ensemble(models)
+    plain = uncertainty.plain_probabilities(ensemble, PIXELS[0])
+    # The passes come from a copy of the first member, so the dots must be that member's answer, not the mean.
+    np.testing.assert_allclose(plain, probabilities(models[0])[0], atol=1e-6)
+    assert np.abs(plain - probabilities(ensemble)[0]).max() > 1e-3
+    single = models[1]
+    np.testing.assert_allclose(uncertainty.plain_probabilities(single, PIXELS[1]), probabilities(single)[1], atol=1e-6)
+
+
+def test_an_ensembles_drawing_gap_advice_is_about_its_members():
+    reading = ensemble_gap_reading(0.97, {"strokes": 0.80, "bold strokes": 0.70})
+    assert "97 %" in reading and "strokes at 80 % and bold strokes at 70 %" in reading
+    assert "build one from members trained with *Robust to drawings*" in reading and "train with" not in reading
+
+
+def test_twin_runs_never_pair_two_ensembles(tmp_path):
+    store = RunStore(tmp_path)
+    mnist = save_ensemble_run(store, saved_members(store, 2, "mnist"), name=None, by=LOCAL, dataset=tiny_mnist(20, 50))
+    fashion_ids = saved_members(store, 2, "fashion_mnist")
+    fashion = save_ensemble_run(store, fashion_ids, name=None, by=LOCAL, dataset=tiny_fashion(20, 50))
+    runs = store.list_runs()
+    assert {run.run_id for run in runs if is_ensemble(run)} == {mnist, fashion}
+    # Members of the same recipe on both datasets still pair; the two ensembles, different members, do not.
+    pairs = {(a.run_id, b.run_id) for a, b in twin_runs(runs)}
+    assert all(mnist not in pair and fashion not in pair for pair in pairs)
 
 
 def test_predict_and_the_insight_views_work_on_an_ensemble_through_its_first_member():
