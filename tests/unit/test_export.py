@@ -274,7 +274,8 @@ def test_the_sentence_says_what_full_int8_costs_against_float32():
 def test_the_runs_page_shows_a_saved_table_without_loading_tensorflow():
     """TensorFlow takes seconds to load; the Runs page must not wait for it until someone exports."""
     code = (
-        "import sys, app_pages.runs, app_pages.runs_ensemble, app_pages.runs_export, core.figures.export; "
+        "import sys, app_pages.runs, app_pages.runs_ensemble, app_pages.runs_export, core.figures.export, "
+        "core.export.background; "
         "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
