@@ -10,15 +10,25 @@ from app_pages.resources import activate_run, run_store
 from app_pages.sidebar import current_dataset
 from core.access import AccessDenied
 from core.ensemble_info import display_name, ensemble_problem, member_scores, scored_on
+from core.ensemble_job import EnsembleBuild
 from core.figures.ensemble import ensemble_accuracy_figure
 from core.runs.store import RunStoreError, RunSummary
 
 # The run this session built last, so its message and "Make active" survive the reruns that follow.
 BUILT_KEY = "ensemble_built_run_id"
+# The build running in the background for this session, and why the last one failed.
+JOB_KEY = "ensemble_build_job"
+ERROR_KEY = "ensemble_build_error"
 
 
 def render_builder(selected: list[RunSummary]) -> None:
     """The ensemble this session just built; for 2 to 5 selected runs of one dataset, a builder, else why not."""
+    building = st.session_state.get(JOB_KEY) is not None
+    if building:
+        render_job()
+    failed = st.session_state.pop(ERROR_KEY, None)
+    if failed:
+        st.error(f"The ensemble was not built: {failed}", icon=":material/error:")
     built = st.session_state.get(BUILT_KEY)
     if built:
         render_built(built)
@@ -39,29 +49,42 @@ def render_builder(selected: list[RunSummary]) -> None:
             f"test set of the {dataset.source} and saved as a new run that every page can use."
         )
         name = st.text_input("Name", value=f"Ensemble of {len(selected)}", max_chars=80, key="ensemble_name")
-        if st.button("Build the ensemble", key="build_ensemble", type="primary", icon=":material/stacks:"):
+        if st.button("Build the ensemble", key="build_ensemble", type="primary", icon=":material/stacks:",
+                     disabled=building, help="One build at a time." if building else None):  # fmt: skip
             build(selected, name, dataset)
 
 
 def build(selected: list[RunSummary], name: str, dataset) -> None:
-    """Build and save the ensemble with a progress bar; a refusal gets its one-line reason."""
-    # Keras and TensorFlow load here, on the first build, not whenever the Runs page is drawn.
-    from core.ensemble import save_ensemble_run
-
-    bar = st.progress(0.0, text="Loading the members…")
+    """Start building the ensemble in the background; a role that may not build gets its one-line reason."""
     try:
-        run_id = save_ensemble_run(
+        st.session_state[JOB_KEY] = EnsembleBuild(
             run_store(), [run.run_id for run in selected], name=name.strip() or None, by=current_caller(),
-            dataset=dataset, progress=lambda fraction, message: bar.progress(min(fraction, 1.0), text=message),
+            dataset=dataset,
         )  # fmt: skip
-    except (ValueError, RunStoreError, AccessDenied) as error:
-        bar.empty()
+    except AccessDenied as error:
         st.error(f"The ensemble was not built: {error}", icon=":material/error:")
         return
-    bar.empty()
-    st.session_state[BUILT_KEY] = run_id
-    # Redraw so the table lists the new run.
+    st.session_state.pop(BUILT_KEY, None)
     st.rerun()
+
+
+@st.fragment(run_every=1.0)
+def render_job() -> None:
+    """The build's progress, redrawn every second; when it is done, the whole page redraws with its result."""
+    job = st.session_state.get(JOB_KEY)
+    if job is None:
+        return
+    status = job.status()
+    if not status.done:
+        st.progress(status.fraction, text=f"{status.message} Other clicks do not stop the build.")
+        return
+    st.session_state.pop(JOB_KEY, None)
+    if status.error:
+        st.session_state[ERROR_KEY] = status.error
+    else:
+        st.session_state[BUILT_KEY] = status.run_id
+    # Redraw the whole page so the table lists the new run.
+    st.rerun(scope="app")
 
 
 def render_built(run_id: str) -> None:

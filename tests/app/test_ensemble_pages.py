@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -77,13 +78,26 @@ def select_rows(app: AppTest, rows: list[int]) -> None:
     assert not app.exception, app.exception
 
 
-def test_an_ensemble_is_built_from_selected_runs_and_made_active(store):
+def test_an_ensemble_is_built_from_selected_runs_and_made_active(store, monkeypatch):
     members = save_members(store)
+    # The build waits at its first member until the test has clicked around, so it is surely still running.
+    gate, load_model = threading.Event(), RunStore.load_model
+    monkeypatch.setattr(RunStore, "load_model", lambda self, run_id: gate.wait(300) and load_model(self, run_id))
     app = open_app("runs")
     select_rows(app, [0, 1, 2])
     app.text_input(key="ensemble_name").input("best three").run()
     app.button(key="build_ensemble").click().run()
     assert not app.exception, app.exception
+    job = app.session_state["ensemble_build_job"]
+    # The build runs outside the script: clicks and reruns meanwhile do not abort it, nor start a second one.
+    assert app.button(key="build_ensemble").disabled
+    app.text_input(key="ensemble_name").input("another name").run()
+    assert not app.exception and not job.status().done
+    gate.set()
+    assert job.wait(timeout=300), "the ensemble was not built within 5 minutes"
+    app.run()
+    assert not app.exception, app.exception
+    assert "ensemble_build_job" not in app.session_state
     (built,) = [run for run in store.list_runs() if is_ensemble(run)]
     assert built.name == "best three" and built.tags == ("ensemble",)
     assert sorted(member.run_id for member in member_scores(built)) == sorted(members)
@@ -159,6 +173,21 @@ def test_inside_looks_into_the_first_member_and_says_so(store, ensemble, view):
         # An ensemble has no recipe of its own to train on the other dataset.
         assert not [button for button in app.button if button.key == "train_twin"]
         assert any("The active model is an ensemble" in caption.value for caption in app.caption)
+
+
+def test_a_build_that_fails_in_the_background_says_why_on_the_page(store):
+    members = save_members(store)
+    app = open_app("runs")
+    select_rows(app, [0, 1, 2])  # every member, the damaged one included
+    with open(store.root / members[0] / "model.keras", "ab") as model_file:  # damaged since it was listed
+        model_file.write(b"x")
+    app.button(key="build_ensemble").click().run()
+    if "ensemble_build_job" in app.session_state:  # else it failed at once, in the rerun the click made
+        assert app.session_state["ensemble_build_job"].wait(timeout=300)
+        app.run()
+    assert not app.exception, app.exception
+    assert any("The ensemble was not built" in error.value and "SHA-256" in error.value for error in app.error)
+    assert not [run for run in store.list_runs() if is_ensemble(run)]
 
 
 def managed_run(app: AppTest) -> str:
