@@ -139,6 +139,11 @@ def test_evaluate_shows_the_ensemble_next_to_each_member_and_a_deleted_member_sa
     assert list(chart.data[0].x) == pytest.approx([100 * value for value in table["test accuracy"]])
     assert any("its best member" in markdown.value for markdown in app.markdown)
     assert any("An ensemble is not trained" in info.value for info in app.info)
+    assert any(f"test images of the {SOURCE}" in caption.value for caption in app.caption)  # what scored it
+    # The galleries' heatmaps are the first member's, and the page says so.
+    app.toggle(key="gallery_heatmaps").set_value(True).run()
+    assert not app.exception, app.exception
+    assert any("heatmaps show where its first member looked" in caption.value for caption in app.caption)
 
 
 def test_predict_answers_with_the_ensemble(store, ensemble):
