@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.access import LOCAL
 from core.runs.store import RunStore
 
 if TYPE_CHECKING:
@@ -29,9 +28,8 @@ class TrialSaver:
     trial_number: int
 
     def __call__(self, result: TrainingResult) -> str:
-        store = RunStore(self.root)
-        run_id = store.save(result, self.dataset_source, self.owner)
-        # Tagging is part of saving a sweep's run, which the caller was allowed to start (Action.TRAIN);
-        # renaming and tagging someone else's runs later stays an admin's action.
-        store.set_tags(run_id, trial_tags(self.study_name, self.trial_number), by=LOCAL)
-        return run_id
+        # Named and tagged in the same atomic save: a run is never found without them.
+        return RunStore(self.root).save(
+            result, self.dataset_source, self.owner, name=f"{self.study_name} #{self.trial_number}"[:80],
+            tags=trial_tags(self.study_name, self.trial_number),
+        )  # fmt: skip
