@@ -4,11 +4,10 @@ Makes a zip of --images PNG "scans" with PIL (dark shapes on light paper, 96x96,
 folders, each image different), then imports it with `import_custom_dataset` -- the Your data page's
 and `python -m core.datasets import`'s path: safety checks, preprocessing, de-duplication, split,
 atomic store -- in a fresh Python process per round, which reports its wall time and its peak
-resident memory (the kernel's VmHWM for that process, so nothing of this one is counted, plus the
-joint peak of its image-decoding worker processes, sampled every 20 ms) and its CPU seconds, workers
-included, which say more than wall time on a machine shared with other work.
+resident memory (the kernel's VmHWM for that process, so nothing of this one is counted) and its CPU
+seconds, which say more than wall time on a machine shared with other work.
 
-    .venv/bin/python -m bench.custom_import [--images 10000] [--classes 10] [--rounds 3] [--workers auto|N]
+    .venv/bin/python -m bench.custom_import [--images 10000] [--classes 10] [--rounds 3]
 
 Prints JSON and saves it to /tmp/bench-results/custom_import.json: the zip's size, per round the
 seconds and peak RSS in MB, their p50/p95, and the goal's limits.
@@ -38,51 +37,18 @@ GOAL_SECONDS, GOAL_PEAK_MB = 10.0, 500.0
 SIDE = 96
 
 CHILD = """
-import json, os, re, resource, sys, threading, time
+import json, re, resource, sys, time
 from pathlib import Path
 started = time.perf_counter()
-
-def rss_kb(pid):
-    try:
-        return int(re.search(r"VmRSS:\\s+(\\d+) kB", Path(f"/proc/{pid}/status").read_text()).group(1))
-    except (OSError, AttributeError):
-        return 0  # gone meanwhile
-
-def descendants(pid):
-    found = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            children = [int(c) for c in (task / "children").read_text().split()]
-        except OSError:
-            continue
-        for child in children:
-            found += [child, *descendants(child)]
-    return found
-
-peak_children_kb, done = 0, threading.Event()
-def sample():
-    # This process's own peak is the kernel's VmHWM; its worker processes are summed here every 20 ms.
-    global peak_children_kb
-    while not done.wait(0.02):
-        peak_children_kb = max(peak_children_kb, sum(rss_kb(pid) for pid in descendants(os.getpid())))
-sampler = threading.Thread(target=sample, daemon=True)
-sampler.start()
 from core.access import LOCAL
 from core.datasets.custom_import import import_custom_dataset
 from core.datasets.registry import DrawingRecipe
 report = import_custom_dataset("bench-scans", Path(sys.argv[1]), DrawingRecipe.DIGIT_BOX, by=LOCAL,
-                               runs_folder=sys.argv[2], workers=None if sys.argv[3] == "auto" else int(sys.argv[3]))
+                               runs_folder=sys.argv[2])
 seconds = time.perf_counter() - started
-done.set()
-sampler.join()
-usage, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+usage = resource.getrusage(resource.RUSAGE_SELF)
 peak_kb = int(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1))
-print(json.dumps({"seconds": seconds,
-                  "cpu_s": usage.ru_utime + usage.ru_stime + children.ru_utime + children.ru_stime,
-                  # Own peak plus the workers' sampled joint peak: an upper bound on what was resident at once.
-                  "peak_rss_mb": (peak_kb + peak_children_kb) / 1024,
-                  "parent_peak_rss_mb": peak_kb / 1024, "workers_peak_rss_mb": peak_children_kb / 1024,
-                  "largest_worker_peak_rss_mb": children.ru_maxrss / 1024,
+print(json.dumps({"seconds": seconds, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mb": peak_kb / 1024,
                   "skipped": len(report.problems),
                   "train": sum(report.manifest.train_counts), "test": sum(report.manifest.test_counts),
                   "duplicates_dropped": report.build.duplicates_dropped}))
@@ -119,14 +85,10 @@ def make_zip(path: Path, images: int, classes: int) -> None:
             archive.writestr(f"scans/class_{label}/{index:05d}.png", scan(label, rng))
 
 
-def one_round(zip_path: Path, workers: str) -> dict:
+def one_round(zip_path: Path) -> dict:
     with tempfile.TemporaryDirectory() as runs:
         done = subprocess.run(
-            [sys.executable, "-c", CHILD, str(zip_path), runs, workers],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=600,
+            [sys.executable, "-c", CHILD, str(zip_path), runs], cwd=ROOT, capture_output=True, text=True, timeout=600
         )
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-2000:])
@@ -141,30 +103,23 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=10_000)
     parser.add_argument("--classes", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--workers", default="auto", help="image-decoding processes: auto (one per core) or a number")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         zip_path = Path(folder) / "scans.zip"
         make_zip(zip_path, args.images, args.classes)
         zip_mb = zip_path.stat().st_size / 1e6
-        rounds = [one_round(zip_path, args.workers) for _ in range(args.rounds)]
+        rounds = [one_round(zip_path) for _ in range(args.rounds)]
     seconds = [r["seconds"] for r in rounds]
     peaks = [r["peak_rss_mb"] for r in rounds]
     report = {
         "bench": "custom_import",
         "machine": machine_info(),
-        "settings": {
-            "images": args.images,
-            "classes": args.classes,
-            "image_side_px": SIDE,
-            "zip_mb": round(zip_mb, 1),
-            "workers": args.workers,
-        },
+        "settings": {"images": args.images, "classes": args.classes, "image_side_px": SIDE, "zip_mb": round(zip_mb, 1)},
         "rounds": [
             {key: round(value, 2) if isinstance(value, float) else value for key, value in r.items()} for r in rounds
         ],
         "import_time": percentiles(seconds, unit="s", digits=2),
-        # CPU seconds (user + system, all threads and workers) barely depend on what else the machine runs: on a shared,
+        # CPU seconds (user + system, all threads) barely depend on what else the machine runs: on a shared,
         # busy machine they say what the wall time would be on an idle one better than the wall time does.
         "import_cpu_time": percentiles([r["cpu_s"] for r in rounds], unit="s", digits=2),
         "load_average_1min_after": round(os.getloadavg()[0], 1),

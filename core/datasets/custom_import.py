@@ -11,18 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import io
-import logging
-import multiprocessing
 import os
 import re
 import stat
 import zipfile
 import zlib
-from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from contextlib import closing
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -42,18 +37,11 @@ MAX_TOTAL_BYTES = 1 << 30
 # Files every operating system adds to folders and zips: not images, and not worth a complaint.
 JUNK = re.compile(r"^(__MACOSX|\..*|Thumbs\.db|desktop\.ini)$", re.IGNORECASE)
 READ_CHUNK = 1 << 16
-# Images sent to a worker process at once: large enough that passing them costs little, small enough
-# that progress moves often and the undecoded bytes held in memory stay a few MB.
-CHUNK = 128
-# Chunks queued per worker: one being decoded, one waiting, so no worker idles while the next is read.
-IN_FLIGHT_PER_WORKER = 2
-# Each worker is a fresh Python with NumPy, SciPy and Pillow (about 80 MB, a second to start):
-# worth it only for a few hundred images, and more than 4 would mostly add memory.
-MIN_PARALLEL = 500
-MAX_WORKERS = 4
+# Images read, then preprocessed in parallel, at a time: bounds the memory held in undecoded files.
+CHUNK = 256
+WORKERS = min(4, os.cpu_count() or 1)
 
 Progress = Callable[[int, int], None]
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -134,85 +122,11 @@ def _model_input(data: bytes | ImageInputError, recipe: DrawingRecipe) -> np.nda
     return "blank: no shape to read" if result.is_empty else result.model_input
 
 
-def _model_inputs(chunk: list[bytes | ImageInputError], recipe: DrawingRecipe) -> list[np.ndarray | str]:
-    """A worker process's job: one chunk of files' 28x28 pictures (or reasons), in the chunk's order."""
-    return [_model_input(data, recipe) for data in chunk]
-
-
 def _read_or_reason(read: Callable[[tuple[str, ...]], bytes], parts: tuple[str, ...]) -> bytes | ImageInputError:
     try:
         return read(parts)
     except ImageInputError as error:
         return error
-
-
-def workers_for(total: int) -> int:
-    """Processes worth starting for `total` images: one per idle core, none for a small set or a busy machine.
-
-    Each worker costs about a second of CPU to start and its share of passing data: measured on 2 cores
-    with a load of 5, two workers made a 10,000-image import 25 % slower, since no core was free.
-    """
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS and Windows have no affinity call
-        cores = os.cpu_count() or 1
-    idle = cores - int(os.getloadavg()[0]) if hasattr(os, "getloadavg") else cores
-    workers = min(MAX_WORKERS, idle)
-    return workers if total >= MIN_PARALLEL and workers >= 2 else 1
-
-
-def _outcomes(
-    chunks: list[list[tuple[str, ...]]],
-    read: Callable[[tuple[str, ...]], bytes],
-    recipe: DrawingRecipe,
-    workers: int,
-) -> Iterator[list[np.ndarray | str]]:
-    """Each chunk's pictures (or reasons), in chunk order whichever worker finishes first.
-
-    Files are read here, in order, by this process alone: the zip's size checks run before any byte
-    is decoded. Only compressed bytes go to the workers and only 28x28 arrays come back.
-    """
-    if workers <= 1:
-        for chunk in chunks:
-            yield _model_inputs([_read_or_reason(read, parts) for parts in chunk], recipe)
-        return
-    # 'spawn': a fresh interpreter that imports only core.preprocessing (NumPy, SciPy, Pillow), never
-    # a copy of a parent that may hold TensorFlow's threads and locks, which do not survive a fork.
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-    pending: deque[tuple[Future | None, list[bytes | ImageInputError]]] = deque()
-    try:
-        for chunk in chunks:
-            data = [_read_or_reason(read, parts) for parts in chunk]
-            pending.append((_submit(pool, data, recipe), data))
-            # A few chunks ahead per worker keep every core busy and the undecoded bytes held small.
-            while len(pending) >= IN_FLIGHT_PER_WORKER * workers:
-                yield _result(*pending.popleft(), recipe)
-        while pending:
-            yield _result(*pending.popleft(), recipe)
-    finally:
-        # On a refusal part-way (a forged zip, one picture in two classes) the queued work is dropped.
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _submit(pool: ProcessPoolExecutor, data: list[bytes | ImageInputError], recipe: DrawingRecipe) -> Future | None:
-    try:
-        return pool.submit(_model_inputs, data, recipe)
-    except BrokenProcessPool:
-        return None
-
-
-def _result(
-    future: Future | None, data: list[bytes | ImageInputError], recipe: DrawingRecipe
-) -> list[np.ndarray | str]:
-    """A chunk's outcomes from its worker or, if the workers died, decoded here: same result, only slower."""
-    if future is not None:
-        try:
-            return future.result()
-        except BrokenProcessPool as error:
-            # A worker killed for memory, or a main script without `if __name__ == "__main__"` that
-            # 'spawn' cannot re-import: the import still finishes, on one core.
-            log.warning("Image workers stopped (%s); decoding the rest in this process.", error)
-    return _model_inputs(data, recipe)
 
 
 def _preprocess_all(
@@ -221,35 +135,34 @@ def _preprocess_all(
     recipe: DrawingRecipe,
     problems: list[FileProblem],
     progress: Progress | None,
-    workers: int | None,
 ) -> dict[str, np.ndarray]:
     total = sum(len(files) for files in grouped.values())
-    workers = workers_for(total) if workers is None else workers
-    # Chunks never straddle two classes, so each class's images stay in file-name order.
-    chunks = [
-        (name, files[start : start + CHUNK]) for name, files in grouped.items() for start in range(0, len(files), CHUNK)
-    ]
-    images_by_class = {name: np.empty((len(files), 28, 28), dtype=np.uint8) for name, files in grouped.items()}
-    kept = dict.fromkeys(grouped, 0)
     done = 0
+    images_by_class = {}
     # Which file first gave each picture, so a picture in two classes can be named by its files.
     first_seen: dict[bytes, tuple[str, str]] = {}
-    # closing(): a refusal part-way stops the worker processes now, not when the traceback is freed.
-    with closing(_outcomes([files for _, files in chunks], read, recipe, workers)) as outcomes:
-        for (name, chunk), results in zip(chunks, outcomes, strict=True):
-            images = images_by_class[name]
-            for parts, outcome in zip(chunk, results, strict=True):
-                path = "/".join(parts)
-                if isinstance(outcome, str):
-                    problems.append(FileProblem(path, outcome))
-                else:
-                    _refuse_if_in_another_class(first_seen, outcome, name, path)
-                    images[kept[name]] = outcome
-                    kept[name] += 1
-            done += len(chunk)
-            if progress is not None:
-                progress(done, total)
-    return {name: images[: kept[name]] for name, images in images_by_class.items()}
+    # Files are read in order here (one zip, one reader) and decoded on every core: Pillow and NumPy
+    # release the GIL for most of the work, so threads share it without copying anything.
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        for name, files in grouped.items():
+            images = np.empty((len(files), 28, 28), dtype=np.uint8)
+            kept = 0
+            for start in range(0, len(files), CHUNK):
+                chunk = files[start : start + CHUNK]
+                data = [_read_or_reason(read, parts) for parts in chunk]
+                for parts, outcome in zip(chunk, pool.map(_model_input, data, [recipe] * len(data)), strict=True):
+                    path = "/".join(parts)
+                    if isinstance(outcome, str):
+                        problems.append(FileProblem(path, outcome))
+                    else:
+                        _refuse_if_in_another_class(first_seen, outcome, name, path)
+                        images[kept] = outcome
+                        kept += 1
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, total)
+            images_by_class[name] = images[:kept]
+    return images_by_class
 
 
 def _refuse_if_in_another_class(first_seen: dict[bytes, tuple[str, str]], image, name: str, path: str) -> None:
@@ -264,30 +177,21 @@ def _refuse_if_in_another_class(first_seen: dict[bytes, tuple[str, str]], image,
 
 
 def read_zip(
-    source: Path | bytes | BinaryIO,
-    recipe: DrawingRecipe,
-    progress: Progress | None = None,
-    *,
-    workers: int | None = None,
+    source: Path | bytes | BinaryIO, recipe: DrawingRecipe, progress: Progress | None = None
 ) -> ImportedImages:
-    """The images of a zip of class folders; DatasetError if the zip itself is unsafe or unreadable.
-
-    `workers`: processes decoding images; None picks one per core for a large set, 1 decodes here.
-    """
+    """The images of a zip of class folders; DatasetError if the zip itself is unsafe or unreadable."""
     if isinstance(source, (bytes, bytearray)):
         source = io.BytesIO(source)
     try:
         with zipfile.ZipFile(source) as archive:
-            return _read_archive(archive, recipe, progress, workers)
+            return _read_archive(archive, recipe, progress)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError) as error:
         raise DatasetError(
             f"This file is not a readable .zip ({error}). Make it again with your system's zip tool."
         ) from None
 
 
-def _read_archive(
-    archive: zipfile.ZipFile, recipe: DrawingRecipe, progress: Progress | None, workers: int | None
-) -> ImportedImages:
+def _read_archive(archive: zipfile.ZipFile, recipe: DrawingRecipe, progress: Progress | None) -> ImportedImages:
     members: dict[tuple[str, ...], zipfile.ZipInfo] = {}
     folders: list[tuple[str, ...]] = []
     declared = 0
@@ -338,12 +242,10 @@ def _read_archive(
         unpacked += size
         return b"".join(chunks)
 
-    return ImportedImages(_preprocess_all(grouped, read, recipe, problems, progress, workers), problems)
+    return ImportedImages(_preprocess_all(grouped, read, recipe, problems, progress), problems)
 
 
-def read_folder(
-    folder: Path, recipe: DrawingRecipe, progress: Progress | None = None, *, workers: int | None = None
-) -> ImportedImages:
+def read_folder(folder: Path, recipe: DrawingRecipe, progress: Progress | None = None) -> ImportedImages:
     """The images of a folder of class folders on this machine; symlinks are refused, not followed."""
     folder = Path(folder)
     if not folder.is_dir():
@@ -381,7 +283,7 @@ def read_folder(
         except OSError as error:
             raise ImageInputError(f"cannot be read ({error.strerror}).") from None
 
-    return ImportedImages(_preprocess_all(grouped, read, recipe, problems, progress, workers), problems)
+    return ImportedImages(_preprocess_all(grouped, read, recipe, problems, progress), problems)
 
 
 @dataclass(frozen=True)
@@ -405,24 +307,19 @@ def import_custom_dataset(
     replace: bool = False,
     progress: Progress | None = None,
     runs_folder: str | Path | None = None,
-    workers: int | None = None,
 ) -> ImportReport:
     """Make a dataset of your own from a zip (a path or its bytes) or a folder of class folders.
 
     A folder on the server is read only by an admin, like the data folder; a zip is anyone's upload.
-    `workers`: processes decoding images (None: one per core when there are many; 1: none).
     """
     require(by, Action.TRAIN)
     name = dataset_name_from(display_name)
     if isinstance(source, Path) and source.is_dir():
         require(by, Action.DATA_FOLDER)
-        imported, origin = (
-            read_folder(source, recipe, progress, workers=workers),
-            f"imported from the folder {source.name}",
-        )
+        imported, origin = read_folder(source, recipe, progress), f"imported from the folder {source.name}"
     else:
         label = source.name if isinstance(source, Path) else "an uploaded zip"
-        imported, origin = read_zip(source, recipe, progress, workers=workers), f"imported from {label}"
+        imported, origin = read_zip(source, recipe, progress), f"imported from {label}"
     build = build_custom_dataset(
         name,
         display_name.strip(),

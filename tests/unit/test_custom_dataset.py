@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import multiprocessing
 import zipfile
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 from shape_strokes import SHAPES, shape_png
 
 from core.access import LOCAL, AccessDenied, Caller, Role
-from core.datasets import custom_import, dataset_info, dataset_names, load_dataset
+from core.datasets import dataset_info, dataset_names, load_dataset
 from core.datasets.__main__ import main as datasets_cli
 from core.datasets.custom import MANIFEST, custom_manifest, dataset_name_from, datasets_root
 from core.datasets.custom_build import build_custom_dataset
@@ -102,47 +101,6 @@ def test_a_folder_and_a_zip_of_the_same_files_give_the_same_dataset(tmp_path):
     assert first.class_names == second.class_names == SHAPES
     for name in ("x_train", "y_train", "x_test", "y_test"):
         np.testing.assert_array_equal(getattr(first, name), getattr(second, name))
-
-
-def test_decoding_in_worker_processes_gives_byte_identical_files_problems_and_progress(monkeypatch):
-    # Small chunks, so several are in flight on both workers at once and may finish out of order.
-    monkeypatch.setattr(custom_import, "CHUNK", 5)
-    files = shape_files(per_class=14)
-    files["square/007.png"] = b"not an image"
-    files["circle/013.png"] = files["circle/002.png"]  # a duplicate inside its class: dropped the same way
-    archive = zip_of(files)
-    outcomes = {}
-    for workers in (1, 2):
-        calls: list[tuple[int, int]] = []
-        report = import_custom_dataset(
-            f"shapes-{workers}",
-            archive,
-            DrawingRecipe.DIGIT_BOX,
-            by=LOCAL,
-            workers=workers,
-            progress=lambda done, total, calls=calls: calls.append((done, total)),
-        )
-        folder = datasets_root() / f"shapes-{workers}"
-        idx = {path.name: path.read_bytes() for path in sorted(folder.iterdir()) if path.name != MANIFEST}
-        outcomes[workers] = (idx, [str(p) for p in report.problems], calls, report.build.duplicates_dropped)
-    serial, parallel = outcomes[1], outcomes[2]
-    assert len(serial[0]) == 4 and serial[0] == parallel[0]
-    assert (
-        serial[1] == parallel[1] == ["square/007.png: This file is not an image: upload a PNG, JPEG, GIF, WebP or BMP."]
-    )
-    assert serial[2] == parallel[2] and serial[2][-1] == (len(files), len(files))
-    assert serial[3] == parallel[3] == 1
-    assert not multiprocessing.active_children()  # the workers are gone once the import returns
-
-
-def test_a_refusal_part_way_through_a_parallel_import_stops_its_workers(monkeypatch):
-    monkeypatch.setattr(custom_import, "CHUNK", 3)
-    files = shape_files()
-    files["triangle/999.png"] = files["circle/004.png"]
-    with pytest.raises(DatasetError, match="circle/004.png and triangle/999.png are the same picture"):
-        import_custom_dataset("mixed", zip_of(files), DrawingRecipe.DIGIT_BOX, by=LOCAL, workers=2)
-    assert "mixed" not in dataset_names()
-    assert not multiprocessing.active_children()
 
 
 def test_the_split_is_stratified_fixed_and_never_shares_an_image():
