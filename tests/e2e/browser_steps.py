@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
-QUICK_RUN_CAPTION = "The default recipe on a stratified 5,000-image subset"
+QUICK_RUN_CAPTION = "The compact CNN for three epochs on a stratified 5,000-image subset"
 
 
 def wait_for_rerun(page: Page, timeout: float = 60_000) -> None:
