@@ -84,7 +84,8 @@ def draw_examples(page: Page, name: str, rng: np.random.Generator) -> None:
 def test_three_drawn_classes_train_and_a_new_drawing_is_read_right(page: Page):
     page.goto(f"{page.app_url}/your_data")
     expect(page.get_by_role("heading", name="Your data")).to_be_visible(timeout=60_000)
-    name_field = page.get_by_label("Dataset name").first
+    # The Draw and Upload tabs each have a name field; the Upload tab's is hidden.
+    name_field = page.get_by_role("tabpanel", name="Draw").get_by_label("Dataset name")
     name_field.fill("Drawn shapes")
     name_field.press("Enter")
     wait_for_rerun(page)
