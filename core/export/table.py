@@ -14,6 +14,7 @@ from typing import Any
 
 from core.export.formats import FLOAT32, FORMATS, FULL_INT8
 from core.runs.folder import write_json_atomically
+from core.runs.summary import mean_drawn_accuracy
 
 COMPARISON_FILE = "comparison.json"
 KERAS_KEY = "keras"
@@ -39,8 +40,7 @@ class FormatResult:
 
     @property
     def mean_drawn_accuracy(self) -> float | None:
-        values = list(self.drawn_accuracy.values())
-        return sum(values) / len(values) if values else None
+        return mean_drawn_accuracy(self.drawn_accuracy)
 
 
 @dataclass(frozen=True)
