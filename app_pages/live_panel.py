@@ -4,7 +4,10 @@ It is a fragment, so its reruns (and its widgets) never rerun the rest of the pa
 user does anywhere interrupts the job: it trains in its own process and only reads messages.
 Every watching tab pays for its redraws on a server it shares, so a redraw is bounded (a fixed
 number of points, a figure laid out once), skipped when nothing new has arrived, and less frequent
-when it is slow or there is nothing to watch.
+when it is slow or there is nothing to watch. The curves redraw less often than the numbers: each
+chart redraw costs the watching browser about 0.17 s of CPU, whatever the number of points, so on
+a laptop that trains and watches at once a chart redrawn every second slows its own training
+(bench/load_under_training.py).
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from core.training import LEARNING_RATE_CHOICES, JobState, Snapshot, TrainingJob
 from core.training.config import MAX_EPOCHS
 
 REFRESH_SECONDS = 1.0
+# The curves redraw once per this many redraws of the numbers: with two tabs watching on 2 cores,
+# Chromium used 0.26 of a core per tab with the chart redrawn every second and 0.13 every 3 seconds.
+CURVES_EVERY = 3
 MAX_REFRESH_SECONDS = 8.0
 # Queued or paused, nothing moves: look less often.
 IDLE_REFRESH_SECONDS = 4.0
@@ -64,22 +70,28 @@ def _state_line(snapshot: Snapshot) -> str:
     return f"{snapshot.state.value.capitalize()}: {snapshot.epoch_words}, {batch}"
 
 
-def render_progress(job: TrainingJob, snapshot: Snapshot, drawing: LiveDrawing) -> None:
-    """Progress bar, key numbers and the live curves."""
+def render_progress(snapshot: Snapshot) -> None:
+    """Progress bar, key numbers and live changes."""
     st.progress(snapshot.fraction_done, text=_state_line(snapshot))
     speed, eta, elapsed, device = st.columns(4)
     speed.metric("Speed", f"{snapshot.samples_per_second:,.0f} img/s")
     eta.metric("Time left", describe_time(snapshot.eta_s))
     elapsed.metric("Elapsed", describe_time(snapshot.elapsed_s))
     device.metric("Device", snapshot.device or "–")
-    if snapshot.step or snapshot.epochs:
-        if drawing.drawn_revision != snapshot.revision:
-            drawing.figure.update(curves_from_snapshot("this run", snapshot, job.curves()))
-            drawing.drawn_revision = snapshot.revision
-        # Unchanged, the same figure serialises to the same message, which Streamlit sends as a reference.
-        st.plotly_chart(drawing.figure.figure, key=f"live_curves_{job.id}")
     if snapshot.events:
         st.caption("Live changes: " + "; ".join(event.describe() for event in snapshot.events))
+
+
+def render_curves(job: TrainingJob, drawing: LiveDrawing) -> None:
+    """The live loss and accuracy curves, rebuilt only when something new has arrived."""
+    snapshot = job.snapshot()
+    if not (snapshot.step or snapshot.epochs):
+        return
+    if drawing.drawn_revision != snapshot.revision:
+        drawing.figure.update(curves_from_snapshot("this run", snapshot, job.curves()))
+        drawing.drawn_revision = snapshot.revision
+    # Unchanged, the same figure serialises to the same message, which Streamlit sends as a reference.
+    st.plotly_chart(drawing.figure.figure, key=f"live_curves_{job.id}")
 
 
 def render_controls(job: TrainingJob, snapshot: Snapshot) -> None:
@@ -132,7 +144,7 @@ def _redraw(job: TrainingJob, drawing: LiveDrawing) -> None:
         # One full rerun so the page can show the finished run with its results.
         st.rerun(scope="app")
     render_controls(job, snapshot)
-    render_progress(job, snapshot, drawing)
+    render_progress(snapshot)
     drawing.note_redraw(time.perf_counter() - started)
     interval = refresh_interval(snapshot.state, drawing.redraw_s, drawing.interval)
     if interval != drawing.interval:
@@ -142,6 +154,8 @@ def _redraw(job: TrainingJob, drawing: LiveDrawing) -> None:
 
 
 def live_panel(job: TrainingJob) -> None:
-    """Redraw the job about every second while it runs (less often when that is slow, or nothing moves)."""
+    """Redraw the job's numbers about every second while it runs, its curves every few seconds (both less
+    often when that is slow, or nothing moves)."""
     drawing = st.session_state.setdefault(f"live_drawing_{job.id}", LiveDrawing())
     st.fragment(_redraw, run_every=drawing.interval)(job, drawing)
+    st.fragment(render_curves, run_every=CURVES_EVERY * drawing.interval)(job, drawing)

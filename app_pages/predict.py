@@ -12,7 +12,7 @@ from app_pages.runs_export import choose_answer_format, render_exported_answer
 from app_pages.sidebar import require_dataset
 from core.datasets import Dataset
 from core.export import FormatResult
-from core.figures.prediction import probability_figure
+from core.figures.prediction import probability_bars_html
 from core.inference import UNSURE_BELOW, top_classes
 from core.insight.probes import ensemble_members
 from core.insight.saliency import overlay
@@ -73,7 +73,7 @@ def render_prediction(dataset: Dataset, probabilities: np.ndarray) -> None:
     else:
         st.success(f"**{label}** ({100 * confidence:.1f} % confident)", icon=":material/check_circle:")
     st.markdown(" · ".join(f"{dataset.class_names[c]} {100 * p:.1f} %" for c, p in best))
-    st.plotly_chart(probability_figure(probabilities, dataset.class_names), key="probabilities")
+    st.markdown(probability_bars_html(probabilities, dataset.class_names), unsafe_allow_html=True)
 
 
 def render_why(dataset: Dataset, chosen: ChosenModel, model_input: np.ndarray, probabilities: np.ndarray) -> None:

@@ -284,10 +284,11 @@ def main() -> None:
         report["crowd_while_2_watch"] = crowd(browser, app.url, app.pid, png)
         if args.soak_minutes > 0:
             report["soak_while_2_watch"] = soak(browser, app.url, app.pid, png, args.soak_minutes)
+        # What was measured is printed first: the server is stopped on the way out anyway.
+        print(json.dumps(report, indent=2), flush=True)
         watchers[0].get_by_role("button", name="Stop").click()
         watchers[0].get_by_text("Stopped early").wait_for()
         browser.close()
-    print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

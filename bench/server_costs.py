@@ -14,9 +14,7 @@ from core.datasets import load_dataset
 
 def drawing_server_steps(repeats: int = 30) -> dict:
     """The server's work for one drawing, step by step, with the calls the Predict page makes."""
-    import plotly.io
-
-    from core.figures.prediction import probability_figure
+    from core.figures.prediction import probability_bars_html
     from core.inference import Predictor
     from core.insight.saliency import grad_cam, overlay
     from core.preprocessing import preprocess_image
@@ -43,8 +41,8 @@ def drawing_server_steps(repeats: int = 30) -> dict:
         lap("preprocess")
         probabilities = predictor.probabilities(result.model_input)
         lap("predict")
-        plotly.io.to_json(probability_figure(probabilities, names))
-        lap("probability figure + JSON")
+        probability_bars_html(probabilities, names)
+        lap("probability bars (HTML)")
         heatmap = grad_cam(predictor.model, result.model_input[None], np.array([probabilities.argmax()]), True)
         lap("heatmap (HiResCAM)")
         overlay(result.model_input, heatmap[0])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import html
+import re
 from pathlib import Path
 
 import numpy as np
@@ -37,3 +39,10 @@ def plotly_array(value) -> np.ndarray:
         shape = tuple(int(n) for n in str(value.get("shape", "-1")).split(","))
         return np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"])).reshape(shape)
     return np.asarray(value)
+
+
+def probability_bars(app: AppTest) -> dict[str, float]:
+    """The Predict page's answer bars, class name to probability, read from their ARIA meters."""
+    (bars,) = [m.value for m in app.markdown if 'class="probability-bars"' in m.value]
+    meters = re.findall(r'role="meter" aria-label="([^"]*)" [^>]*aria-valuenow="([0-9.]+)"', bars)
+    return {html.unescape(name): float(value) for name, value in meters}

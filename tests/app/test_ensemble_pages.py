@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import streamlit as st
-from app_driver import figure_of, open_app, plotly_array, switch_to
+from app_driver import figure_of, open_app, probability_bars, switch_to
 from factories import make_training_result
 from PIL import Image
 from streamlit.testing.v1 import AppTest
@@ -156,8 +156,7 @@ def test_predict_answers_with_the_ensemble(store, ensemble):
     assert not app.exception, app.exception
     model_input = preprocess_image(buffer.getvalue(), "mnist").model_input
     expected = Predictor(RunStore(store.root).load_model(run_id)).probabilities(model_input)
-    (bars,) = figure_of(app.get("plotly_chart")[0]).data
-    np.testing.assert_allclose(plotly_array(bars.x), expected, atol=1e-5)
+    np.testing.assert_allclose(list(probability_bars(app).values()), expected, atol=1e-5)
     answer = load_dataset("mnist").class_names[int(expected.argmax())]
     assert any(f"**{answer}**" in box.value for box in [*app.success, *app.warning])
     captions = [image.caption for element in app.get("image") for image in element.proto.imgs]

@@ -7,7 +7,7 @@ import io
 import numpy as np
 import pytest
 import streamlit as st
-from app_driver import open_app
+from app_driver import open_app, probability_bars
 from PIL import Image
 
 from core.datasets import forget_loaded_datasets, load_dataset
@@ -50,6 +50,9 @@ def test_an_uploaded_digit_is_predicted_with_its_steps_shown(app):
     answer = load_dataset("mnist").class_names[int(expected.argmax())]
     shown = " ".join(alert.value for alert in [*app.success, *app.warning])
     assert f"**{answer}**" in shown
+    bars = probability_bars(app)  # every class, in class order, with the model's probabilities
+    assert list(bars) == list(load_dataset("mnist").class_names)
+    np.testing.assert_allclose(list(bars.values()), expected, atol=1e-5)
     steps = [image for image in app.image if "cropped to the ink" in " ".join(image.captions)]
     assert steps, "the preprocessing steps are shown"
     assert any("Where it looked (HiResCAM)" in image.captions for image in app.image)
