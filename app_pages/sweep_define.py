@@ -64,6 +64,11 @@ def render_define(dataset: Dataset) -> SweepSpec | None:
         "Start every trial from", BASE_PRESETS, key="sweep_base", format_func=lambda name: PRESETS[name].display_name
     )
     right.number_input("Epochs per trial (unless varied)", 1, MAX_EPOCHS, value=6, key="sweep_epochs")
+    st.toggle(
+        "Give each trial its own random seed", key="sweep_trial_seeds",
+        help="Trial N starts from seed N: the best trials then make a more diverse ensemble. Off, every trial "
+        "starts from the same weights and sees the images in the same order, so only the settings differ.",
+    )  # fmt: skip
     varied = st.multiselect(
         "Settings to vary", list(LABELS), default=DEFAULT_VARIED, key="sweep_varied", format_func=LABELS.get
     )
@@ -84,6 +89,7 @@ def render_define(dataset: Dataset) -> SweepSpec | None:
             trials=int(st.session_state["sweep_trials"]),
             sampler=st.session_state["sweep_sampler"],
             pruner=st.session_state["sweep_pruner"],
+            trial_seeds=bool(st.session_state["sweep_trial_seeds"]),
         )
     except SpecError as error:
         st.error(f"This sweep cannot be run: {error}", icon=":material/error:")

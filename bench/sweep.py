@@ -1,11 +1,13 @@
 """Sweeps (issue 15): a 12-trial quick-run sweep on Fashion-MNIST with and without pruning, the best trial
 against the default recipe, and the top-3 ensemble against its best member.
 
-    nice .venv/bin/python -m bench.sweep            # about 25 minutes on 2 busy cores
+    .venv/bin/python -m bench.sweep            # about 40 minutes on 2 idle cores
     .venv/bin/python -m bench.sweep --trials 4 --epochs 3   # a smoke test of a few minutes
 
 Both sweeps use the same spec and sampler seed (bench/sweep_quick.toml); only the pruner differs.
-Each trial trains in its own process through the scheduler, exactly as the app and the CLI run them.
+They run interleaved, one trial of each in turn, so load that changes during the bench weighs on
+both alike. Each trial trains in its own process through the scheduler, exactly as the app and the
+CLI run them; the top-3 ensemble is built from the pruned sweep, the one a user gets by default.
 Prints one JSON document (progress on stderr) and saves it to /tmp/bench-results/sweep.json.
 """
 
@@ -55,51 +57,79 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def run_sweep(spec, name: str, dataset, root: Path) -> dict:
-    """Create a study from `spec` in its own runs folder and run all its trials with one worker; the figures."""
-    from core.access import LOCAL
-    from core.runs.store import RunStore
-    from core.sweep import SweepWorker, best_row, connect, counts, create_sweep, trial_rows
+class Sweep:
+    """One of the two studies the bench compares, in its own runs folder and journal file."""
+
+    def __init__(self, spec, name: str, dataset, root: Path):
+        from core.access import LOCAL
+        from core.runs.store import RunStore
+        from core.sweep import connect, create_sweep
+
+        self.name, self.dataset, self.runs = name, dataset, root / name
+        self.storage = connect(None, self.runs)
+        self.sweep = create_sweep(spec, name, self.storage, by=LOCAL)
+        self.store = RunStore(self.runs)
+        self.wall_s = 0.0
+
+    def run_one_trial(self, scheduler) -> None:
+        """Claim and train one queued trial, on the clock; the next trial's process warms up meanwhile."""
+        from core.access import LOCAL
+        from core.sweep import SweepWorker
+
+        def after(outcome) -> None:
+            log(f"  {self.name} trial {outcome.number}: {outcome.state.name.lower()} value={outcome.value} "
+                f"pruned_at={outcome.pruned_at_epoch}")  # fmt: skip
+            worker.stop()  # one trial per turn; a worker without a limit warms the next trial's process
+
+        worker = SweepWorker(
+            self.sweep, self.storage, self.dataset, scheduler=scheduler, store=self.store, by=LOCAL, on_outcome=after
+        )
+        started = time.perf_counter()
+        worker.run()
+        self.wall_s += time.perf_counter() - started
+        if worker.error:
+            raise SystemExit(worker.error)
+
+    def figures(self) -> dict:
+        from core.sweep import best_row, counts, trial_rows
+
+        rows = trial_rows(self.sweep.study)
+        best = best_row(rows)
+        return {
+            "wall_s": round(self.wall_s, 1),
+            "states": counts(rows),
+            "best_trial": best.number,
+            "best_val_accuracy_pct": round(100 * best.value, 2),
+            "best_test_accuracy_pct": round(100 * best.test_accuracy, 2),
+            "best_params": best.params,
+            "pruned_at_epochs": [row.pruned_at_epoch for row in rows if row.pruned_at_epoch],
+            "trials": [
+                {
+                    "number": r.number,
+                    "state": r.state,
+                    "val_accuracy": r.value,
+                    "test_accuracy": r.test_accuracy,
+                    "duration_s": round(r.duration_s or 0, 1),
+                    "params": r.params,
+                    "run_id": r.run_id,
+                }
+                for r in rows
+            ],
+        }
+
+
+def run_interleaved(spec, dataset, root: Path) -> tuple[Sweep, Sweep]:
+    """The sweep with and without pruning, one trial of each in turn (the order alternating each round),
+    so a machine that gets busier or quieter during the bench weighs on both alike."""
     from core.training import TrainingScheduler
 
-    runs = root / name
-    storage = connect(None, runs)
-    sweep = create_sweep(spec, name, storage, by=LOCAL)
-    worker = SweepWorker(
-        sweep, storage, dataset, scheduler=TrainingScheduler(1), store=RunStore(runs), by=LOCAL,
-        on_outcome=lambda o: log(f"  {name} trial {o.number}: {o.state.name.lower()} value={o.value} "
-                                 f"pruned_at={o.pruned_at_epoch}"),
-    )  # fmt: skip
-    started = time.perf_counter()
-    worker.run()
-    wall_s = time.perf_counter() - started
-    if worker.error:
-        raise SystemExit(worker.error)
-    rows = trial_rows(sweep.study)
-    best = best_row(rows)
-    return {
-        "wall_s": round(wall_s, 1),
-        "states": counts(rows),
-        "best_trial": best.number,
-        "best_val_accuracy_pct": round(100 * best.value, 2),
-        "best_test_accuracy_pct": round(100 * best.test_accuracy, 2),
-        "best_params": best.params,
-        "pruned_at_epochs": [row.pruned_at_epoch for row in rows if row.pruned_at_epoch],
-        "trials": [
-            {
-                "number": r.number,
-                "state": r.state,
-                "val_accuracy": r.value,
-                "test_accuracy": r.test_accuracy,
-                "duration_s": round(r.duration_s or 0, 1),
-                "params": r.params,
-                "run_id": r.run_id,
-            }
-            for r in rows
-        ],
-        "_rows": rows,
-        "_runs": runs,
-    }
+    pruned = Sweep(spec, "with_pruning", dataset, root)
+    unpruned = Sweep(replace(spec, pruner="none"), "without_pruning", dataset, root)
+    scheduler = TrainingScheduler(1)
+    for round_number in range(spec.trials):
+        for sweep in (pruned, unpruned) if round_number % 2 == 0 else (unpruned, pruned):
+            sweep.run_one_trial(scheduler)
+    return pruned, unpruned
 
 
 def default_recipe(spec, dataset, root: Path) -> dict:
@@ -124,27 +154,22 @@ def default_recipe(spec, dataset, root: Path) -> dict:
     }
 
 
-def ensemble_of_top(rows, runs: Path, dataset) -> dict:
+def ensemble_of_top(sweep: Sweep, dataset) -> dict:
     """The top-k complete trials' models averaged, against the best of them, on the test set."""
-    from core.runs.store import RunStore
+    from core.sweep import trial_rows
 
-    store = RunStore(runs)
+    store = sweep.store
+    rows = trial_rows(sweep.sweep.study)
     top = sorted((r for r in rows if r.state == "complete"), key=lambda r: r.value, reverse=True)[:TOP_K]
     models = [store.load_model(row.run_id) for row in top]
     member_accuracy = [float(np.mean(m.predict(dataset.x_test, verbose=0).argmax(1) == dataset.y_test)) for m in models]
-    try:
-        from core.ensemble import build_ensemble
+    from core.ensemble import build_ensemble
 
-        ensemble = build_ensemble(models)
-        probabilities = ensemble.predict(dataset.x_test, verbose=0)
-        how = "core.ensemble.build_ensemble (one Keras model averaging its members)"
-    except ImportError:
-        probabilities = np.mean([m.predict(dataset.x_test, verbose=0) for m in models], axis=0)
-        how = "members' probabilities averaged here (core.ensemble was not committed yet)"
+    probabilities = build_ensemble(models).predict(dataset.x_test, verbose=0)
     accuracy = float(np.mean(probabilities.argmax(1) == dataset.y_test))
     best_member = max(member_accuracy)
     return {
-        "how": how,
+        "how": "core.ensemble.build_ensemble (one Keras model averaging its members)",
         "members": [row.number for row in top],
         "member_test_accuracy_pct": [round(100 * a, 2) for a in member_accuracy],
         "ensemble_test_accuracy_pct": round(100 * accuracy, 2),
@@ -186,15 +211,14 @@ def main(argv: list[str] | None = None) -> int:
         "options": vars(args),
     }
 
-    log("Sweep with pruning…")
-    pruned = run_sweep(spec, "with_pruning", dataset, root)
-    log("The same sweep without pruning…")
-    unpruned = run_sweep(replace(spec, pruner="none"), "without_pruning", dataset, root)
+    log("The sweep with and without pruning, interleaved trial by trial…")
+    pruned_sweep, unpruned_sweep = run_interleaved(spec, dataset, root)
+    pruned, unpruned = pruned_sweep.figures(), unpruned_sweep.figures()
     saved = 1 - pruned["wall_s"] / unpruned["wall_s"]
     difference = pruned["best_val_accuracy_pct"] - unpruned["best_val_accuracy_pct"]
     report["pruning"] = {
-        "with_pruning": {k: v for k, v in pruned.items() if not k.startswith("_")},
-        "without_pruning": {k: v for k, v in unpruned.items() if not k.startswith("_")},
+        "with_pruning": pruned,
+        "without_pruning": unpruned,
         "wall_time_saved_pct": round(100 * saved, 1),
         "best_val_accuracy_difference_points": round(difference, 2),
         "goal_saves_30pct_at_equal_best": saved >= 0.30 and abs(difference) <= EQUAL_WITHIN_POINTS,
@@ -214,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         save(report)
     log("Top-3 ensemble…")
     try:
-        report["ensemble"] = ensemble_of_top(pruned["_rows"], pruned["_runs"], full)
+        report["ensemble"] = ensemble_of_top(pruned_sweep, full)
     except Exception as error:  # report what was measured even if this last part fails
         report["ensemble"] = {"error": f"{type(error).__name__}: {error}"}
     report["runs_folder"] = str(root)

@@ -124,6 +124,9 @@ class SweepSpec:
     pruner: Pruner = "median"
     seed: int = 0
     description: str = ""
+    # Trial N trains with the base seed + N: the trials differ in their random start as well as their
+    # settings, so an ensemble of the best is more diverse. Off, settings compare on equal terms.
+    trial_seeds: bool = False
 
     def __post_init__(self) -> None:
         try:
@@ -143,6 +146,8 @@ class SweepSpec:
             raise SpecError(f"sweep.pruner: use one of {', '.join(PRUNERS)}, not {self.pruner!r}.")
         if self.seed < 0:
             raise SpecError("sweep.seed cannot be negative.")
+        if not isinstance(self.trial_seeds, bool):
+            raise SpecError(f"sweep.trial_seeds is true or false, got {self.trial_seeds!r}.")
         if self.sampler == "grid":
             for param in self.params:
                 param.grid_values()
@@ -209,7 +214,7 @@ class SweepSpec:
         return {
             "sweep": {
                 "dataset": self.dataset, "trials": self.trials, "sampler": self.sampler, "pruner": self.pruner,
-                "seed": self.seed, "description": self.description,
+                "seed": self.seed, "description": self.description, "trial_seeds": self.trial_seeds,
             },
             "base": dict(self.base),
             "params": {param.name: param.to_dict() for param in self.params},
@@ -224,7 +229,7 @@ class SweepSpec:
         if unknown:
             raise SpecError(f"Unknown section(s) {', '.join(sorted(unknown))}; use [sweep], [base], [params.NAME].")
         sweep = _table(data, "sweep")
-        allowed = {"dataset", "trials", "sampler", "pruner", "seed", "description"}
+        allowed = {"dataset", "trials", "sampler", "pruner", "seed", "description", "trial_seeds"}
         if set(sweep) - allowed:
             raise SpecError(f"sweep.{sorted(set(sweep) - allowed)[0]}: unknown key; use {', '.join(sorted(allowed))}.")
         params = []
@@ -253,6 +258,7 @@ class SweepSpec:
                 pruner=sweep.get("pruner", "median"),
                 seed=_integer(sweep, "seed", 0),
                 description=str(sweep.get("description", "")),
+                trial_seeds=sweep.get("trial_seeds", False),
             )
         except TypeError as error:
             raise SpecError(f"The spec has a value of the wrong type ({error}).") from None

@@ -78,6 +78,8 @@ def run_trial(
             spec, config = sweep.spec.settings(suggest(trial, sweep))
         except ValueError as error:
             return _tell(trial, TrialState.FAIL, None, error=f"These settings cannot be trained: {error}")
+        if sweep.spec.trial_seeds:
+            config = replace(config, seed=config.seed + trial.number)
         saver = TrialSaver(store.root, dataset.source, by.owner, sweep.name, trial.number)
         job = TrainingJob(dataset, spec, config, on_finish=saver, isolated=True)
         if not _submit(job, scheduler, by, stop):

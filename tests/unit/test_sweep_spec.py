@@ -61,7 +61,9 @@ def test_a_toml_spec_loads_into_typed_settings(tmp_path):
 
 def test_the_spec_survives_a_round_trip_through_the_study():
     spec = load_spec_text(GOOD)
-    assert SweepSpec.from_dict(spec.to_dict()) == spec
+    assert SweepSpec.from_dict(spec.to_dict()) == spec and not spec.trial_seeds
+    seeded = load_spec_text(GOOD.replace("trials = 8", "trials = 8\ntrial_seeds = true", 1))
+    assert seeded.trial_seeds and SweepSpec.from_dict(seeded.to_dict()) == seeded
 
 
 def load_spec_text(text: str) -> SweepSpec:
@@ -98,6 +100,7 @@ def test_a_grid_lists_choices_and_stepped_ranges():
         (('sampler = "tpe"', 'sampler = "grid"'), "params.dropout: a grid needs `choices` or a `step`"),
         (("trials = 8", 'trials = "eight"'), "sweep.trials: expected a whole number"),
         (("high = 0.5", "high = 0.5\nstep = 0.1\nlog = true"), "either log-scaled or stepped"),
+        (("trials = 8", 'trials = 8\ntrial_seeds = "yes"'), "sweep.trial_seeds is true or false"),
     ],
 )
 def test_a_bad_spec_says_what_is_wrong_and_where_in_one_line(tmp_path, change, message):

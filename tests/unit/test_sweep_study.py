@@ -74,8 +74,17 @@ def test_every_trial_is_trained_and_saved_as_a_tagged_run_the_study_points_to(pl
         # The run was trained with the settings Optuna chose.
         assert run.config["model"]["dropout"] == pytest.approx(trial.params["dropout"])
         assert run.config["training"]["learning_rate"] == pytest.approx(trial.params["learning_rate"])
+        assert run.config["training"]["seed"] == 0  # only the settings differ between trials
     rows = trial_rows(sweep.study)
     assert {row.state for row in rows} == {"complete"} and all(row.where.endswith(row.run_id) for row in rows)
+
+
+def test_with_trial_seeds_each_trial_starts_from_its_own_seed(place):
+    _runs, storage, store = place
+    sweep = create_sweep(tiny_spec(trials=2, epochs=1, trial_seeds=True), "seeded", storage, by=LOCAL)
+    worker_for(sweep, storage, store).run()
+    seeds = {t.number: store.get(t.user_attrs["run_id"]).config["training"]["seed"] for t in sweep.study.get_trials()}
+    assert seeds == {0: 0, 1: 1}
 
 
 def test_a_pruner_that_always_prunes_stops_each_trial_after_its_first_epoch_and_keeps_the_run(place):
