@@ -25,9 +25,9 @@ from core.training import LEARNING_RATE_CHOICES, JobState, Snapshot, TrainingJob
 from core.training.config import MAX_EPOCHS
 
 REFRESH_SECONDS = 1.0
-# The curves redraw once per this many redraws of the numbers: with two tabs watching on 2 cores,
-# Chromium used 0.26 of a core per tab with the chart redrawn every second and 0.13 every 3 seconds.
-CURVES_EVERY = 3
+# The curves change at most this often: with two tabs watching on 2 cores, Chromium used 0.26 of a
+# core per tab with the chart redrawn every second and 0.13 with it redrawn every 3 seconds.
+CURVES_SECONDS = 3.0
 MAX_REFRESH_SECONDS = 8.0
 # Queued or paused, nothing moves: look less often.
 IDLE_REFRESH_SECONDS = 4.0
@@ -56,6 +56,7 @@ class LiveDrawing:
 
     figure: LiveCurvesFigure = field(default_factory=LiveCurvesFigure)
     drawn_revision: int = -1
+    drawn_at: float = float("-inf")
     redraw_s: float = 0.0
     interval: float = REFRESH_SECONDS
 
@@ -82,14 +83,14 @@ def render_progress(snapshot: Snapshot) -> None:
         st.caption("Live changes: " + "; ".join(event.describe() for event in snapshot.events))
 
 
-def render_curves(job: TrainingJob, drawing: LiveDrawing) -> None:
-    """The live loss and accuracy curves, rebuilt only when something new has arrived."""
-    snapshot = job.snapshot()
+def render_curves(job: TrainingJob, snapshot: Snapshot, drawing: LiveDrawing) -> None:
+    """The live loss and accuracy curves, rebuilt when something new has arrived, at most every few seconds."""
     if not (snapshot.step or snapshot.epochs):
         return
-    if drawing.drawn_revision != snapshot.revision:
+    now = time.monotonic()
+    if drawing.drawn_revision != snapshot.revision and now - drawing.drawn_at >= CURVES_SECONDS:
         drawing.figure.update(curves_from_snapshot("this run", snapshot, job.curves()))
-        drawing.drawn_revision = snapshot.revision
+        drawing.drawn_revision, drawing.drawn_at = snapshot.revision, now
     # Unchanged, the same figure serialises to the same message, which Streamlit sends as a reference.
     st.plotly_chart(drawing.figure.figure, key=f"live_curves_{job.id}")
 
@@ -145,6 +146,7 @@ def _redraw(job: TrainingJob, drawing: LiveDrawing) -> None:
         st.rerun(scope="app")
     render_controls(job, snapshot)
     render_progress(snapshot)
+    render_curves(job, snapshot, drawing)
     drawing.note_redraw(time.perf_counter() - started)
     interval = refresh_interval(snapshot.state, drawing.redraw_s, drawing.interval)
     if interval != drawing.interval:
@@ -154,8 +156,6 @@ def _redraw(job: TrainingJob, drawing: LiveDrawing) -> None:
 
 
 def live_panel(job: TrainingJob) -> None:
-    """Redraw the job's numbers about every second while it runs, its curves every few seconds (both less
-    often when that is slow, or nothing moves)."""
+    """Redraw the job about every second while it runs (less often when that is slow, or nothing moves)."""
     drawing = st.session_state.setdefault(f"live_drawing_{job.id}", LiveDrawing())
     st.fragment(_redraw, run_every=drawing.interval)(job, drawing)
-    st.fragment(render_curves, run_every=CURVES_EVERY * drawing.interval)(job, drawing)
