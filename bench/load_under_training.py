@@ -1,6 +1,6 @@
 """The real app under load, in Chromium: a visitor while others watch training, redraw cost, a crowd, drawing.
 
-    .venv/bin/python -m bench.load_under_training [--tries 7] [--window 30] [--soak-minutes 10]
+    .venv/bin/python -m bench.load_under_training [--tries 7] [--window 20] [--rounds 3] [--soak-minutes 10]
 
 Prints JSON. Everything runs against `streamlit run app.py` on loopback with a fresh runs folder,
 driven by Debian's Chromium as a person would (bench/app_server.py, shared with the e2e tests).
@@ -55,6 +55,8 @@ from tests.app_server import CHROMIUM_FLAGS, find_chromium, running_app
 CROWD = 12
 CROWD_UPLOADS = 3
 DRAWN_STROKES = 12
+# Seconds for a tab that starts or stops watching to settle before a window starts.
+SETTLE_S = 5.0
 WARMUP_STROKES = 2
 
 
@@ -148,6 +150,22 @@ def cpu_window(browser: Browser, pid: int, job_url: str, seconds: float) -> dict
     }
 
 
+def watch(page, job_url: str | None) -> None:
+    """Point a tab at the live run, or away from it."""
+    if job_url is None:
+        if page.url != "about:blank":
+            page.goto("about:blank")
+        return
+    if page.url != job_url:
+        page.goto(job_url)
+        page.get_by_text(RUNNING).wait_for()
+
+
+def median_window(windows: list[dict]) -> dict:
+    """Each figure's median over the rounds."""
+    return {key: round(statistics.median(w[key] for w in windows), 3) for key in windows[0]}
+
+
 def crowd(browser: Browser, url: str, pid: int, png: bytes) -> dict:
     """Twelve sessions open the Predict page at once and each upload three images."""
     rss_before = rss_mb(pid)
@@ -219,7 +237,8 @@ def soak(browser: Browser, url: str, pid: int, png: bytes, minutes: float) -> di
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tries", type=int, default=7, help="tries per page-time figure (at least 5)")
-    parser.add_argument("--window", type=float, default=30.0, help="seconds per CPU and throughput window")
+    parser.add_argument("--window", type=float, default=20.0, help="seconds per CPU and throughput window")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of 0, 1 and 2 watching tabs")
     parser.add_argument("--soak-minutes", type=float, default=10.0)
     parser.add_argument("--worker-threads", type=int, help="threads for the training process (default: all cores)")
     parser.add_argument("--only-drawing", action="store_true", help="measure only the drawing latency, then stop")
@@ -263,19 +282,26 @@ def main() -> None:
         job_url = trainer.url
         trainer.goto(f"{app.url}/data")  # training goes on, unwatched
         trainer.get_by_role("heading", name=re.compile("the data")).wait_for()
-        windows = {"0 watching": cpu_window(browser, app.pid, job_url, args.window)}
-        watchers = []
+        # Training speed drifts over a run: the three watcher counts take turns, round after round.
+        watchers = [new_page(browser) for _ in range(2)]
+        rounds: dict[str, list[dict]] = {f"{count} watching": [] for count in (0, 1, 2)}
+        for _ in range(args.rounds):
+            for count in (0, 1, 2):
+                for index, watcher in enumerate(watchers):
+                    watch(watcher, job_url if index < count else None)
+                time.sleep(SETTLE_S)
+                rounds[f"{count} watching"].append(cpu_window(browser, app.pid, job_url, args.window))
+        windows = {label: median_window(measured) for label, measured in rounds.items()}
         for count in (1, 2):
-            watcher = new_page(browser)
-            watcher.goto(job_url)
-            watcher.get_by_text(RUNNING).wait_for()
-            watchers.append(watcher)
-            windows[f"{count} watching"] = cpu_window(browser, app.pid, job_url, args.window)
+            for index, watcher in enumerate(watchers):
+                watch(watcher, job_url if index < count else None)
+            time.sleep(SETTLE_S)
             pages[f"{count} watching"] = page_times(browser, app.url, args.tries, png, f"watch{count}")
         report["pages"] = pages
         idle_cpu = windows["0 watching"]["server_cpu_share"]
         report["training_and_server_cpu"] = {
             **windows,
+            "rounds": args.rounds,
             "server_cpu_share_per_watching_tab": round((windows["2 watching"]["server_cpu_share"] - idle_cpu) / 2, 3),
             "throughput_with_2_watching_vs_none": round(
                 windows["2 watching"]["batches_per_s"] / windows["0 watching"]["batches_per_s"], 3
