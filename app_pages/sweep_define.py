@@ -66,8 +66,8 @@ def render_define(dataset: Dataset) -> SweepSpec | None:
     right.number_input("Epochs per trial (unless varied)", 1, MAX_EPOCHS, value=6, key="sweep_epochs")
     st.toggle(
         "Give each trial its own random seed", key="sweep_trial_seeds",
-        help="Trial N starts from seed N: the best trials then make a more diverse ensemble. Off, every trial "
-        "starts from the same weights and sees the images in the same order, so only the settings differ.",
+        help="Trial N starts from seed N: its own starting weights, batch order and augmentation, so the best "
+        "trials make a more diverse ensemble. Every trial trains and validates on the same images either way.",
     )  # fmt: skip
     varied = st.multiselect(
         "Settings to vary", list(LABELS), default=DEFAULT_VARIED, key="sweep_varied", format_func=LABELS.get

@@ -124,8 +124,9 @@ class SweepSpec:
     pruner: Pruner = "median"
     seed: int = 0
     description: str = ""
-    # Trial N trains with the base seed + N: the trials differ in their random start as well as their
-    # settings, so an ensemble of the best is more diverse. Off, settings compare on equal terms.
+    # Trial N trains with the base seed + N: its own starting weights, batch order and augmentation
+    # (every trial still trains and validates on the same images), so an ensemble of the best is more
+    # diverse. Off, the trials differ in their settings alone.
     trial_seeds: bool = False
 
     def __post_init__(self) -> None:

@@ -14,6 +14,7 @@ import tensorflow as tf
 from sklearn.model_selection import train_test_split
 
 from core.datasets.registry import NUM_CLASSES
+from core.training.config import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,17 @@ class TrainingData:
     y_train: np.ndarray
     x_val: np.ndarray
     y_val: np.ndarray
+
+
+# Every run of a dataset trains and validates on the same images whatever its seed, so runs' validation
+# accuracies compare like for like (a sweep's trials may each have their own seed). The seed decides
+# the starting weights, the batch order and the augmentation.
+SPLIT_SEED = 0
+
+
+def training_split(images: np.ndarray, labels: np.ndarray, config: TrainConfig) -> TrainingData:
+    """The training and validation images a run with `config` uses: the same for every seed."""
+    return split_for_training(images, labels, config.validation_split, SPLIT_SEED, config.train_size)
 
 
 def split_for_training(

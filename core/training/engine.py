@@ -21,7 +21,7 @@ from core.datasets import Dataset
 from core.drawn_test_set import drawn_styles, drawn_test_set
 from core.evaluation import EVALUATION_BATCH, confusion_matrix
 from core.training.config import MAX_EPOCHS, TrainConfig
-from core.training.data import batches, split_for_training
+from core.training.data import batches, training_split
 from core.training.live_control import LiveControl, TrainingFailed
 from core.training.progress import EpochRecord, Event, JobState, ProgressRecord
 
@@ -91,9 +91,7 @@ def train_model(
     try:
         strategy = runtime.training_strategy()
         progress.update(state=JobState.RUNNING, device=runtime.describe_devices(strategy), queue_position=None)
-        data = split_for_training(
-            dataset.x_train, dataset.y_train, config.validation_split, config.seed, config.train_size
-        )
+        data = training_split(dataset.x_train, dataset.y_train, config)
         use_mixed = config.mixed_precision and bool(runtime.gpus())
         with strategy.scope():
             model = build_model(

@@ -82,11 +82,11 @@ def test_the_cli_trains_on_a_dataset_of_your_own_and_the_run_evaluates_as_three_
 
 
 def test_the_small_data_recipe_keeps_one_validation_image_per_class_of_a_tiny_set():
-    from core.training.data import split_for_training
+    from core.training.data import training_split
 
     labels = np.repeat(np.arange(20, dtype=np.uint8), 8)  # 20 classes, 8 training images each
     images = np.zeros((len(labels), 28, 28), np.uint8)
     config = PRESETS[SMALL_DATA_PRESET].config
-    data = split_for_training(images, labels, config.validation_split, config.seed)
+    data = training_split(images, labels, config)
     assert sorted(np.unique(data.y_val).tolist()) == list(range(20))
     assert len(data.y_train) + len(data.y_val) == len(labels)

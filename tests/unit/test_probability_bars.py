@@ -21,7 +21,7 @@ def test_every_class_gets_a_meter_in_class_order_with_its_probability_and_width(
     assert "width:70.00%" in page and "70.0 %" in page
     # Only the answer's bar has the highlight colour.
     assert page.count(TOP_COLOUR) == 1
-    assert page.index(TOP_COLOUR) > page.index('aria-label="dog"') > page.index('aria-label="cat"')
+    assert page.index('aria-label="dog"') < page.index(TOP_COLOUR) < page.index('aria-label="bird"')
 
 
 def test_a_hostile_class_name_is_shown_as_text_never_as_markup():

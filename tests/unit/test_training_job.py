@@ -19,7 +19,7 @@ from core.access import LOCAL
 from core.architectures import LiveDropout, ModelSpec
 from core.datasets import Dataset
 from core.training import JobState, TrainConfig, TrainingJob, TrainingScheduler
-from core.training.data import batches, split_for_training
+from core.training.data import batches, split_for_training, training_split
 from core.training.schedule import learning_rate_at
 
 TINY_SPEC = ModelSpec("simple_cnn", dropout=0.3, batch_norm=False)
@@ -262,6 +262,17 @@ def test_validation_split_is_stratified_and_batches_are_raw_pixels(tiny_mnist):
     np.testing.assert_array_equal(labels.numpy().argmax(1), data.y_train[:32])
     subset = split_for_training(tiny_mnist.x_train, tiny_mnist.y_train, 0.1, seed=0, train_size=200)
     assert len(subset.y_train) + len(subset.y_val) == 200
+
+
+def test_every_seed_trains_and_validates_on_the_same_images(tiny_mnist):
+    """Runs (and a sweep's trials with their own seeds) compare their validation accuracy like for like."""
+    splits = [
+        training_split(tiny_mnist.x_train, tiny_mnist.y_train, TrainConfig(train_size=200, seed=seed))
+        for seed in (0, 7)
+    ]
+    for first, second in zip(vars(splits[0]).values(), vars(splits[1]).values(), strict=True):
+        np.testing.assert_array_equal(first, second)
+    assert len(splits[0].y_train) + len(splits[0].y_val) == 200
 
 
 def test_learning_rate_schedules_have_the_promised_shape():
