@@ -122,10 +122,11 @@ def training_step(page: Page) -> int:
     return (epoch - 1) * per_epoch + batch
 
 
-def probe_step(browser: Browser, job_url: str) -> int:
+def probe_step(browser: Browser, job_url: str) -> tuple[int, float]:
+    """The run's step as a fresh tab shows it, and when it was read (perf_counter seconds)."""
     page = new_page(browser)
     page.goto(job_url)
     page.get_by_text(RUNNING).wait_for()
-    step = training_step(page)
+    step, read_at = training_step(page), time.perf_counter()
     close(page)
-    return step
+    return step, read_at

@@ -136,29 +136,29 @@ def page_times(browser: Browser, url: str, tries: int, png: bytes, label: str) -
 
 
 def cpu_window(browser: Browser, pid: int, job_url: str, seconds: float) -> dict:
-    """Server CPU share and training speed over one window (the probes that read the step are outside it)."""
-    first = probe_step(browser, job_url)
+    """Server CPU share over one window, and training speed between the two step readings around it."""
+    first, first_at = probe_step(browser, job_url)
     started, cpu, browser_cpu = time.perf_counter(), cpu_seconds(pid), browser_cpu_seconds()
     time.sleep(seconds)
     wall = time.perf_counter() - started
     cpu_used, browser_used = cpu_seconds(pid) - cpu, browser_cpu_seconds() - browser_cpu
-    last = probe_step(browser, job_url)
+    last, last_at = probe_step(browser, job_url)
     return {
         "server_cpu_share": round(cpu_used / wall, 3),
         "chromium_cpu_share": round(browser_used / wall, 3),
-        "batches_per_s": round((last - first) / wall, 2),
+        "batches_per_s": round((last - first) / (last_at - first_at), 2),
     }
 
 
-def watch(page, job_url: str | None) -> None:
-    """Point a tab at the live run, or away from it."""
-    if job_url is None:
-        if page.url != "about:blank":
-            page.goto("about:blank")
-        return
-    if page.url != job_url:
-        page.goto(job_url)
-        page.get_by_text(RUNNING).wait_for()
+def watch(watchers: list, count: int, job_url: str) -> None:
+    """The first `count` tabs watch the live run, the others look away; then let them settle."""
+    for index, page in enumerate(watchers):
+        target = job_url if index < count else "about:blank"
+        if page.url != target:
+            page.goto(target)
+            if target == job_url:
+                page.get_by_text(RUNNING).wait_for()
+    time.sleep(SETTLE_S)
 
 
 def median_window(windows: list[dict]) -> dict:
@@ -282,20 +282,16 @@ def main() -> None:
         job_url = trainer.url
         trainer.goto(f"{app.url}/data")  # training goes on, unwatched
         trainer.get_by_role("heading", name=re.compile("the data")).wait_for()
-        # Training speed drifts over a run: the three watcher counts take turns, round after round.
+        # Training speed drifts over a run: the three watcher counts take turns, in alternating order.
         watchers = [new_page(browser) for _ in range(2)]
         rounds: dict[str, list[dict]] = {f"{count} watching": [] for count in (0, 1, 2)}
-        for _ in range(args.rounds):
-            for count in (0, 1, 2):
-                for index, watcher in enumerate(watchers):
-                    watch(watcher, job_url if index < count else None)
-                time.sleep(SETTLE_S)
+        for round_number in range(args.rounds):
+            for count in (0, 1, 2) if round_number % 2 == 0 else (2, 1, 0):
+                watch(watchers, count, job_url)
                 rounds[f"{count} watching"].append(cpu_window(browser, app.pid, job_url, args.window))
         windows = {label: median_window(measured) for label, measured in rounds.items()}
         for count in (1, 2):
-            for index, watcher in enumerate(watchers):
-                watch(watcher, job_url if index < count else None)
-            time.sleep(SETTLE_S)
+            watch(watchers, count, job_url)
             pages[f"{count} watching"] = page_times(browser, app.url, args.tries, png, f"watch{count}")
         report["pages"] = pages
         idle_cpu = windows["0 watching"]["server_cpu_share"]

@@ -127,15 +127,21 @@ class Sweep:
 
 
 def paired_seconds(pruned: Sweep, unpruned: Sweep) -> dict:
-    """Trial by trial: what pruning saved, and how much identical trials differed (the noise to weigh it by)."""
-    states = {row["number"]: row["state"] for row in pruned.figures()["trials"]}
-    both = set(pruned.trial_wall_s) & set(unpruned.trial_wall_s)
-    same = [n for n in both if states.get(n) == "complete"]
-    cut = [n for n in both if states.get(n) == "pruned"]
+    """Trials with the same settings in both sweeps: what pruning saved on those it stopped, and how much
+    those that ran alike differed (the noise to weigh the saving by)."""
+    settings = {row["number"]: row for row in unpruned.figures()["trials"]}
+    saved, noise = [], []
+    for row in pruned.figures()["trials"]:
+        twin = settings.get(row["number"])
+        if twin is None or twin["params"] != row["params"]:
+            continue  # the sampler proposed differently after different histories: not a pair
+        difference = twin["wall_s"] - row["wall_s"]
+        (saved if row["state"] == "pruned" else noise).append(difference)
     return {
-        "pruned_trials_saved_s": round(sum(unpruned.trial_wall_s[n] - pruned.trial_wall_s[n] for n in cut), 1),
-        "identical_trials_difference_s": round(sum(pruned.trial_wall_s[n] - unpruned.trial_wall_s[n] for n in same), 1),
-        "identical_trials": len(same),
+        "pruned_trials": len(saved),
+        "pruned_trials_saved_s": round(sum(saved), 1),
+        "alike_trials": len(noise),
+        "alike_trials_mean_abs_difference_s": round(float(np.mean(np.abs(noise))), 1) if noise else None,
     }
 
 
@@ -242,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
         # trial pays for a cold start.
         log("The default recipe on the sweep's terms…")
         default = default_recipe(spec, dataset, root)
+        report["default_recipe"] = default
+        save(report)
     log("The sweep with and without pruning, interleaved trial by trial…")
     pruned_sweep, unpruned_sweep = run_interleaved(spec, dataset, root)
     pruned, unpruned = pruned_sweep.figures(), unpruned_sweep.figures()
@@ -258,7 +266,6 @@ def main(argv: list[str] | None = None) -> int:
     log(json.dumps({"pruning": {k: v for k, v in report["pruning"].items() if "with" not in k}}))
     if not args.skip_default:
         report["best_trial_vs_default"] = {
-            "default_recipe": default,
             "best_trial_test_accuracy_pct": pruned["best_test_accuracy_pct"],
             "best_trial_params": pruned["best_params"],
             "difference_points": round(pruned["best_test_accuracy_pct"] - default["test_accuracy_pct"], 2),
