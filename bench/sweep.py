@@ -126,12 +126,12 @@ class Sweep:
         }
 
 
-def paired_seconds(pruned: Sweep, unpruned: Sweep) -> dict:
-    """Trials with the same settings in both sweeps: what pruning saved on those it stopped, and how much
-    those that ran alike differed (the noise to weigh the saving by)."""
-    settings = {row["number"]: row for row in unpruned.figures()["trials"]}
+def paired_seconds(pruned: dict, unpruned: dict) -> dict:
+    """Trials with the same settings in both sweeps' figures: what pruning saved on those it stopped, and
+    how much those that ran alike differed (the noise to weigh the saving by)."""
+    settings = {row["number"]: row for row in unpruned["trials"]}
     saved, noise = [], []
-    for row in pruned.figures()["trials"]:
+    for row in pruned["trials"]:
         twin = settings.get(row["number"])
         if twin is None or twin["params"] != row["params"]:
             continue  # the sampler proposed differently after different histories: not a pair
@@ -186,6 +186,7 @@ def default_recipe(spec, dataset, root: Path) -> dict:
 
 def ensemble_of_top(sweep: Sweep, dataset) -> dict:
     """The top-k complete trials' models averaged, against the best of them, on the test set."""
+    from core.ensemble import build_ensemble
     from core.sweep import trial_rows
 
     store = sweep.store
@@ -193,8 +194,6 @@ def ensemble_of_top(sweep: Sweep, dataset) -> dict:
     top = sorted((r for r in rows if r.state == "complete"), key=lambda r: r.value, reverse=True)[:TOP_K]
     models = [store.load_model(row.run_id) for row in top]
     member_accuracy = [float(np.mean(m.predict(dataset.x_test, verbose=0).argmax(1) == dataset.y_test)) for m in models]
-    from core.ensemble import build_ensemble
-
     probabilities = build_ensemble(models).predict(dataset.x_test, verbose=0)
     accuracy = float(np.mean(probabilities.argmax(1) == dataset.y_test))
     best_member = max(member_accuracy)
@@ -259,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         "with_pruning": pruned,
         "without_pruning": unpruned,
         "wall_time_saved_pct": round(100 * saved, 1),
-        "trial_by_trial": paired_seconds(pruned_sweep, unpruned_sweep),
+        "trial_by_trial": paired_seconds(pruned, unpruned),
         "best_val_accuracy_difference_points": round(difference, 2),
         "goal_saves_30pct_at_equal_best": saved >= 0.30 and abs(difference) <= EQUAL_WITHIN_POINTS,
     }

@@ -41,8 +41,12 @@ def plotly_array(value) -> np.ndarray:
     return np.asarray(value)
 
 
+# One answer bar's ARIA meter: its (escaped) class name and its probability.
+PROBABILITY_METER = re.compile(r'role="meter" aria-label="([^"]*)" [^>]*aria-valuenow="([0-9.]+)"')
+
+
 def probability_bars(app: AppTest) -> dict[str, float]:
     """The Predict page's answer bars, class name to probability, read from their ARIA meters."""
     (bars,) = [m.value for m in app.markdown if 'class="probability-bars"' in m.value]
-    meters = re.findall(r'role="meter" aria-label="([^"]*)" [^>]*aria-valuenow="([0-9.]+)"', bars)
+    meters = PROBABILITY_METER.findall(bars)
     return {html.unescape(name): float(value) for name, value in meters}

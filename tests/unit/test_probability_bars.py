@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import html
-import re
 
 import numpy as np
+from app_driver import PROBABILITY_METER as METER
 
 from core.figures.prediction import TOP_COLOUR, probability_bars_html
-
-METER = re.compile(r'role="meter" aria-label="([^"]*)" [^>]*aria-valuenow="([0-9.]+)"')
 
 
 def test_every_class_gets_a_meter_in_class_order_with_its_probability_and_width():
