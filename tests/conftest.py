@@ -25,6 +25,11 @@ os.environ["EXPLORER_OFFLINE"] = "1"
 _KERAS_HOME = tempfile.mkdtemp(prefix="explorer-tests-keras-home-")
 os.environ["KERAS_HOME"] = _KERAS_HOME
 atexit.register(shutil.rmtree, _KERAS_HOME, ignore_errors=True)
+# Drawn test sets are cached on disk (core.drawn_cache): in a folder of the tests' own, shared by
+# the session and its subprocesses, never the user's.
+_CACHE_DIR = tempfile.mkdtemp(prefix="explorer-tests-cache-")
+os.environ["EXPLORER_CACHE_DIR"] = _CACHE_DIR
+atexit.register(shutil.rmtree, _CACHE_DIR, ignore_errors=True)
 
 
 class NetworkBlocked(OSError):

@@ -11,6 +11,7 @@ import tensorflow as tf
 from core.architectures import Augmentation, ModelSpec, build_model
 from core.architectures.drawing_style import VARIANTS, DrawingStyle, redraw
 from core.datasets.registry import DrawingRecipe
+from core.drawn_cache import CACHE_DIR_ENV
 from core.drawn_test_set import draw, drawn_styles, drawn_test_set
 from core.preprocessing import outline_inside, preprocess_image
 
@@ -107,10 +108,13 @@ def test_outlines_are_detected_and_filled_for_clothing_but_a_drawn_zero_stays_op
     assert zero.model_input[14, 14] < 20
 
 
-def test_the_drawn_test_set_derives_the_same_way_every_time():
+def test_the_drawn_test_set_derives_the_same_way_every_time(tmp_path, monkeypatch):
     data = factories.tiny_fashion()
     for style in drawn_styles("fashion_mnist"):
+        # Each drawn in an empty cache of its own: two real drawings, not one read back.
+        monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path / f"{style}-first"))
         first = drawn_test_set("fashion_mnist", data.x_test, data.y_test, style)
+        monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path / f"{style}-again"))
         again = drawn_test_set("fashion_mnist", data.x_test, data.y_test, style)
         np.testing.assert_array_equal(first.images, again.images)
         np.testing.assert_array_equal(first.labels, data.y_test[first.test_indices])
