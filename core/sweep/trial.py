@@ -71,8 +71,12 @@ def run_trial(
     by: Caller,
     stop: threading.Event,
     on_job: Callable[[TrainingJob], None] | None = None,
+    on_started: Callable[[], None] | None = None,
 ) -> TrialOutcome:
-    """Train one trial to its end, pruning or stopping it as asked, and tell the study how it went."""
+    """Train one trial to its end, pruning or stopping it as asked, and tell the study how it went.
+
+    `on_job` gets the job once queued; `on_started` is called once its training process has begun.
+    """
     with _heartbeat(storage, trial._trial_id):
         try:
             spec, config = sweep.spec.settings(suggest(trial, sweep))
@@ -86,7 +90,7 @@ def run_trial(
             return _interrupted(trial, storage, "stopped before it started")
         if on_job is not None:
             on_job(job)
-        pruned_at = _follow(job, trial, by, stop)
+        pruned_at = _follow(job, trial, by, stop, on_started)
     result = job.result
     trial.set_user_attr(RUNS_DIR, str(store.root))
     trial.set_user_attr(DURATION_S, round(result.elapsed_s, 2))
@@ -120,13 +124,19 @@ def _submit(job: TrainingJob, scheduler: TrainingScheduler, by: Caller, stop: th
     return False
 
 
-def _follow(job: TrainingJob, trial: optuna.Trial, by: Caller, stop: threading.Event) -> int | None:
+def _follow(
+    job: TrainingJob, trial: optuna.Trial, by: Caller, stop: threading.Event, on_started: Callable[[], None] | None
+) -> int | None:
     """Report each epoch's validation accuracy as it comes; stop the job when pruned or asked. The pruned epoch."""
     reported = 0
     pruned_at = None
     while True:
         done = job.wait(POLL_S)
-        epochs = job.snapshot().epochs if not done else job.result.epochs
+        snapshot = job.snapshot()
+        if on_started is not None and snapshot.state is not JobState.QUEUED:
+            on_started()
+            on_started = None
+        epochs = snapshot.epochs if not done else job.result.epochs
         for record in epochs[reported:]:
             reported += 1
             if pruned_at is not None:

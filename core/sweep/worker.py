@@ -103,7 +103,7 @@ class SweepWorker:
         try:
             outcome = run_trial(
                 trial, self.sweep, self.dataset, storage=self.storage, scheduler=self.scheduler, store=self.store,
-                by=self.by, stop=self._stop, on_job=self._set_job,
+                by=self.by, stop=self._stop, on_job=self._set_job, on_started=self._prepare_next,
             )  # fmt: skip
         except Exception as error:
             self._give_back(trial, _plain(error))
@@ -116,8 +116,11 @@ class SweepWorker:
 
     def _set_job(self, job: TrainingJob) -> None:
         self.job = job
+
+    def _prepare_next(self) -> None:
+        # TensorFlow takes seconds to import: the next trial's process gets ready while this one trains.
+        # Only once this trial's job has taken its process: prepared earlier, it could take this one.
         if self.max_trials is None or len(self.outcomes) + 1 < self.max_trials:
-            # TensorFlow takes seconds to import: the next trial's process gets ready while this one trains.
             prepare_worker()
 
     def _give_back(self, trial: optuna.Trial, why: str) -> None:

@@ -198,3 +198,23 @@ def test_a_viewers_sweep_waits_behind_their_own_queued_run_and_can_be_stopped_th
         for job in (mine, busy):
             job.stop(by=LOCAL)
             assert job.wait(60)
+
+
+def test_each_trial_after_the_first_finds_its_training_process_already_started(place, monkeypatch):
+    from core.training import isolated
+
+    _runs, storage, store = place
+    sweep = create_sweep(tiny_spec(trials=3, epochs=1), "warm", storage, by=LOCAL)
+    isolated.retire_spare_worker()
+    took_a_spare = []
+    take = isolated._take_worker
+
+    def recording_take():  # the real function, with a note of whether a spare was waiting for it
+        took_a_spare.append(isolated._spare is not None)
+        return take()
+
+    monkeypatch.setattr(isolated, "_take_worker", recording_take)
+    worker_for(sweep, storage, store, max_trials=3).run()
+    # The first starts cold; each later one was prepared while the one before trained, and not taken by it.
+    assert took_a_spare == [False, True, True]
+    assert isolated._spare is None  # none is left waiting after the last trial
