@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import weakref
 
 import keras
 import numpy as np
@@ -11,9 +12,62 @@ import tensorflow as tf
 from core.datasets.registry import IMAGE_SIDE
 from core.insight.probes import as_batch, last_feature_map_layer, logits, run_with_taps
 
-# Eager gradients through one model from several threads at once corrupt TensorFlow's heap (seen as
-# aborts when a Streamlit session reruns while its last run still computes); one at a time is ~20 ms.
+# Gradients through one model from several threads at once corrupt TensorFlow's heap (seen as aborts
+# when a Streamlit session reruns while its last run still computes): one at a time.
 GRADIENTS = threading.Lock()
+_BATCH = tf.TensorSpec((None, IMAGE_SIDE, IMAGE_SIDE, 1), tf.float32)
+_CLASSES = tf.TensorSpec((None,), tf.int32)
+# Each model's heatmap functions, compiled once (see _compiled): eager, one heatmap held the
+# interpreter for ~30 ms of Python per stroke on the Predict page; compiled, ~3 ms, mostly outside it.
+_compiled_functions: dict[tuple[int, str], tf.types.experimental.GenericFunction] = {}
+
+
+def _compiled(model: keras.Model, method: str, build) -> tf.types.experimental.GenericFunction:
+    """`build(model)` as a tf.function traced once per model; forgotten with the model.
+
+    The function holds the model weakly, so caching it here does not keep an unloaded model alive.
+    """
+    key = (id(model), method)
+    function = _compiled_functions.get(key)
+    if function is None:
+        held = weakref.ref(model)
+        function = tf.function(lambda *args: build(held())(*args), input_signature=[_BATCH, _CLASSES])
+        _compiled_functions[key] = function
+        weakref.finalize(model, _compiled_functions.pop, key, None)
+    return function
+
+
+def _cam_maps(elementwise: bool):
+    def build(model: keras.Model):
+        target = last_feature_map_layer(model)
+
+        def maps(batch: tf.Tensor, classes: tf.Tensor) -> tf.Tensor:
+            with tf.GradientTape() as tape:
+                (feature_map,), features = run_with_taps(model, batch, [target])
+                scores = tf.gather(logits(model, features), classes, batch_dims=1)
+            gradients = tape.gradient(scores, feature_map)
+            weights = gradients if elementwise else tf.reduce_mean(gradients, axis=(1, 2), keepdims=True)
+            cams = tf.nn.relu(tf.reduce_sum(weights * tf.cast(feature_map, tf.float32), axis=-1, keepdims=True))
+            return tf.image.resize(cams, (IMAGE_SIDE, IMAGE_SIDE), method="bilinear")[..., 0]
+
+        return maps
+
+    return build
+
+
+def _input_gradients(model: keras.Model):
+    def gradients(batch: tf.Tensor, classes: tf.Tensor) -> tf.Tensor:
+        with tf.GradientTape() as tape:
+            tape.watch(batch)
+            _, features = run_with_taps(model, batch, [])
+            scores = tf.gather(logits(model, features), classes, batch_dims=1)
+        return tf.abs(tape.gradient(scores, batch))[..., 0]
+
+    return gradients
+
+
+def _classes(classes: np.ndarray | int, count: int) -> tf.Tensor:
+    return tf.constant(np.broadcast_to(np.asarray(classes, dtype=np.int32), (count,)))
 
 
 def grad_cam(model: keras.Model, images: np.ndarray, classes: np.ndarray | int, elementwise: bool = True) -> np.ndarray:
@@ -25,30 +79,20 @@ def grad_cam(model: keras.Model, images: np.ndarray, classes: np.ndarray | int, 
     position, so only places that really move the class's score light up. Without convolutions: zeros.
     """
     batch = as_batch(images)
-    classes = np.broadcast_to(np.asarray(classes), (batch.shape[0],))
-    target = last_feature_map_layer(model)
-    if target is None:
+    if last_feature_map_layer(model) is None:
         return np.zeros((batch.shape[0], IMAGE_SIDE, IMAGE_SIDE), np.float32)
-    with GRADIENTS, tf.GradientTape() as tape:
-        (feature_map,), features = run_with_taps(model, batch, [target])
-        scores = tf.gather(logits(model, features), classes, batch_dims=1)
-        gradients = tape.gradient(scores, feature_map)
-    weights = gradients if elementwise else tf.reduce_mean(gradients, axis=(1, 2), keepdims=True)
-    cams = tf.nn.relu(tf.reduce_sum(weights * tf.cast(feature_map, tf.float32), axis=-1, keepdims=True))
-    cams = tf.image.resize(cams, (IMAGE_SIDE, IMAGE_SIDE), method="bilinear")[..., 0].numpy()
-    return _normalise(cams)
+    method = "HiResCAM" if elementwise else "Grad-CAM"
+    with GRADIENTS:
+        cams = _compiled(model, method, _cam_maps(elementwise))(batch, _classes(classes, batch.shape[0]))
+    return _normalise(cams.numpy())
 
 
 def gradient_saliency(model: keras.Model, images: np.ndarray, classes: np.ndarray | int) -> np.ndarray:
     """|d logit / d pixel| (N, 28, 28) in [0, 1]: which single pixels would change the class's score most."""
     batch = as_batch(images)
-    classes = np.broadcast_to(np.asarray(classes), (batch.shape[0],))
-    with GRADIENTS, tf.GradientTape() as tape:
-        tape.watch(batch)
-        _, features = run_with_taps(model, batch, [])
-        scores = tf.gather(logits(model, features), classes, batch_dims=1)
-        gradients = tape.gradient(scores, batch)
-    return _normalise(np.abs(gradients.numpy()[..., 0]))
+    with GRADIENTS:
+        gradients = _compiled(model, "gradient saliency", _input_gradients)(batch, _classes(classes, batch.shape[0]))
+    return _normalise(gradients.numpy())
 
 
 def heat_colours(heatmap: np.ndarray) -> np.ndarray:

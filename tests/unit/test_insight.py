@@ -62,6 +62,23 @@ def test_grad_cam_and_saliency_highlight_only_the_half_a_model_looks_at(keep):
         assert saliency[:, beyond_border].max() == 0 and saliency[:, seen].sum() > 0.9 * saliency.sum()
 
 
+def test_heatmaps_are_compiled_once_per_model_and_forgotten_with_it():
+    import gc
+
+    from core.insight import saliency
+
+    image = np.random.default_rng(1).integers(0, 256, (28, 28)).astype(np.uint8)
+    model = half_blind_model("left")
+    first = grad_cam(model, image, 2)
+    # Another batch size reuses the one compiled function (a fixed signature, no retracing), same maps.
+    np.testing.assert_allclose(grad_cam(model, image[None].repeat(3, 0), [2, 2, 2])[1], first[0], atol=1e-6)
+    assert saliency._compiled_functions[(id(model), "HiResCAM")].experimental_get_tracing_count() == 1
+    key = id(model)
+    del model
+    gc.collect()
+    assert not [cached for cached in saliency._compiled_functions if cached[0] == key]
+
+
 def test_grad_cam_works_on_saved_models_of_both_kinds_and_points_at_the_digit(tmp_path, digits):
     for architecture in ("compact", "resnet"):
         path = tmp_path / f"{architecture}.keras"
