@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from core.architectures import Augmentation, ModelSpec, build_model
-from core.architectures.drawing_style import VARIANTS, DrawingStyle, redraw
+from core.architectures.drawing_style import SILHOUETTE_VARIANTS, VARIANTS, DrawingStyle, redraw
 from core.datasets.registry import DrawingRecipe
 from core.drawn_cache import CACHE_DIR_ENV
 from core.drawn_test_set import draw, drawn_styles, drawn_test_set
@@ -49,7 +49,8 @@ def test_every_variant_gives_full_intensity_images_of_the_same_shape(recipe, var
 def test_clothing_is_redrawn_as_a_solid_silhouette_or_a_closed_outline(clothes):
     batch = tf.constant(clothes[..., None], tf.float32)
     silhouettes = redraw(batch, DrawingRecipe.FILL_FRAME, tf.zeros(len(clothes), tf.int32)).numpy()[..., 0]
-    thin_outlines = redraw(batch, DrawingRecipe.FILL_FRAME, tf.fill([len(clothes)], 3)).numpy()[..., 0]
+    first_outline = tf.fill([len(clothes)], SILHOUETTE_VARIANTS)
+    thin_outlines = redraw(batch, DrawingRecipe.FILL_FRAME, first_outline).numpy()[..., 0]
     # Ink as preprocessing sees it: brighter than a fifth of the brightest pixel.
     assert np.mean([outline_inside(image > 51) is not None for image in thin_outlines]) >= 0.8
     # Only an item with real openings (a sandal's straps, a bag's handle) may look like an outline.
