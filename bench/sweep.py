@@ -1,7 +1,7 @@
 """Sweeps (issue 15): a 12-trial quick-run sweep on Fashion-MNIST with and without pruning, the best trial
 against the default recipe, and the top-3 ensemble against its best member.
 
-    .venv/bin/python -m bench.sweep            # about 40 minutes on 2 idle cores
+    .venv/bin/python -m bench.sweep            # about 10 minutes on 2 idle cores
     .venv/bin/python -m bench.sweep --trials 4 --epochs 3   # a smoke test of a few minutes
 
 Both sweeps use the same spec and sampler seed (bench/sweep_quick.toml); only the pruner differs.
