@@ -15,7 +15,7 @@ from scipy import ndimage
 
 from core.architectures.drawing_style import ITEM_THRESHOLD
 from core.datasets.registry import DrawingRecipe, dataset_info
-from core.drawn_cache import drawn_set_key, load_drawn_arrays, save_drawn_arrays
+from core.drawn_cache import drawn_set_key, load_drawn_images, save_drawn_images
 from core.preprocessing import preprocess_image
 
 # Canvas pixels per image pixel: a 28x28 image is drawn on a 112x112 canvas.
@@ -85,27 +85,16 @@ def drawn_test_set(dataset_name: str, x_test: np.ndarray, y_test: np.ndarray, st
     indices = sample_indices(y_test)
     labels = y_test[indices].astype(np.int64)
     key = drawn_set_key(dataset_name, style, x_test, y_test)
-    saved = load_drawn_arrays(key)
-    if saved is not None and _fits(saved, indices, labels, x_test.shape[1:]):
-        return DrawnTestSet(style, saved["images"], labels, indices)
+    images = load_drawn_images(key)
+    if images is not None and images.dtype == np.uint8 and images.shape == (len(indices), *x_test.shape[1:]):
+        return DrawnTestSet(style, images, labels, indices)
     images = np.zeros((len(indices), *x_test.shape[1:]), dtype=np.uint8)
     for position, index in enumerate(indices):
         result = preprocess_image(draw(x_test[index], style), dataset_name)
         if result.model_input is not None:  # a blank drawing stays blank: the model must still answer
             images[position] = result.model_input
-    save_drawn_arrays(key, {"images": images, "labels": labels, "test_indices": indices})
+    save_drawn_images(key, images)
     return DrawnTestSet(style, images, labels, indices)
-
-
-def _fits(saved: dict[str, np.ndarray], indices: np.ndarray, labels: np.ndarray, image_shape: tuple) -> bool:
-    """Whether saved arrays are a drawn set of these test images (a damaged cache file is redrawn)."""
-    images = saved["images"]
-    return (
-        images.dtype == np.uint8
-        and images.shape == (len(indices), *image_shape)
-        and np.array_equal(saved["test_indices"], indices)
-        and np.array_equal(saved["labels"], labels)
-    )
 
 
 # Points of accuracy a drawing may lose against the test images before it is called a gap.
