@@ -32,6 +32,8 @@ QUEUE_RETRY_S = 2.0
 # Trial user attrs.
 RUN_ID, RUNS_DIR, DEVICE = "run_id", "runs_dir", "device"
 TEST_ACCURACY, DURATION_S, PRUNED_AT, ERROR = "test_accuracy", "duration_s", "pruned_at_epoch", "error"
+# A job in one of these states has its training process (a job stopped while queued never had one).
+_TRAINING = (JobState.RUNNING, JobState.PAUSED, JobState.STOPPING)
 
 
 @dataclass(frozen=True)
@@ -133,7 +135,7 @@ def _follow(
     while True:
         done = job.wait(POLL_S)
         snapshot = job.snapshot()
-        if on_started is not None and snapshot.state is not JobState.QUEUED:
+        if on_started is not None and snapshot.state in _TRAINING:
             on_started()
             on_started = None
         epochs = snapshot.epochs if not done else job.result.epochs

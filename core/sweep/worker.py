@@ -120,7 +120,9 @@ class SweepWorker:
     def _prepare_next(self) -> None:
         # TensorFlow takes seconds to import: the next trial's process gets ready while this one trains.
         # Only once this trial's job has taken its process: prepared earlier, it could take this one.
-        if self.max_trials is None or len(self.outcomes) + 1 < self.max_trials:
+        if self._stop.is_set() or (self.max_trials is not None and len(self.outcomes) + 1 >= self.max_trials):
+            return
+        with contextlib.suppress(OSError):  # the next trial then starts its own process, only slower
             prepare_worker()
 
     def _give_back(self, trial: optuna.Trial, why: str) -> None:

@@ -204,7 +204,11 @@ def test_each_trial_after_the_first_finds_its_training_process_already_started(p
     from core.training import isolated
 
     _runs, storage, store = place
-    sweep = create_sweep(tiny_spec(trials=3, epochs=1), "warm", storage, by=LOCAL)
+    data = tiny_mnist(300, 100)
+    scheduler = TrainingScheduler(1)
+    spec, config = tiny_spec(epochs=150).settings({})
+    busy = TrainingJob(data, spec, config)  # holds the only slot, so the first trial waits in the queue
+    scheduler.submit(busy, by=LOCAL)
     isolated.retire_spare_worker()
     took_a_spare = []
     take = isolated._take_worker
@@ -214,7 +218,19 @@ def test_each_trial_after_the_first_finds_its_training_process_already_started(p
         return take()
 
     monkeypatch.setattr(isolated, "_take_worker", recording_take)
-    worker_for(sweep, storage, store, max_trials=3).run()
+    sweep = create_sweep(tiny_spec(trials=3, epochs=1), "warm", storage, by=LOCAL)
+    worker = SweepWorker(sweep, storage, data, scheduler=scheduler, store=store, by=LOCAL, max_trials=3)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not scheduler.queued():
+            assert time.monotonic() < deadline and worker.running, f"no trial was queued: {worker.error}"
+            worker.wait(0.1)
+        worker.wait(1.0)  # a process prepared for the queued trial now would be taken by it
+    finally:
+        busy.stop(by=LOCAL)
+        assert busy.wait(60)
+    assert worker.wait(300), "the sweep did not finish"
     # The first starts cold; each later one was prepared while the one before trained, and not taken by it.
     assert took_a_spare == [False, True, True]
     assert isolated._spare is None  # none is left waiting after the last trial
