@@ -26,11 +26,13 @@ FLOOD_STEPS = 40
 STROKE_THRESHOLD = 0.5
 # Outline widths in pixels at 28x28: a canvas brush of 10-30 px on a 280-px canvas.
 OUTLINE_WIDTHS = (1, 2, 3)
-# Each image draws one of this many variants: clothing, two thirds silhouettes and a third outlines of
-# each width (the Predict page fills a closed outline, so a silhouette is what a drawing mostly becomes);
-# digits, a third each of strokes as drawn, thickened and thinned.
-VARIANTS = 9
+# Each clothing image draws one of its variants: a silhouette for the first SILHOUETTE_VARIANTS (two
+# thirds: the Predict page fills a closed outline, so a drawing mostly reaches the model as a
+# silhouette), then an outline of each width, a ninth each. Digits draw strokes as drawn, thickened or
+# thinned, a third each.
 SILHOUETTE_VARIANTS = 6
+VARIANTS = SILHOUETTE_VARIANTS + len(OUTLINE_WIDTHS)
+DIGIT_STYLES = 3
 
 
 def _dilate(mask: tf.Tensor, size: int) -> tf.Tensor:
@@ -94,20 +96,20 @@ def redraw(images: tf.Tensor, recipe: DrawingRecipe, variant: tf.Tensor) -> tf.T
     """Each image (B, 28, 28, 1), 0-255, drawn in the variant (0 to VARIANTS - 1) given for it.
 
     Clothing: below SILHOUETTE_VARIANTS a solid silhouette, then an outline of each of OUTLINE_WIDTHS.
-    Digits: uniform strokes as drawn, thickened or thinned, by variant % 3.
+    Digits: uniform strokes as drawn, thickened or thinned, by variant % DIGIT_STYLES.
     """
     peak = tf.maximum(tf.reduce_max(images, axis=[1, 2, 3], keepdims=True), 1.0)
     if recipe is DrawingRecipe.FILL_FRAME:
         silhouette = _fill_holes(tf.cast(images > ITEM_THRESHOLD * peak, tf.float32))
         outlines = [silhouette - _erode(silhouette, 2 * width + 1) for width in OUTLINE_WIDTHS]
-        drawn = _pick([silhouette] * SILHOUETTE_VARIANTS + outlines, variant)
+        drawn = _pick([silhouette, *outlines], tf.maximum(variant - SILHOUETTE_VARIANTS + 1, 0))
         box = IMAGE_SIDE
     else:
         strokes = tf.cast(images > STROKE_THRESHOLD * peak, tf.float32)
         thinned = _erode(strokes, 2)
         # Thinning a thin stroke can erase it: keep the strokes then.
         thinned = tf.where(tf.reduce_sum(thinned, axis=[1, 2, 3], keepdims=True) > 10.0, thinned, strokes)
-        drawn = _pick([strokes, _dilate(strokes, 2), thinned] * 3, variant)
+        drawn = _pick([strokes, _dilate(strokes, 2), thinned], variant % DIGIT_STYLES)
         box = DIGIT_BOX
     placed = _place(_soften(drawn) * 255.0, box)
     return placed * (255.0 / tf.maximum(tf.reduce_max(placed, axis=[1, 2, 3], keepdims=True), 1e-6))

@@ -18,7 +18,8 @@ GRADIENTS = threading.Lock()
 _BATCH = tf.TensorSpec((None, IMAGE_SIDE, IMAGE_SIDE, 1), tf.float32)
 _CLASSES = tf.TensorSpec((None,), tf.int32)
 # Each model's heatmap functions, compiled once (see _compiled): eager, one heatmap held the
-# interpreter for ~30 ms of Python per stroke on the Predict page; compiled, ~3 ms, mostly outside it.
+# interpreter for ~40 ms of Python per stroke on the Predict page; compiled, ~3 ms, mostly outside it.
+# The first heatmap of a model pays for tracing (about a second), under GRADIENTS like any other.
 _compiled_functions: dict[tuple[int, str], tf.types.experimental.GenericFunction] = {}
 
 

@@ -70,9 +70,11 @@ def test_heatmaps_are_compiled_once_per_model_and_forgotten_with_it():
     image = np.random.default_rng(1).integers(0, 256, (28, 28)).astype(np.uint8)
     model = half_blind_model("left")
     first = grad_cam(model, image, 2)
+    compiled = saliency._compiled_functions[(id(model), "HiResCAM")]
     # Another batch size reuses the one compiled function (a fixed signature, no retracing), same maps.
     np.testing.assert_allclose(grad_cam(model, image[None].repeat(3, 0), [2, 2, 2])[1], first[0], atol=1e-6)
-    assert saliency._compiled_functions[(id(model), "HiResCAM")].experimental_get_tracing_count() == 1
+    assert saliency._compiled_functions[(id(model), "HiResCAM")] is compiled
+    assert compiled.experimental_get_tracing_count() == 1
     key = id(model)
     del model
     gc.collect()
