@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import weakref
 
@@ -23,48 +24,46 @@ _CLASSES = tf.TensorSpec((None,), tf.int32)
 _compiled_functions: dict[tuple[int, str], tf.types.experimental.GenericFunction] = {}
 
 
-def _compiled(model: keras.Model, method: str, build) -> tf.types.experimental.GenericFunction:
-    """`build(model)` as a tf.function traced once per model; forgotten with the model.
+def _class_activation_maps(model: keras.Model, batch: tf.Tensor, classes: tf.Tensor, elementwise: bool) -> tf.Tensor:
+    with tf.GradientTape() as tape:
+        (feature_map,), features = run_with_taps(model, batch, [last_feature_map_layer(model)])
+        scores = tf.gather(logits(model, features), classes, batch_dims=1)
+    gradients = tape.gradient(scores, feature_map)
+    weights = gradients if elementwise else tf.reduce_mean(gradients, axis=(1, 2), keepdims=True)
+    cams = tf.nn.relu(tf.reduce_sum(weights * tf.cast(feature_map, tf.float32), axis=-1, keepdims=True))
+    return tf.image.resize(cams, (IMAGE_SIDE, IMAGE_SIDE), method="bilinear")[..., 0]
+
+
+def _input_gradients(model: keras.Model, batch: tf.Tensor, classes: tf.Tensor) -> tf.Tensor:
+    with tf.GradientTape() as tape:
+        tape.watch(batch)
+        _, features = run_with_taps(model, batch, [])
+        scores = tf.gather(logits(model, features), classes, batch_dims=1)
+    return tf.abs(tape.gradient(scores, batch))[..., 0]
+
+
+_METHODS = {
+    "HiResCAM": functools.partial(_class_activation_maps, elementwise=True),
+    "Grad-CAM": functools.partial(_class_activation_maps, elementwise=False),
+    "gradient saliency": _input_gradients,
+}
+
+
+def _compiled(model: keras.Model, method: str) -> tf.types.experimental.GenericFunction:
+    """One of _METHODS for `model` as a tf.function traced once; forgotten with the model.
 
     The function holds the model weakly, so caching it here does not keep an unloaded model alive.
     """
     key = (id(model), method)
     function = _compiled_functions.get(key)
     if function is None:
-        held = weakref.ref(model)
-        function = tf.function(lambda *args: build(held())(*args), input_signature=[_BATCH, _CLASSES])
+        held, compute = weakref.ref(model), _METHODS[method]
+        function = tf.function(
+            lambda batch, classes: compute(held(), batch, classes), input_signature=[_BATCH, _CLASSES]
+        )
         _compiled_functions[key] = function
         weakref.finalize(model, _compiled_functions.pop, key, None)
     return function
-
-
-def _cam_maps(elementwise: bool):
-    def build(model: keras.Model):
-        target = last_feature_map_layer(model)
-
-        def maps(batch: tf.Tensor, classes: tf.Tensor) -> tf.Tensor:
-            with tf.GradientTape() as tape:
-                (feature_map,), features = run_with_taps(model, batch, [target])
-                scores = tf.gather(logits(model, features), classes, batch_dims=1)
-            gradients = tape.gradient(scores, feature_map)
-            weights = gradients if elementwise else tf.reduce_mean(gradients, axis=(1, 2), keepdims=True)
-            cams = tf.nn.relu(tf.reduce_sum(weights * tf.cast(feature_map, tf.float32), axis=-1, keepdims=True))
-            return tf.image.resize(cams, (IMAGE_SIDE, IMAGE_SIDE), method="bilinear")[..., 0]
-
-        return maps
-
-    return build
-
-
-def _input_gradients(model: keras.Model):
-    def gradients(batch: tf.Tensor, classes: tf.Tensor) -> tf.Tensor:
-        with tf.GradientTape() as tape:
-            tape.watch(batch)
-            _, features = run_with_taps(model, batch, [])
-            scores = tf.gather(logits(model, features), classes, batch_dims=1)
-        return tf.abs(tape.gradient(scores, batch))[..., 0]
-
-    return gradients
 
 
 def _classes(classes: np.ndarray | int, count: int) -> tf.Tensor:
@@ -84,7 +83,7 @@ def grad_cam(model: keras.Model, images: np.ndarray, classes: np.ndarray | int, 
         return np.zeros((batch.shape[0], IMAGE_SIDE, IMAGE_SIDE), np.float32)
     method = "HiResCAM" if elementwise else "Grad-CAM"
     with GRADIENTS:
-        cams = _compiled(model, method, _cam_maps(elementwise))(batch, _classes(classes, batch.shape[0]))
+        cams = _compiled(model, method)(batch, _classes(classes, batch.shape[0]))
     return _normalise(cams.numpy())
 
 
@@ -92,7 +91,7 @@ def gradient_saliency(model: keras.Model, images: np.ndarray, classes: np.ndarra
     """|d logit / d pixel| (N, 28, 28) in [0, 1]: which single pixels would change the class's score most."""
     batch = as_batch(images)
     with GRADIENTS:
-        gradients = _compiled(model, "gradient saliency", _input_gradients)(batch, _classes(classes, batch.shape[0]))
+        gradients = _compiled(model, "gradient saliency")(batch, _classes(classes, batch.shape[0]))
     return _normalise(gradients.numpy())
 
 
