@@ -163,7 +163,7 @@ def default_recipe(spec, dataset, root: Path) -> dict:
     """The app's default recipe on the sweep's terms (its subset and epochs), trained the app's way."""
     from core.access import LOCAL
     from core.runs.store import RunStore
-    from core.training import TrainingJob, TrainingScheduler
+    from core.training import JobState, TrainingJob, TrainingScheduler
     from core.training.isolated import prepare_worker
 
     # No varied setting given: the base preset ("quick" is the default recipe on a subset) and fixed settings.
@@ -172,7 +172,10 @@ def default_recipe(spec, dataset, root: Path) -> dict:
     job = TrainingJob(dataset, model, config, on_finish=store.saver(dataset.source), isolated=True)
     started = time.perf_counter()
     TrainingScheduler(1).submit(job, by=LOCAL)
-    # Each trial's process warms up while the one before trains: the sweeps' first trial gets one too.
+    # Each trial's process warms up while the one before trains: the sweeps' first trial gets one too,
+    # prepared once this job has taken its own (as core.sweep's worker does), or this job would take it.
+    while job.state is JobState.QUEUED and not job.wait(0.1):
+        pass
     prepare_worker()
     job.wait()
     result = job.result
