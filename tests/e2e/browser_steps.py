@@ -39,10 +39,11 @@ def start_quick_run(page: Page, epochs: int, dropout_steps: int = 0, timeout: fl
     page.get_by_role("button", name="Train", exact=True).click()
 
 
-def saved_run_id(page: Page) -> str:
+def saved_run_id(page: Page, timeout: float = 180_000) -> str:
     """The run id the Train page names once its run is saved."""
     line = page.get_by_text(re.compile(r"Saved as run"))
-    expect(line).to_be_visible()
+    # Training's length, not the page's responsiveness: a cold 2-core machine needs a minute for one epoch.
+    expect(line).to_be_visible(timeout=timeout)
     return re.search(r"\d{8}-\d{6}-\w+", line.inner_text()).group()
 
 

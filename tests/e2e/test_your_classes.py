@@ -102,7 +102,7 @@ def test_three_drawn_classes_train_and_a_new_drawing_is_read_right(page: Page):
     expect(page.get_by_text("For a few dozen drawings of your own classes")).to_be_visible(timeout=120_000)
     wait_for_rerun(page)
     page.get_by_role("button", name="Train", exact=True).click()
-    run_id = saved_run_id_within(page, 240_000)
+    run_id = saved_run_id(page, timeout=240_000)
     page.get_by_role("button", name="Use this model on the other pages").click()
     wait_for_rerun(page)
 
@@ -114,9 +114,3 @@ def test_three_drawn_classes_train_and_a_new_drawing_is_read_right(page: Page):
     wait_for_rerun(page)
     save_screenshot(page, f"your_classes_predicted_{run_id}")
     expect(answer).to_contain_text("triangle")
-
-
-def saved_run_id_within(page: Page, timeout_ms: float) -> str:
-    """The run id the Train page names once training on 24 drawings has finished and been saved."""
-    expect(page.get_by_text(re.compile(r"Saved as run"))).to_be_visible(timeout=timeout_ms)
-    return saved_run_id(page)
