@@ -13,6 +13,7 @@ from app_pages.sidebar import require_dataset
 from core.datasets import Dataset
 from core.export import FormatResult
 from core.figures.prediction import probability_bars_html
+from core.figures.steps import STEP_SIDE, step_thumbnail
 from core.inference import UNSURE_BELOW, top_classes
 from core.insight.probes import ensemble_members
 from core.insight.saliency import overlay
@@ -44,21 +45,10 @@ def read_input(dataset: Dataset) -> tuple[object | None, str]:
     return drawing, "your drawing"
 
 
-def on_black_square(image: np.ndarray) -> np.ndarray:
-    """A grayscale step padded to a square, so a thin crop is shown with its true proportions."""
-    if image.ndim != 2:
-        return image
-    side = max(image.shape)
-    square = np.zeros((side, side), dtype=image.dtype)
-    top, left = (side - image.shape[0]) // 2, (side - image.shape[1]) // 2
-    square[top : top + image.shape[0], left : left + image.shape[1]] = image
-    return square
-
-
 def render_steps(result: PreprocessResult, original, show_naive: bool) -> None:
     with st.expander("What the network sees: every preprocessing step", expanded=True):
-        images = [on_black_square(image) for _, image in result.steps]
-        st.image(images, caption=[name for name, _ in result.steps], width=110, clamp=True)
+        images = [step_thumbnail(image) for _, image in result.steps]
+        st.image(images, caption=[name for name, _ in result.steps], width=STEP_SIDE)
         if show_naive and result.model_input is not None:
             left, right = st.columns(2)
             left.image(result.model_input, caption="MNIST-style preprocessing (what the model gets)", width=140)
@@ -92,7 +82,8 @@ def render_why(dataset: Dataset, chosen: ChosenModel, model_input: np.ndarray, p
     heatmap = class_heatmap(chosen.key, chosen.model, model_input, target, method)
     # An ensemble's heatmap comes from its first member (core.insight.probes.inspected_model): say so.
     looked = "Where its first member looked" if ensemble_members(chosen.model) else "Where it looked"
-    left.image(enlarge(overlay(model_input, heatmap)), caption=f"{looked} ({method})", width=150)
+    # Enlarged to the width it is shown at: st.image would otherwise blur it, and encode it twice.
+    left.image(enlarge(overlay(model_input, heatmap), 5), caption=f"{looked} ({method})", width=140)
     right.caption(
         "Bright areas raised that class's score most. Other methods, feature maps, uncertainty and "
         "robustness are on the Inside page, for this same input."
