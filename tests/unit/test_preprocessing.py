@@ -13,7 +13,7 @@ from scipy import ndimage
 from upload_files import bar, encode, hostile_uploads, peak_memory_of_preprocessing, photographed
 
 from core.datasets import load_dataset
-from core.preprocessing import ImageInputError, naive_resize, preprocess_image
+from core.preprocessing import ImageInputError, enclosed_background, naive_resize, preprocess_image
 
 
 def centre_of_mass(image: np.ndarray) -> tuple[float, float]:
@@ -89,6 +89,16 @@ def test_exif_orientation_is_applied():
     result = preprocess_image(data, "mnist").model_input
     rows, columns = np.nonzero(result > 64)
     assert rows.max() - rows.min() > 3 * (columns.max() - columns.min())  # tall again
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(5, 60), st.integers(5, 60), st.floats(0.02, 0.5), st.integers(0, 2))
+def test_the_enclosed_background_is_what_scipy_fills(seed, height, width, density, thickening):
+    """The one-pass labelling agrees with scipy's hole filling, on random ink of any thickness."""
+    ink = np.random.default_rng(seed).random((height, width)) < density
+    if thickening:
+        ink = ndimage.binary_dilation(ink, iterations=thickening)
+    np.testing.assert_array_equal(enclosed_background(ink), ndimage.binary_fill_holes(ink) & ~ink)
 
 
 def test_fill_outlines_makes_a_drawn_shirt_solid():
