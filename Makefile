@@ -24,8 +24,14 @@ run: $(VENV)/.runtime-installed
 serve:
 	$(MAKE) run HOST=0.0.0.0
 
+# The suite runs on TEST_WORKERS processes (pytest-xdist: 40 minutes on one core of a 2-core machine,
+# about 17 on two), then the browser tests on their own: they time what a person waits for, and tests
+# training beside them would starve the app they drive.
+TEST_WORKERS ?= 2
+
 test: $(VENV)/.dev-installed
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal --ignore=tests/e2e
+	$(BIN)/python -m pytest tests/e2e
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

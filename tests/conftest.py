@@ -26,10 +26,14 @@ _KERAS_HOME = tempfile.mkdtemp(prefix="explorer-tests-keras-home-")
 os.environ["KERAS_HOME"] = _KERAS_HOME
 atexit.register(shutil.rmtree, _KERAS_HOME, ignore_errors=True)
 # Drawn test sets are cached on disk (core.drawn_cache): in a folder of the tests' own, shared by
-# the session and its subprocesses, never the user's.
-_CACHE_DIR = tempfile.mkdtemp(prefix="explorer-tests-cache-")
+# the session and its subprocesses, never the user's. pytest-xdist's workers inherit the controller's
+# environment, so they share its folder (writes are atomic) and derive each drawn set once between them.
+_SHARED_CACHE = "EXPLORER_TESTS_CACHE_DIR"
+_CACHE_DIR = os.environ.get(_SHARED_CACHE) or tempfile.mkdtemp(prefix="explorer-tests-cache-")
+if _SHARED_CACHE not in os.environ:  # this process made the folder: it removes it at the end
+    os.environ[_SHARED_CACHE] = _CACHE_DIR
+    atexit.register(shutil.rmtree, _CACHE_DIR, ignore_errors=True)
 os.environ["EXPLORER_CACHE_DIR"] = _CACHE_DIR
-atexit.register(shutil.rmtree, _CACHE_DIR, ignore_errors=True)
 
 
 class NetworkBlocked(OSError):
