@@ -24,7 +24,7 @@ run: $(VENV)/.runtime-installed
 serve:
 	$(MAKE) run HOST=0.0.0.0
 
-# The suite runs on TEST_WORKERS processes (pytest-xdist: 40 minutes on one core of a 2-core machine,
+# The suite runs on TEST_WORKERS processes (pytest-xdist: 36 minutes in one process on a 2-core machine,
 # about 17 on two), then the browser tests on their own: they time what a person waits for, and tests
 # training beside them would starve the app they drive.
 TEST_WORKERS ?= 2
