@@ -15,6 +15,7 @@ from core.datasets import load_dataset
 def drawing_server_steps(repeats: int = 30) -> dict:
     """The server's work for one drawing, step by step, with the calls the Predict page makes."""
     from core.figures.prediction import probability_bars_html
+    from core.figures.steps import step_thumbnail
     from core.inference import Predictor
     from core.insight.saliency import grad_cam, overlay
     from core.preprocessing import preprocess_image
@@ -47,7 +48,7 @@ def drawing_server_steps(repeats: int = 30) -> dict:
         lap("heatmap (HiResCAM)")
         overlay(result.model_input, heatmap[0])
         lap("heatmap overlay")
-        [_png(image) for _, image in result.steps]
+        [_png(step_thumbnail(image)) for _, image in result.steps]
         lap("step images as PNG")
         if repeat == 0:
             times.clear()
