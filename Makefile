@@ -29,9 +29,13 @@ serve:
 # training beside them would starve the app they drive.
 TEST_WORKERS ?= 2
 
+# Tests are sent to workers a module at a time, so a module's trained-model fixture is built once.
+# Both runs always run; either failing fails the target.
 test: $(VENV)/.dev-installed
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal --ignore=tests/e2e
-	$(BIN)/python -m pytest tests/e2e
+	status=0; \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --ignore=tests/e2e || status=$$?; \
+	$(BIN)/python -m pytest tests/e2e || status=$$?; \
+	exit $$status
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

@@ -51,8 +51,8 @@ def render_steps(result: PreprocessResult, original, show_naive: bool) -> None:
         st.image(images, caption=[name for name, _ in result.steps], width=STEP_SIDE)
         if show_naive and result.model_input is not None:
             left, right = st.columns(2)
-            left.image(result.model_input, caption="MNIST-style preprocessing (what the model gets)", width=140)
-            right.image(naive_resize(original), caption="naive resize to 28x28, for comparison", width=140)
+            left.image(enlarge(result.model_input, 5), caption="MNIST-style preprocessing (what the model gets)")
+            right.image(enlarge(naive_resize(original), 5), caption="naive resize to 28x28, for comparison")
 
 
 def render_prediction(dataset: Dataset, probabilities: np.ndarray) -> None:

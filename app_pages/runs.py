@@ -187,7 +187,7 @@ def render() -> None:
         st.info("No runs yet. Train a model on the Train page and it appears here.")
         return
     shown = render_filters(runs, dataset.name if dataset else "")
-    st.caption(f"Showing {len(shown)} of {len(runs)} runs.")
+    st.caption(f"Showing {len(shown)} of {len(runs)} run{'' if len(runs) == 1 else 's'}.")
     # On a shared server every session sees every run; its own are marked.
     table = run_table(shown, current_caller().owner if is_serving() else None)
     keep_selection_by_run([run.run_id for run in shown])

@@ -67,8 +67,10 @@ def outline_inside(ink: np.ndarray) -> np.ndarray | None:
 def enclosed_background(ink: np.ndarray) -> np.ndarray:
     """The background that does not reach the border: `binary_fill_holes(ink) & ~ink`, in one labelling pass.
 
-    Runs on every stroke; scipy's fill erodes the whole canvas repeatedly (7 ms against 1 ms at 280x280).
+    Runs on every stroke; scipy's fill grows the background in from the border one pixel per pass
+    over the whole canvas (7 ms against 1 ms at 280x280).
     """
+    ink = np.asarray(ink, dtype=bool)
     background, count = ndimage.label(~ink)
     enclosed = np.ones(count + 1, dtype=bool)
     enclosed[0] = False  # label 0 is the ink itself

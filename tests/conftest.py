@@ -27,13 +27,18 @@ os.environ["KERAS_HOME"] = _KERAS_HOME
 atexit.register(shutil.rmtree, _KERAS_HOME, ignore_errors=True)
 # Drawn test sets are cached on disk (core.drawn_cache): in a folder of the tests' own, shared by
 # the session and its subprocesses, never the user's. pytest-xdist's workers inherit the controller's
-# environment, so they share its folder (writes are atomic) and derive each drawn set once between them.
+# environment, so they share its folder (writes are atomic) and mostly derive each drawn set once.
 _SHARED_CACHE = "EXPLORER_TESTS_CACHE_DIR"
-_CACHE_DIR = os.environ.get(_SHARED_CACHE) or tempfile.mkdtemp(prefix="explorer-tests-cache-")
-if _SHARED_CACHE not in os.environ:  # this process made the folder: it removes it at the end
-    os.environ[_SHARED_CACHE] = _CACHE_DIR
+_CACHE_DIR = os.environ.get(_SHARED_CACHE) or ""
+if not _CACHE_DIR:  # this process makes the folder, and removes it at the end
+    _CACHE_DIR = os.environ[_SHARED_CACHE] = tempfile.mkdtemp(prefix="explorer-tests-cache-")
     atexit.register(shutil.rmtree, _CACHE_DIR, ignore_errors=True)
 os.environ["EXPLORER_CACHE_DIR"] = _CACHE_DIR
+# A test that opens the app without a runs folder of its own writes here, never into ./runs, which
+# two workers would share (and a user may keep real runs in).
+_RUNS_DIR = tempfile.mkdtemp(prefix="explorer-tests-runs-")
+os.environ["EXPLORER_RUNS_DIR"] = _RUNS_DIR
+atexit.register(shutil.rmtree, _RUNS_DIR, ignore_errors=True)
 
 
 class NetworkBlocked(OSError):

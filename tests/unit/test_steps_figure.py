@@ -32,7 +32,15 @@ def test_a_28_pixel_step_is_enlarged_with_square_pixels():
 
 def test_a_large_step_is_shrunk_by_averaging():
     image = np.zeros((280, 280), dtype=np.uint8)
-    image[:, 140:] = 255
+    image[:, ::2] = 255  # one-pixel stripes: averaged they are grey, sampled they would stay black or white
     thumbnail = step_thumbnail(image, side=56)
     assert thumbnail.shape == (56, 56)
-    assert thumbnail[:, :28].max() == 0 and thumbnail[:, 28:].min() == 255
+    assert np.all(np.abs(thumbnail.astype(int) - 127) <= 26)
+
+
+def test_a_tall_colour_upload_is_shown_square_with_its_proportions():
+    photo = np.full((512, 384, 4), 255, dtype=np.uint8)
+    thumbnail = step_thumbnail(photo)
+    assert thumbnail.shape == (STEP_SIDE, STEP_SIDE, 4)
+    assert thumbnail[:, : STEP_SIDE // 8, 3].max() == 0  # transparent bars either side, not a stretched photo
+    assert thumbnail[:, STEP_SIDE // 4 : -STEP_SIDE // 4, 3].min() == 255
