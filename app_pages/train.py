@@ -99,6 +99,11 @@ def render() -> None:
     problem = run_store().write_problem()
     if problem:
         st.error(f"{problem} Training is off until then, so no run is lost at its end.", icon=":material/lock:")
+    # The recipe as the server has it, so what Train will run is never a slider still sliding.
+    st.caption(
+        f"Train runs {spec.architecture} with dropout {spec.dropout:g}, batch norm "
+        f"{'on' if spec.batch_norm else 'off'}, for {config.epochs} epochs."
+    )
     if st.button("Train", type="primary", key="train", icon=":material/play_arrow:", disabled=bool(problem)):
         start_training(dataset, spec, config)
         st.rerun()

@@ -36,6 +36,10 @@ def start_quick_run(page: Page, epochs: int, dropout_steps: int = 0, timeout: fl
             dropout.press("ArrowRight")  # one step is 0.05
         wait_for_rerun(page, timeout)
         expect(dropout).to_have_attribute("aria-valuetext", f"{start + 0.05 * dropout_steps:.2f}")
+    # The slider sends its value after a pause: wait until the server's recipe has it, then press Train.
+    dropout_text = rf"{round(start + 0.05 * dropout_steps, 2):g}" if dropout_steps else r"[\d.]+"
+    recipe = re.compile(rf"^Train runs \w+ with dropout {dropout_text}, batch norm \w+, for {epochs} epochs")
+    expect(page.get_by_text(recipe)).to_be_visible(timeout=timeout)
     page.get_by_role("button", name="Train", exact=True).click()
 
 
