@@ -12,6 +12,7 @@ from app_pages.sidebar import require_dataset
 from app_pages.train_settings import read_settings, render_settings
 from app_pages.wording import counted, describe_time
 from core.access import AccessDenied, Action, allows
+from core.architectures import ModelSpec
 from core.figures.training import curves_from_snapshot, training_curves_figure
 from core.training import JobState, TrainingJob
 from core.training.isolated import prepare_worker
@@ -70,6 +71,11 @@ def render_finished(job: TrainingJob) -> None:
         )  # fmt: skip
 
 
+def regularisation_words(spec: ModelSpec) -> str:
+    """ "dropout 0.25, batch norm on": how the page names a model's regularisation, running or about to run."""
+    return f"dropout {spec.dropout:g}, batch norm {'on' if spec.batch_norm else 'off'}"
+
+
 def render() -> None:
     dataset = require_dataset()
     st.title(f"Train a CNN on {dataset.info.display_name}")
@@ -77,8 +83,7 @@ def render() -> None:
     job = current_job()
     if job is not None and not job.state.is_over:
         st.caption(
-            f"Training {job.spec.architecture} (dropout {job.spec.dropout:g}, batch norm "
-            f"{'on' if job.spec.batch_norm else 'off'}) on {dataset.info.display_name}. "
+            f"Training {job.spec.architecture} ({regularisation_words(job.spec)}) on {dataset.info.display_name}. "
             "You can leave this page: training goes on."
         )
         live_panel(job)
@@ -100,10 +105,7 @@ def render() -> None:
     if problem:
         st.error(f"{problem} Training is off until then, so no run is lost at its end.", icon=":material/lock:")
     # The recipe as the server has it, so what Train will run is never a slider still sliding.
-    st.caption(
-        f"Train runs {spec.architecture} with dropout {spec.dropout:g}, batch norm "
-        f"{'on' if spec.batch_norm else 'off'}, for {config.epochs} epochs."
-    )
+    st.caption(f"Train runs {spec.architecture} with {regularisation_words(spec)}, for {config.epochs} epochs.")
     if st.button("Train", type="primary", key="train", icon=":material/play_arrow:", disabled=bool(problem)):
         start_training(dataset, spec, config)
         st.rerun()
