@@ -38,6 +38,7 @@ NEW, OPEN = "New sweep", "Open a study"
 MODE_KEY = "sweep_mode"
 CREATE_PROBLEM_KEY = "sweep_create_problem"
 LIVE_KEY = "sweep_live"
+UNSCORED_HELP = "Scored when a trial ends. A pruned one stops at once, unscored: Evaluate scores its run when opened."
 
 
 @st.cache_resource(show_spinner="Connecting to the study storage…", max_entries=4)
@@ -198,7 +199,10 @@ def render_trials(sweep: Sweep, url: str) -> None:
     else:
         st.caption(f"Trials: {tally or 'none'}. {'' if worker is None else 'The worker here has stopped.'}")
     if rows:
-        st.dataframe(trials_table(rows), hide_index=True, key="sweep_trials_table", width="stretch")
+        st.dataframe(
+            trials_table(rows), hide_index=True, key="sweep_trials_table", width="stretch",
+            column_config={"test accuracy (%)": st.column_config.NumberColumn(help=UNSCORED_HELP)},
+        )  # fmt: skip
     render_best(rows, sweep)
 
 

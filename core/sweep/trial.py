@@ -2,7 +2,8 @@
 
 The training process reports each epoch back (the job's progress record); this side hands the
 validation accuracy to Optuna and, when the pruner says so, stops the job, which saves the run so
-far. Optuna holds the settings, the values and where the run is; the run itself is in the RunStore.
+far without scoring it on the test set. Optuna holds the settings, the values and where the run is;
+the run itself is in the RunStore.
 """
 
 from __future__ import annotations
@@ -147,7 +148,8 @@ def _follow(
             # The last epoch is never pruned: the trial is over anyway, and complete is what it is.
             if record.epoch + 1 < job.config.epochs and trial.should_prune():
                 pruned_at = record.epoch + 1
-                job.stop(by=by)
+                # Ruled out: saved as it stands, without seconds of scoring on the test and drawn sets.
+                job.stop(by=by, score=False)
         if done:
             return pruned_at
         if stop.is_set() and pruned_at is None:

@@ -24,6 +24,7 @@ from core.training.config import MAX_EPOCHS, TrainConfig
 from core.training.data import batches, training_split
 from core.training.live_control import LiveControl, TrainingFailed
 from core.training.progress import EpochRecord, Event, JobState, ProgressRecord
+from core.training.stop_signal import StopSignal
 
 
 @dataclass
@@ -78,7 +79,7 @@ def train_model(
     config: TrainConfig,
     progress: ProgressRecord,
     commands,
-    stop: threading.Event,
+    stop: StopSignal,
     resume: threading.Event,
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> TrainingResult:
@@ -131,6 +132,8 @@ def train_model(
         )
         state = JobState.STOPPED if stop.is_set() else JobState.FINISHED
         result = result_from(progress, spec, config, state, model=model, control=control)
+        if stop.is_set() and not stop.score:
+            return result
         # The test set is looked at once, after training, and never steers it.
         result.test_loss, result.test_accuracy, _ = score(model, dataset.x_test, dataset.y_test)
         result.drawn_accuracy = drawn_accuracy(model, dataset)

@@ -33,6 +33,7 @@ from core.training.config import TrainConfig
 from core.training.engine import TrainingResult, result_from, save_result, train_model
 from core.training.live_control import Command
 from core.training.progress import JobState, ProgressRecord
+from core.training.stop_signal import StopSignal
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 WORKER_MODULE = "core.training.worker"
@@ -94,7 +95,7 @@ def serve_one(inbox: Connection, outbox: Connection, idle_s: float) -> None:
         request: TrainingRequest = inbox.recv()
     except (EOFError, OSError):
         return  # retired before it got a job
-    stop, resume, commands = threading.Event(), threading.Event(), queue.SimpleQueue()
+    stop, resume, commands = StopSignal(), threading.Event(), queue.SimpleQueue()
     resume.set()
     threading.Thread(target=_obey, args=(inbox, stop, resume, commands), name="controls", daemon=True).start()
     progress = ForwardingProgress(outbox=outbox, parent_gone=stop)
@@ -105,15 +106,15 @@ def serve_one(inbox: Connection, outbox: Connection, idle_s: float) -> None:
         outbox.send((RESULT, (result,), {}))
 
 
-def _obey(inbox: Connection, stop: threading.Event, resume: threading.Event, commands: queue.SimpleQueue) -> None:
+def _obey(inbox: Connection, stop: StopSignal, resume: threading.Event, commands: queue.SimpleQueue) -> None:
     """In the worker: apply the parent's controls as they come; if the parent is gone, stop (and keep the run)."""
     while True:
         try:
             kind, *value = inbox.recv()
         except (EOFError, OSError):
-            kind = "stop"
+            kind, value = "stop", []
         if kind == "stop":
-            stop.set()
+            stop.request(score=value[0] if value else True)
             resume.set()
             return
         if kind == "pause":
@@ -167,7 +168,7 @@ class WorkerProcess:
         request: TrainingRequest,
         progress: ProgressRecord,
         commands: queue.SimpleQueue,
-        stop: threading.Event,
+        stop: StopSignal,
         resume: threading.Event,
     ) -> TrainingResult:
         """Send the request, replay the worker's progress into `progress`, mirror controls; the result."""
@@ -193,9 +194,9 @@ class WorkerProcess:
                 return args[0]
             getattr(progress, name)(*args, **kwargs)
 
-    def _mirror_controls(self, commands: queue.SimpleQueue, stop: threading.Event, resume: threading.Event) -> None:
+    def _mirror_controls(self, commands: queue.SimpleQueue, stop: StopSignal, resume: threading.Event) -> None:
         if stop.is_set() and not self._stopped:
-            self._requests.send(("stop",))
+            self._requests.send(("stop", stop.score))
             self._stopped = True
         paused = not resume.is_set()
         if paused != self._paused and not self._stopped:
@@ -272,7 +273,7 @@ def train_in_child(
     on_finish: Callable[[TrainingResult], str | None] | None,
     progress: ProgressRecord,
     commands: queue.SimpleQueue,
-    stop: threading.Event,
+    stop: StopSignal,
     resume: threading.Event,
 ) -> TrainingResult:
     """Train in a worker process (the spare one if ready), reporting into `progress` as if in-process."""

@@ -22,6 +22,7 @@ from core.training.engine import TrainingResult, result_from, save_result, train
 from core.training.isolated import train_in_child
 from core.training.live_control import Command
 from core.training.progress import JobState, ProgressRecord, Snapshot
+from core.training.stop_signal import StopSignal
 
 
 class TrainingJob:
@@ -63,7 +64,7 @@ class TrainingJob:
         self._extra_callbacks = list(extra_callbacks)
         self._progress = ProgressRecord()
         self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
-        self._stop = threading.Event()
+        self._stop = StopSignal()
         self._resume = threading.Event()
         self._resume.set()
         self._done = threading.Event()
@@ -91,10 +92,13 @@ class TrainingJob:
 
     # --- controls -------------------------------------------------------------------------------
 
-    def stop(self, *, by: Caller) -> None:
-        """Stop within one batch, keeping the weights learned so far; a queued job just leaves the queue."""
+    def stop(self, *, by: Caller, score: bool = True) -> None:
+        """Stop within one batch, keeping the weights learned so far; a queued job just leaves the queue.
+
+        With `score=False` the stopped model is saved without its test and drawn-set scores (a pruned trial).
+        """
         require(by, Action.CONTROL, owner=self.owner)
-        self._stop.set()
+        self._stop.request(score=score)
         self._resume.set()
         if self.state is JobState.QUEUED and self._leave_queue is not None:
             self._leave_queue(self)

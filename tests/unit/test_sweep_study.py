@@ -66,6 +66,7 @@ def test_every_trial_is_trained_and_saved_as_a_tagged_run_the_study_points_to(pl
         attrs = trial.user_attrs
         run = store.get(attrs["run_id"])
         assert run.complete and {"study:tiny", f"trial:{trial.number}"} <= set(run.tags)
+        assert run.test_accuracy is not None and attrs["test_accuracy"] == run.test_accuracy
         assert attrs["host"] == socket.gethostname() and attrs["device"] and attrs["runs_dir"] == str(store.root)
         history = store.history(run.run_id)["epochs"]
         # Optuna got the validation accuracy of every epoch, and the last one as the trial's value.
@@ -98,6 +99,8 @@ def test_a_pruner_that_always_prunes_stops_each_trial_after_its_first_epoch_and_
     assert trial.value == trial.intermediate_values[0] == outcome.value
     run = store.get(trial.user_attrs["run_id"])
     assert "pruned" in run.tags and run.state == "stopped" and run.epochs_completed < 4
+    # Ruled out, it was saved without being scored on the test set (Evaluate scores it when opened).
+    assert run.test_accuracy is None and "test_accuracy" not in trial.user_attrs
 
 
 def test_stopping_fails_the_running_trial_and_queues_a_fresh_one(place):
@@ -122,6 +125,8 @@ def test_stopping_fails_the_running_trial_and_queues_a_fresh_one(place):
     assert TrialState.RUNNING not in states
     failed = next(t for t in sweep.study.get_trials() if t.state is TrialState.FAIL)
     assert failed.user_attrs[INTERRUPTED] == "stopped by the user"
+    # Stopped by a person, not ruled out: scored as a Train-page run that is stopped is.
+    assert store.get(failed.user_attrs["run_id"]).test_accuracy is not None
 
 
 def test_a_dead_workers_running_trial_is_failed_and_queued_again(place):

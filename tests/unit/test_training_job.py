@@ -107,6 +107,17 @@ def test_stop_is_honoured_within_a_batch_and_keeps_the_weights(tiny_mnist):
     assert result.model is not None and result.test_accuracy is not None
 
 
+def test_a_stop_without_scoring_keeps_the_weights_and_leaves_the_test_set_unscored(tiny_mnist):
+    job = run(tiny_mnist, epochs=50)
+    wait_for(lambda: job.snapshot().step >= 3, "step 3")
+    job.stop(by=LOCAL, score=False)
+    job.stop(by=LOCAL)  # a later stop does not change what the first one asked for
+    assert job.wait(60)
+    result = job.result
+    assert result.state is JobState.STOPPED and result.model is not None
+    assert result.test_accuracy is None and result.test_loss is None and result.drawn_accuracy == {}
+
+
 def test_pause_holds_training_at_the_next_batch_and_resume_continues(tiny_mnist):
     job = TrainingJob(
         tiny_mnist, TINY_SPEC, config(epochs=3), extra_callbacks=[AtBatch(1, lambda: job.pause(by=LOCAL))]
