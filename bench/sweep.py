@@ -216,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, help="override the spec's trial count")
     parser.add_argument("--epochs", type=int, help="override the spec's epochs")
     parser.add_argument("--train-size", type=int, help="override the spec's training subset (images)")
+    parser.add_argument("--seed", type=int, help="override the spec's sampler seed: each sampler path differs")
     parser.add_argument(
         "--test-size", type=int, help="score trials on the first N test images (the ensemble always uses all)"
     )
@@ -230,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     spec = load_spec(args.spec)
     if args.trials:
         spec = replace(spec, trials=args.trials)
+    if args.seed is not None:
+        spec = replace(spec, seed=args.seed)
     for key, value in (("epochs", args.epochs), ("train_size", args.train_size)):
         if value:
             spec = replace(spec, base=(*[(k, v) for k, v in spec.base if k != key], (key, value)))
