@@ -10,6 +10,7 @@ from app_pages.resources import ACTIVE_RUN_KEY, activate_run, run_store
 from app_pages.runs_ensemble import render_builder as render_ensemble_builder
 from app_pages.runs_export import render_export
 from app_pages.sidebar import current_dataset
+from app_pages.wording import TEST_ACCURACY_HELP
 from core.access import AccessDenied
 from core.figures.training import curves_from_history, training_curves_figure
 from core.runs.store import RunStoreError, RunSummary
@@ -58,7 +59,7 @@ def run_table(runs: list[RunSummary], owner: str | None = None) -> pd.DataFrame:
 
 COLUMNS = {
     "best validation": st.column_config.NumberColumn(format="percent"),
-    "test accuracy": st.column_config.NumberColumn(format="percent"),
+    "test accuracy": st.column_config.NumberColumn(format="percent", help=TEST_ACCURACY_HELP),
     "drawn accuracy": st.column_config.NumberColumn(
         format="percent", help="Mean accuracy on the test images drawn as people draw them (Evaluate shows each)."
     ),

@@ -11,7 +11,7 @@ from app_pages.sidebar import data_folder, require_dataset
 from app_pages.sweep_define import render_define
 from app_pages.sweep_ensemble import render_top_ensemble
 from app_pages.sweep_workers import running_sweeps
-from app_pages.wording import counted, describe_time
+from app_pages.wording import TEST_ACCURACY_HELP, counted, describe_time
 from core.access import AccessDenied, Action, allows
 from core.datasets import DatasetError, load_dataset
 from core.sweep import (
@@ -38,7 +38,7 @@ NEW, OPEN = "New sweep", "Open a study"
 MODE_KEY = "sweep_mode"
 CREATE_PROBLEM_KEY = "sweep_create_problem"
 LIVE_KEY = "sweep_live"
-UNSCORED_HELP = "Scored when a trial ends. A pruned one stops at once, unscored: Evaluate scores its run when opened."
+TEST_ACCURACY = "test accuracy (%)"
 
 
 @st.cache_resource(show_spinner="Connecting to the study storage…", max_entries=4)
@@ -200,9 +200,12 @@ def render_trials(sweep: Sweep, url: str) -> None:
         st.caption(f"Trials: {tally or 'none'}. {'' if worker is None else 'The worker here has stopped.'}")
     if rows:
         st.dataframe(
-            trials_table(rows), hide_index=True, key="sweep_trials_table", width="stretch",
-            column_config={"test accuracy (%)": st.column_config.NumberColumn(help=UNSCORED_HELP)},
-        )  # fmt: skip
+            trials_table(rows),
+            hide_index=True,
+            key="sweep_trials_table",
+            width="stretch",
+            column_config={TEST_ACCURACY: st.column_config.NumberColumn(help=TEST_ACCURACY_HELP)},
+        )
     render_best(rows, sweep)
 
 
@@ -217,7 +220,7 @@ def trials_table(rows) -> pd.DataFrame:
             "state": [row.state for row in rows],
             "settings": [format_params(row.params) for row in rows],
             "validation accuracy (%)": [_percent(row.value) for row in rows],
-            "test accuracy (%)": [_percent(row.test_accuracy) for row in rows],
+            TEST_ACCURACY: [_percent(row.test_accuracy) for row in rows],
             "duration": [describe_time(row.duration_s) if row.duration_s is not None else "" for row in rows],
             "pruned at epoch": [row.pruned_at_epoch for row in rows],
             "run": [row.run_id or "" for row in rows],

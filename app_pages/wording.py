@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import time
 
+# The help on test-accuracy columns: why a pruned sweep trial has none.
+TEST_ACCURACY_HELP = (
+    "Measured on the test set when training ends. A pruned sweep trial is saved without it: make its run "
+    "the active model and open Evaluate to measure it."
+)
+
 
 def describe_time(seconds: float | None) -> str:
     """'45 s', '3:07' or '1.2 h'."""

@@ -48,8 +48,10 @@ def with_test_subset(dataset, size: int | None):
 def save(report: dict) -> str:
     """Write the report so far (a long run that is cut short still leaves what it measured)."""
     text = json.dumps(report, indent=2, default=str)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
+    seed = report["options"].get("seed")
+    path = RESULTS if seed is None else RESULTS.with_name(f"sweep-seed-{seed}.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
     return text
 
 
@@ -216,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, help="override the spec's trial count")
     parser.add_argument("--epochs", type=int, help="override the spec's epochs")
     parser.add_argument("--train-size", type=int, help="override the spec's training subset (images)")
-    parser.add_argument("--seed", type=int, help="override the spec's sampler seed: each sampler path differs")
+    parser.add_argument("--seed", type=int, help="override the spec's sampler seed (which trials each sweep draws)")
     parser.add_argument(
         "--test-size", type=int, help="score trials on the first N test images (the ensemble always uses all)"
     )

@@ -112,9 +112,8 @@ def save_ensemble_run(
         report(0.05 + 0.25 * number / len(runs), f"Loading member {number} of {len(runs)}…")
         models.append(store.load_model(run.run_id))
     model = build_ensemble(models)
-    with_drawings = any(run.drawn_accuracy is not None for run in runs)
     report(0.35, "Scoring the ensemble and its members on the test set…")
-    scores = _score_all([model, *models], dataset, with_drawings, report)
+    scores = _score_all([model, *models], dataset, report)
     (loss, accuracy, _), drawn = scores[0]
     result = TrainingResult(
         state=JobState.FINISHED,
@@ -141,15 +140,13 @@ def save_ensemble_run(
     )
 
 
-def _score_all(models: list[keras.Model], dataset: Dataset, with_drawings: bool, report: Progress):
+def _score_all(models: list[keras.Model], dataset: Dataset, report: Progress):
     """For each model: (test loss, accuracy, confusion) and its accuracy on each drawn test set.
 
     The same numbers `engine.drawn_accuracy` gives one model, but each drawn test set is drawn once for
     all the models: drawing takes 2 to 5 s per style here, scoring a thousand images a fraction of that.
     """
     results = [(score(model, dataset.x_test, dataset.y_test), {}) for model in models]
-    if not with_drawings:
-        return results
     styles = drawn_styles(dataset.name)
     for number, style in enumerate(styles, start=1):
         report(0.5 + 0.4 * number / len(styles), f"Scoring the drawn test set ({style})…")

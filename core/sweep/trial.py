@@ -2,8 +2,7 @@
 
 The training process reports each epoch back (the job's progress record); this side hands the
 validation accuracy to Optuna and, when the pruner says so, stops the job, which saves the run so
-far without scoring it on the test set. Optuna holds the settings, the values and where the run is;
-the run itself is in the RunStore.
+far. Optuna holds the settings, the values and where the run is; the run itself is in the RunStore.
 """
 
 from __future__ import annotations
@@ -148,7 +147,7 @@ def _follow(
             # The last epoch is never pruned: the trial is over anyway, and complete is what it is.
             if record.epoch + 1 < job.config.epochs and trial.should_prune():
                 pruned_at = record.epoch + 1
-                # Ruled out: saved as it stands, without seconds of scoring on the test and drawn sets.
+                # Ruled out: saved as it stands, without the seconds of scoring on the test and drawn sets.
                 job.stop(by=by, score=False)
         if done:
             return pruned_at

@@ -130,9 +130,10 @@ def train_model(
             shuffle=False,
             verbose=0,
         )
-        state = JobState.STOPPED if stop.is_set() else JobState.FINISHED
+        stopped = stop.is_set()  # read once: a stop arriving now must not leave a finished run unscored
+        state = JobState.STOPPED if stopped else JobState.FINISHED
         result = result_from(progress, spec, config, state, model=model, control=control)
-        if stop.is_set() and not stop.score:
+        if stopped and not stop.score_after:
             return result
         # The test set is looked at once, after training, and never steers it.
         result.test_loss, result.test_accuracy, _ = score(model, dataset.x_test, dataset.y_test)

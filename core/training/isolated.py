@@ -112,9 +112,9 @@ def _obey(inbox: Connection, stop: StopSignal, resume: threading.Event, commands
         try:
             kind, *value = inbox.recv()
         except (EOFError, OSError):
-            kind, value = "stop", []
+            kind, value = "stop", [True]
         if kind == "stop":
-            stop.request(score=value[0] if value else True)
+            stop.request(score_after=value[0])
             resume.set()
             return
         if kind == "pause":
@@ -196,7 +196,7 @@ class WorkerProcess:
 
     def _mirror_controls(self, commands: queue.SimpleQueue, stop: StopSignal, resume: threading.Event) -> None:
         if stop.is_set() and not self._stopped:
-            self._requests.send(("stop", stop.score))
+            self._requests.send(("stop", stop.score_after))
             self._stopped = True
         paused = not resume.is_set()
         if paused != self._paused and not self._stopped:

@@ -95,10 +95,10 @@ class TrainingJob:
     def stop(self, *, by: Caller, score: bool = True) -> None:
         """Stop within one batch, keeping the weights learned so far; a queued job just leaves the queue.
 
-        With `score=False` the stopped model is saved without its test and drawn-set scores (a pruned trial).
+        With `score=False` the model is saved without its test and drawn-set scores.
         """
         require(by, Action.CONTROL, owner=self.owner)
-        self._stop.request(score=score)
+        self._stop.request(score_after=score)
         self._resume.set()
         if self.state is JobState.QUEUED and self._leave_queue is not None:
             self._leave_queue(self)

@@ -1,4 +1,4 @@
-"""`StopSignal`: the event that stops a training run, and whether the run is still scored on the test set."""
+"""`StopSignal`: the event that stops a training run, and whether the stopped model is still scored."""
 
 from __future__ import annotations
 
@@ -6,18 +6,16 @@ import threading
 
 
 class StopSignal(threading.Event):
-    """Set to stop training within one batch; `score` says whether the stopped model is then scored.
-
-    A run stopped from the Train page is scored as a finished one is. A pruned sweep trial is not: the
-    sweep has ruled it out, and scoring it on the test and drawn sets would cost seconds of each trial.
-    """
+    """Set to stop training within one batch; `score_after` says whether the stopped model is then scored."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.score = True
+        self.score_after = True
+        self._first = threading.Lock()
 
-    def request(self, *, score: bool = True) -> None:
-        """Stop; the first request decides whether the model is scored."""
-        if not self.is_set():
-            self.score = score
-        self.set()
+    def request(self, *, score_after: bool = True) -> None:
+        """Stop; the first request decides whether the model is scored on the test and drawn sets."""
+        with self._first:
+            if not self.is_set():
+                self.score_after = score_after
+                self.set()
