@@ -31,6 +31,8 @@ class TrainingData:
 # accuracies compare like for like (a sweep's trials may each have their own seed). The seed decides
 # the starting weights, the batch order and the augmentation.
 SPLIT_SEED = 0
+# Batches gathered in parallel and kept ready ahead of the model.
+PIPELINE_DEPTH = 2
 
 
 def training_split(images: np.ndarray, labels: np.ndarray, config: TrainConfig) -> TrainingData:
@@ -72,4 +74,10 @@ def batches(
         batch = tf.cast(tf.gather(pixels, index_batch), tf.float32)[..., tf.newaxis]
         return batch, tf.one_hot(tf.gather(label_tensor, index_batch), classes)
 
-    return order.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    # tf.data's autotuner runs a thread per iterator that sleeps ever longer between tunings (up to a minute),
+    # and destroying the iterator waits for that sleep to end: a new epoch stalled up to 40 s with no CPU used
+    # (bench/epoch_gaps.py). Gathering a batch is cheap, so fixed parallelism loses nothing.
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    pipeline = order.batch(batch_size).map(gather, num_parallel_calls=PIPELINE_DEPTH).prefetch(PIPELINE_DEPTH)
+    return pipeline.with_options(options)

@@ -275,6 +275,13 @@ def test_validation_split_is_stratified_and_batches_are_raw_pixels(tiny_mnist):
     assert len(subset.y_train) + len(subset.y_val) == 200
 
 
+def test_the_input_pipeline_runs_without_the_autotuner(tiny_mnist):
+    """Destroying an autotuned iterator waits out its tuning thread's sleep: up to 40 s at every new epoch."""
+    for shuffle in (True, False):
+        pipeline = batches(tiny_mnist.x_train, tiny_mnist.y_train, 32, shuffle=shuffle)
+        assert pipeline.options().autotune.enabled is False
+
+
 def test_every_seed_trains_and_validates_on_the_same_images(tiny_mnist):
     """Runs (and a sweep's trials with their own seeds) compare their validation accuracy like for like."""
     splits = [
