@@ -43,7 +43,7 @@ from core.training.worker import WORKER_NICENESS
 def autotuned_batches(
     images: np.ndarray, labels: np.ndarray, batch_size: int, *, shuffle: bool, seed: int = 0, classes: int = NUM_CLASSES
 ) -> tf.data.Dataset:
-    """The input pipeline before the autotuner was turned off, otherwise the same as `batches`."""
+    """The input pipeline before the autotuner was turned off: `core/training/data.py`'s `batches` at 616e057."""
     pixels = tf.constant(images, dtype=tf.uint8)
     label_tensor = tf.constant(labels, dtype=tf.int32)
     order = tf.data.Dataset.range(len(labels))
@@ -110,12 +110,14 @@ ARMS = {"autotuned": autotuned_batches, "fixed": engine.batches}
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=5, help="at least 2: the gaps are between epochs")
     parser.add_argument("--rounds", type=int, default=1, help="rounds of both arms, the order alternating")
     parser.add_argument("--train-size", type=int, help="train on a stratified subset (default: all images)")
     parser.add_argument("--arms", default="autotuned,fixed", help="which arms to run, comma-separated")
     parser.add_argument("--nice", type=int, default=WORKER_NICENESS, help="niceness, the training process's by default")
     args = parser.parse_args()
+    if args.epochs < 2:
+        parser.error("--epochs must be at least 2: the gaps are between epochs")
     os.nice(args.nice)
     dataset = load_dataset("fashion_mnist")
     arms = {name: pipeline for name, pipeline in ARMS.items() if name in args.arms.split(",")}

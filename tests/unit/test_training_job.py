@@ -276,7 +276,7 @@ def test_validation_split_is_stratified_and_batches_are_raw_pixels(tiny_mnist):
 
 
 def test_the_input_pipeline_runs_without_the_autotuner(tiny_mnist):
-    """Destroying an autotuned iterator waits out its tuning thread's sleep: up to 40 s at every new epoch."""
+    """Destroying an autotuned iterator waits out its tuning thread's sleep: seconds, once 38 s, at a new epoch."""
     for shuffle in (True, False):
         pipeline = batches(tiny_mnist.x_train, tiny_mnist.y_train, 32, shuffle=shuffle)
         assert pipeline.options().autotune.enabled is False
