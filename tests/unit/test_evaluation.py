@@ -5,11 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.architectures import ModelSpec, build_model
 from core.evaluation import (
+    EVALUATION_BATCH,
     Evaluation,
     cell_examples,
     confident_mistakes,
     diagnose_fit,
+    evaluate_model,
     hardest_examples,
     most_confused_pairs,
     row_percentages,
@@ -65,3 +68,14 @@ def test_diagnosis_names_overfitting_underfitting_and_a_good_fit():
     )
     assert "Too early to tell" in diagnose_fit([0.79], [0.925], [0.6], [0.3])  # one epoch: no trend yet
     assert "Held back by regularisation" in diagnose_fit([0.90, 0.92], [0.97, 0.975], [0.3, 0.29], [0.1, 0.09])
+
+
+def test_evaluate_model_answers_as_the_model_does_batch_by_batch():
+    """Every image answered once, in order, the last part-batch too; no images gives no answers."""
+    model = build_model(ModelSpec("compact"), seed=0, num_classes=7)
+    images = np.random.default_rng(0).integers(0, 256, (EVALUATION_BATCH + 300, 28, 28), dtype=np.uint8)
+    labels = np.arange(len(images)) % 7
+    evaluation = evaluate_model(model, images, labels)
+    expected = model(images[..., None].astype(np.float32), training=False).numpy()
+    np.testing.assert_allclose(evaluation.probabilities, expected, atol=1e-5)
+    assert evaluate_model(model, images[:0], labels[:0]).probabilities.shape == (0, 7)
