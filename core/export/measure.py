@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from core.evaluation import in_batches
+
 if TYPE_CHECKING:  # drawing the test set needs TensorFlow; only exporting loads it
     from core.drawn_test_set import DrawnTestSet
 
@@ -38,21 +40,16 @@ class Scores:
     drawn_accuracy: dict[str, float]
 
 
-def in_batches(batch_probabilities: Probabilities, images: np.ndarray, batch: int = KERAS_BATCH) -> np.ndarray:
-    """Probabilities for many images, asked `batch` images at a time."""
-    parts = [batch_probabilities(images[start : start + batch]) for start in range(0, len(images), batch)]
-    return np.concatenate(parts)
-
-
 def score(
     batch_probabilities: Probabilities, x_test: np.ndarray, y_test: np.ndarray, drawn: list[DrawnTestSet]
 ) -> Scores:
     """Top-1 answers and accuracy on the test images, and accuracy on each drawn set."""
-    answers = in_batches(batch_probabilities, x_test).argmax(axis=1)
-    drawn_accuracy = {
-        drawing.style: float(np.mean(in_batches(batch_probabilities, drawing.images).argmax(axis=1) == drawing.labels))
-        for drawing in drawn
-    }
+
+    def answers_for(images: np.ndarray) -> np.ndarray:
+        return in_batches(batch_probabilities, images, KERAS_BATCH).argmax(axis=1)
+
+    answers = answers_for(x_test)
+    drawn_accuracy = {drawing.style: float(np.mean(answers_for(drawing.images) == drawing.labels)) for drawing in drawn}
     return Scores(answers, float(np.mean(answers == y_test)), drawn_accuracy)
 
 
