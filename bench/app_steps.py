@@ -21,21 +21,29 @@ TIMEOUT_MS = 180_000
 # --- measuring the server from outside --------------------------------------------------------------
 
 
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of one process (not its children), from /proc."""
+def cpu_seconds(pid: int, reaped_children: bool = False) -> float:
+    """User plus system CPU time of one process, from /proc; with its ended and reaped children's if asked."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped_children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def browser_cpu_seconds() -> float:
-    """CPU time of every Chromium process: on this machine the watching tabs' own drawing competes too."""
+    """CPU time of every Chromium process: on this machine the watching tabs' own drawing competes too.
+
+    A closed tab's renderer exits, taking its CPU time out of a plain sum (a window that began just
+    after a probe tab closed read as negative): each process's reaped children count too, so the
+    sum only grows, and a live process is counted once, by itself.
+    """
     total = 0.0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             if b"chromium" in (entry / "cmdline").read_bytes():
-                total += cpu_seconds(int(entry.name))
+                total += cpu_seconds(int(entry.name), reaped_children=True)
         except (OSError, IndexError, ValueError):
             continue
     return total
