@@ -6,8 +6,10 @@ Prints JSON. Everything runs against `streamlit run app.py` on loopback with a f
 driven by Debian's Chromium as a person would (bench/app_server.py, shared with the e2e tests).
 
 - drawing: on an idle server, mouse up after a stroke -> the answer on the Predict page changes,
-  split into the canvas round trip (mouse up -> the rerun starts) and the rerun (-> it ends); and
-  the server's share, step by step, timed in this process with the same calls the page makes;
+  split into the canvas round trip (mouse up -> the rerun starts) and the rerun (-> it ends); the
+  server's share, step by step, timed in this process with the same calls the page makes; and the
+  same strokes on the floor app (bench/canvas_floor_app.py: the canvas alone, no model), which is
+  what the canvas component and Streamlit take before the app does anything;
 - pages: a new session's goto -> a usable Predict page, and an upload -> its answer, with 0, 1 and
   2 tabs watching a live training run;
 - cpu: server CPU per watching tab, and training throughput with 0, 1 and 2 watchers;
@@ -83,11 +85,12 @@ DRAWING_PROBES = """() => {
 }"""
 
 
-def drawing_latency(browser: Browser, url: str) -> dict:
-    """Mouse up after a stroke -> the answer's numbers change, on an idle server."""
+def drawing_latency(browser: Browser, url: str, floor: bool = False) -> dict:
+    """Mouse up after a stroke -> the answer changes, on an idle server (the Predict page, or the floor app)."""
     page = new_page(browser)
-    page.goto(f"{url}/predict")
-    wait_usable_predict(page)
+    page.goto(url if floor else f"{url}/predict")
+    if not floor:
+        wait_usable_predict(page)
     canvas = page.locator("canvas").first
     canvas.wait_for()
     page.evaluate(DRAWING_PROBES)
@@ -272,6 +275,8 @@ def main() -> None:
             print(json.dumps(report, indent=2))
             return
         report["drawing_in_chromium_idle_server"] = drawing_latency(browser, app.url)
+        with running_app(work / "floor-runs", work / "floor.log", script="bench/canvas_floor_app.py") as floor:
+            report["drawing_floor_canvas_alone"] = drawing_latency(browser, floor.url, floor=True)
         if args.only_drawing:
             print(json.dumps(report, indent=2))
             return

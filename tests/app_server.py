@@ -48,13 +48,15 @@ class RunningApp:
 
 
 @contextlib.contextmanager
-def running_app(runs_dir: Path, log_path: Path, environment: dict[str, str] | None = None) -> Iterator[RunningApp]:
-    """`streamlit run app.py` on loopback with a fresh runs folder, as a person starts it; stopped afterwards."""
+def running_app(
+    runs_dir: Path, log_path: Path, environment: dict[str, str] | None = None, script: str = "app.py"
+) -> Iterator[RunningApp]:
+    """`streamlit run app.py` (or another project script) on loopback with a fresh runs folder; stopped after."""
     port = free_port()
     with open(log_path, "w") as log:
         server = subprocess.Popen(
             [
-                sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
                 "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
                 # Naming the address stops Streamlit looking up this machine's external IP online.
                 "--browser.serverAddress", "127.0.0.1",
@@ -64,6 +66,8 @@ def running_app(runs_dir: Path, log_path: Path, environment: dict[str, str] | No
             env={
                 **os.environ, **(environment or {}),
                 "EXPLORER_RUNS_DIR": str(runs_dir), "EXPLORER_OFFLINE": "1", "PYTHONFAULTHANDLER": "1",
+                # A script outside the project's top folder still imports the project's packages.
+                "PYTHONPATH": str(ROOT),
             },
         )  # fmt: skip
         try:

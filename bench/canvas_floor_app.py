@@ -1,0 +1,27 @@
+"""The drawing floor: the Predict page's canvas alone in a fragment, answering with one line and no model.
+
+`bench/load_under_training.py` times a stroke to its answer here and on the real Predict page in the
+same run: what this app takes is what the canvas component and Streamlit cost before the app does
+any work (the component waits 200 ms after a stroke before it sends it, a constant in its build).
+"""
+
+import numpy as np
+import streamlit as st
+
+from app_pages.canvas import drawing_canvas
+
+st.set_page_config(page_title="Canvas floor", layout="wide")
+
+
+@st.fragment
+def canvas_and_answer() -> None:
+    """The canvas and a line that changes with every stroke, as the Predict page's answer does."""
+    left, right = st.columns(2)
+    with left:
+        pixels = drawing_canvas("canvas_floor", 22)
+    if pixels is not None:
+        ink = int(np.count_nonzero(np.asarray(pixels)[..., 0]))
+        right.markdown(f"ink {ink} · pixels")
+
+
+canvas_and_answer()
