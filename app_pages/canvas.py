@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 CANVAS_SIDE = 280
+DEFAULT_BRUSH_WIDTH = 22
 
 
 def drawing_canvas(key: str, stroke_width: int) -> np.ndarray | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from app_pages.canvas import drawing_canvas
+from app_pages.canvas import DEFAULT_BRUSH_WIDTH, drawing_canvas
 from app_pages.insight_cache import class_heatmap, enlarge, heatmap_methods
 from app_pages.resources import ACTIVE_RUN_KEY, LAST_INPUT_KEY, ChosenModel, LastInput, choose_model
 from app_pages.runs_export import choose_answer_format, render_exported_answer
@@ -36,7 +36,7 @@ def read_input(dataset: Dataset) -> tuple[object | None, str]:
         if dataset.info.custom:
             hint = f"one of your classes ({', '.join(dataset.class_names)})"
         st.caption(f"Draw {hint}, white on black. Undo and clear are in the toolbar above the canvas.")
-        brush = st.slider("Brush width", 8, 40, 22, key="brush_width")
+        brush = st.slider("Brush width", 8, 40, DEFAULT_BRUSH_WIDTH, key="brush_width")
         drawing = drawing_canvas(f"canvas_{dataset.name}", brush)
     with upload:
         file = st.file_uploader("PNG, JPEG, GIF, WebP or BMP, up to 32 MB", type=UPLOAD_TYPES, key="upload")

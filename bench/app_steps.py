@@ -23,7 +23,11 @@ TIMEOUT_MS = 180_000
 
 def cpu_seconds(pid: int, reaped_children: bool = False) -> float:
     """User plus system CPU time of one process, from /proc; with its ended and reaped children's if asked."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return _stat_cpu_seconds(Path(f"/proc/{pid}/stat").read_text(), reaped_children)
+
+
+def _stat_cpu_seconds(stat: str, reaped_children: bool) -> float:
+    fields = stat.rsplit(")", 1)[1].split()
     ticks = int(fields[11]) + int(fields[12])
     if reaped_children:
         ticks += int(fields[13]) + int(fields[14])
@@ -34,16 +38,18 @@ def browser_cpu_seconds() -> float:
     """CPU time of every Chromium process: on this machine the watching tabs' own drawing competes too.
 
     A closed tab's renderer exits, taking its CPU time out of a plain sum (a window that began just
-    after a probe tab closed read as negative): each process's reaped children count too, so the
-    sum only grows, and a live process is counted once, by itself.
+    after a probe tab closed read as -0.06 of a core): each process's reaped children count too, and
+    processes are found by name, which an exited one keeps until it is reaped (its command line it
+    does not). A renderer reaped during the scan can still be missed once, so a short window can dip.
     """
     total = 0.0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            if b"chromium" in (entry / "cmdline").read_bytes():
-                total += cpu_seconds(int(entry.name), reaped_children=True)
+            stat = (entry / "stat").read_text()
+            if "chrom" in stat[stat.index("(") + 1 : stat.rindex(")")]:
+                total += _stat_cpu_seconds(stat, reaped_children=True)
         except (OSError, IndexError, ValueError):
             continue
     return total

@@ -8,7 +8,7 @@ any work (the component waits 200 ms after a stroke before it sends it, a consta
 import numpy as np
 import streamlit as st
 
-from app_pages.canvas import drawing_canvas
+from app_pages.canvas import DEFAULT_BRUSH_WIDTH, drawing_canvas
 
 st.set_page_config(page_title="Canvas floor", layout="wide")
 
@@ -18,10 +18,11 @@ def canvas_and_answer() -> None:
     """The canvas and a line that changes with every stroke, as the Predict page's answer does."""
     left, right = st.columns(2)
     with left:
-        pixels = drawing_canvas("canvas_floor", 22)
+        pixels = drawing_canvas("canvas_floor", DEFAULT_BRUSH_WIDTH)
     if pixels is not None:
         ink = int(np.count_nonzero(np.asarray(pixels)[..., 0]))
-        right.markdown(f"ink {ink} · pixels")
+        # A " · " line, as the bench's probe finds the Predict page's answer by.
+        right.markdown(f"{ink:,} pixels of ink · no model")
 
 
 canvas_and_answer()

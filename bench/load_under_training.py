@@ -29,9 +29,10 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from bench.app_steps import (
     RUNNING,
@@ -85,12 +86,11 @@ DRAWING_PROBES = """() => {
 }"""
 
 
-def drawing_latency(browser: Browser, url: str, floor: bool = False) -> dict:
+def drawing_latency(browser: Browser, page_url: str, wait_ready: Callable[[Page], None] = wait_usable_predict) -> dict:
     """Mouse up after a stroke -> the answer changes, on an idle server (the Predict page, or the floor app)."""
     page = new_page(browser)
-    page.goto(url if floor else f"{url}/predict")
-    if not floor:
-        wait_usable_predict(page)
+    page.goto(page_url)
+    wait_ready(page)
     canvas = page.locator("canvas").first
     canvas.wait_for()
     page.evaluate(DRAWING_PROBES)
@@ -274,9 +274,10 @@ def main() -> None:
             report["soak_while_2_watch"] = soak(browser, app.url, app.pid, png, args.soak_minutes)
             print(json.dumps(report, indent=2))
             return
-        report["drawing_in_chromium_idle_server"] = drawing_latency(browser, app.url)
+        report["drawing_in_chromium_idle_server"] = drawing_latency(browser, f"{app.url}/predict")
         with running_app(work / "floor-runs", work / "floor.log", script="bench/canvas_floor_app.py") as floor:
-            report["drawing_floor_canvas_alone"] = drawing_latency(browser, floor.url, floor=True)
+            # The floor app is ready when its canvas is, which drawing_latency waits for anyway.
+            report["drawing_floor_canvas_alone"] = drawing_latency(browser, floor.url, wait_ready=lambda page: None)
         if args.only_drawing:
             print(json.dumps(report, indent=2))
             return

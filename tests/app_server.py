@@ -51,7 +51,10 @@ class RunningApp:
 def running_app(
     runs_dir: Path, log_path: Path, environment: dict[str, str] | None = None, script: str = "app.py"
 ) -> Iterator[RunningApp]:
-    """`streamlit run app.py` (or another project script) on loopback with a fresh runs folder; stopped after."""
+    """`streamlit run app.py` (or another script of the project) on loopback with a fresh runs folder; stopped after.
+
+    `python -m` from the project's folder puts it on the import path, so any script imports the project's packages.
+    """
     port = free_port()
     with open(log_path, "w") as log:
         server = subprocess.Popen(
@@ -66,8 +69,6 @@ def running_app(
             env={
                 **os.environ, **(environment or {}),
                 "EXPLORER_RUNS_DIR": str(runs_dir), "EXPLORER_OFFLINE": "1", "PYTHONFAULTHANDLER": "1",
-                # A script outside the project's top folder still imports the project's packages.
-                "PYTHONPATH": str(ROOT),
             },
         )  # fmt: skip
         try:
