@@ -2,13 +2,13 @@
 
 It is two fragments, so its reruns (and its widgets) never rerun the rest of the page, and nothing
 a user does anywhere interrupts the job: it trains in its own process and only reads messages. The
-controls are one fragment, redrawn when used or when the run is paused or resumed; the numbers and
-curves are the other, redrawn every second. Every element redrawn costs each watching browser: with
-two tabs watching, moving the controls out and showing the numbers as one line instead of four
-metric tiles took Chromium from 0.44-0.46 to 0.36-0.38 of a core.
-Every watching tab pays for its redraws on a server it shares, so a redraw is bounded (a fixed
-number of points, a figure laid out once), skipped when nothing new has arrived, and less frequent
-when it is slow or there is nothing to watch. The curves redraw less often than the numbers: each
+controls are one fragment, redrawn when used; the numbers and curves are the other, redrawn every
+second, which draws the whole page again when the run was paused or resumed elsewhere.
+Every watching tab pays for its redraws, on the server and in its browser, so a redraw is bounded
+(a fixed number of points, a figure laid out once, few elements: with two tabs watching, moving the
+controls out and showing the numbers as one line instead of four metric tiles took Chromium from
+0.44-0.46 to 0.36-0.38 of a core), skipped when nothing new has arrived, and less frequent when it
+is slow or there is nothing to watch. The curves redraw less often than the numbers: each
 chart redraw costs the watching browser about 0.17 s of CPU, whatever the number of points, so on
 a laptop that trains and watches at once a chart redrawn every second slows its own training
 (bench/load_under_training.py).
@@ -63,7 +63,7 @@ class LiveDrawing:
     drawn_at: float = float("-inf")
     redraw_s: float = 0.0
     interval: float = REFRESH_SECONDS
-    # Whether the controls were last drawn for a paused run (None: not drawn yet).
+    # Whether the controls were last drawn for a run asked to pause (None: not drawn yet).
     controls_paused: bool | None = None
 
     def note_redraw(self, seconds: float) -> None:
@@ -77,7 +77,7 @@ def _state_line(snapshot: Snapshot) -> str:
     return f"{snapshot.state.value.capitalize()}: {snapshot.epoch_words}, {batch}"
 
 
-def numbers_line(snapshot: Snapshot) -> str:
+def _numbers_line(snapshot: Snapshot) -> str:
     """Speed, time left, time taken and device, in one line."""
     return (
         f"**{snapshot.samples_per_second:,.0f}** images/s · **{describe_time(snapshot.eta_s)}** left · "
@@ -88,8 +88,7 @@ def numbers_line(snapshot: Snapshot) -> str:
 def render_progress(snapshot: Snapshot) -> None:
     """Progress bar, key numbers and live changes."""
     st.progress(snapshot.fraction_done, text=_state_line(snapshot))
-    # One line, not four metric tiles: every element here is redrawn every second in every watching tab.
-    st.markdown(numbers_line(snapshot))
+    st.markdown(_numbers_line(snapshot))
     if snapshot.events:
         st.caption("Live changes: " + "; ".join(event.describe() for event in snapshot.events))
 
@@ -109,7 +108,8 @@ def render_curves(job: TrainingJob, snapshot: Snapshot, drawing: LiveDrawing) ->
 def render_controls(job: TrainingJob, drawing: LiveDrawing) -> None:
     """Stop, pause/resume, and sliders that change the running job from its next batch (its owner's only)."""
     snapshot = job.snapshot()
-    drawing.controls_paused = snapshot.state is JobState.PAUSED
+    # Drawn from the request, not the run's state: the run pauses only at its next batch.
+    drawing.controls_paused = job.pause_requested
     caller = current_caller()
     if not allows(caller, Action.CONTROL, job.owner):
         st.caption("This run belongs to another session: only it, or an admin, can stop or change it.")
@@ -119,11 +119,16 @@ def render_controls(job: TrainingJob, drawing: LiveDrawing) -> None:
         "Stop", key=f"stop_{job.id}", icon=":material/stop:", help="Stops after this batch; the run is kept."
     ):
         job.stop(by=caller)
-    if snapshot.state is JobState.PAUSED:
-        if pause.button("Resume", key=f"resume_{job.id}", icon=":material/play_arrow:"):
-            job.resume(by=caller)
-    elif pause.button("Pause", key=f"pause_{job.id}", icon=":material/pause:", disabled=snapshot.state.is_over):
-        job.pause(by=caller)
+    # Callbacks run before the fragment redraws itself, so the button it then draws is already the other one.
+    if drawing.controls_paused:
+        pause.button(
+            "Resume", key=f"resume_{job.id}", icon=":material/play_arrow:", on_click=lambda: job.resume(by=caller)
+        )
+    else:
+        pause.button(
+            "Pause", key=f"pause_{job.id}", icon=":material/pause:", disabled=snapshot.state.is_over,
+            on_click=lambda: job.pause(by=caller),
+        )  # fmt: skip
 
     dropout, learning_rate, epochs = st.columns(3)
     dropout_key, rate_key, epochs_key = (f"live_{name}_{job.id}" for name in ("dropout", "lr", "epochs"))
@@ -157,16 +162,14 @@ def _redraw(job: TrainingJob, drawing: LiveDrawing) -> None:
     if snapshot.state.is_over:
         # One full rerun so the page can show the finished run with its results.
         st.rerun(scope="app")
-    if (snapshot.state is JobState.PAUSED) != drawing.controls_paused:
-        # Paused or resumed since the controls were drawn (perhaps by an admin): draw them again.
-        st.rerun(scope="app")
     render_progress(snapshot)
     render_curves(job, snapshot, drawing)
     drawing.note_redraw(time.perf_counter() - started)
     interval = refresh_interval(snapshot.state, drawing.redraw_s, drawing.interval)
-    if interval != drawing.interval:
+    # A fragment's interval is set when the page draws it, and the controls show Pause or Resume as
+    # they were drawn: when either is out of date (paused from another tab, say), draw the page again.
+    if interval != drawing.interval or job.pause_requested != drawing.controls_paused:
         drawing.interval = interval
-        # A fragment's interval is set when the page draws it: draw the page again with the new one.
         st.rerun(scope="app")
 
 

@@ -86,6 +86,11 @@ class TrainingJob:
     def state(self) -> JobState:
         return self._progress.snapshot_state.state
 
+    @property
+    def pause_requested(self) -> bool:
+        """Whether someone asked for a pause not since undone (the run itself pauses at its next batch)."""
+        return not self._resume.is_set()
+
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the job is over; False if the timeout passed first."""
         return self._done.wait(timeout)

@@ -54,6 +54,13 @@ def test_a_training_run_moves_live_takes_a_live_change_and_stops(page: Page):
     slider.press("ArrowLeft")  # 0.25 -> 0.20
     expect(page.get_by_text(re.compile(r"Live changes: dropout: 0\.25 (->|→) 0\.2"))).to_be_visible()
 
+    # The controls are a fragment of their own: a click there redraws them, not the once-a-second panel.
+    page.get_by_role("button", name="Pause").click()
+    expect(page.get_by_text(re.compile(r"Paused: epoch \d+ of 30"))).to_be_visible()
+    page.get_by_role("button", name="Resume").click()
+    expect(page.get_by_text(re.compile(r"Running: epoch \d+ of 30"))).to_be_visible()
+    expect(page.get_by_role("button", name="Pause")).to_be_visible()
+
     page.get_by_role("button", name="Stop").click()
     expect(page.get_by_text("Stopped early")).to_be_visible()
     expect(page.get_by_text(re.compile(r"Saved as run"))).to_be_visible()
