@@ -21,9 +21,9 @@ TIMEOUT_MS = 180_000
 # --- measuring the server from outside --------------------------------------------------------------
 
 
-def cpu_seconds(pid: int, reaped_children: bool = False) -> float:
-    """User plus system CPU time of one process, from /proc; with its ended and reaped children's if asked."""
-    return _stat_cpu_seconds(Path(f"/proc/{pid}/stat").read_text(), reaped_children)
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of one process (not its children), from /proc."""
+    return _stat_cpu_seconds(Path(f"/proc/{pid}/stat").read_text(), reaped_children=False)
 
 
 def _stat_cpu_seconds(stat: str, reaped_children: bool) -> float:

@@ -20,7 +20,7 @@ def canvas_and_answer() -> None:
     with left:
         pixels = drawing_canvas("canvas_floor", DEFAULT_BRUSH_WIDTH)
     if pixels is not None:
-        ink = int(np.count_nonzero(np.asarray(pixels)[..., 0]))
+        ink = int(np.count_nonzero(pixels[..., 0]))
         # A " · " line, as the bench's probe finds the Predict page's answer by.
         right.markdown(f"{ink:,} pixels of ink · no model")
 
