@@ -11,6 +11,7 @@ import streamlit as st
 from app_pages.insight_cache import class_heatmaps, enlarge, heatmap_methods
 from app_pages.resources import (
     ACTIVE_RUN_KEY,
+    drawn_sample_evaluation,
     drawn_set,
     drawn_set_evaluation,
     load_run_model,
@@ -146,7 +147,7 @@ def confusion_with_gallery(
         gallery(names, images, evaluation, examples, "No image falls in this cell.", lens)
 
 
-def render_drawings(dataset: Dataset, run: RunSummary, evaluation: Evaluation, lens) -> None:
+def render_drawings(dataset: Dataset, run: RunSummary, lens) -> None:
     """Test images against the same images drawn as people draw them: overall, per class, and which get confused."""
     styles = drawn_styles(dataset.name)
     if not styles:
@@ -159,9 +160,8 @@ def render_drawings(dataset: Dataset, run: RunSummary, evaluation: Evaluation, l
         return
     model = load_run_model(run.run_id, run.model_sha256)
     drawn = {style: drawn_set_evaluation(model_key(run), dataset.source, style, model, dataset) for style in styles}
-    # The same test images as the drawings, so the comparison is like for like.
-    sample = drawn_set(dataset.name, dataset.source, styles[0], dataset).test_indices
-    sample_evaluation = Evaluation(evaluation.probabilities[sample], evaluation.labels[sample])
+    # The same test images as the drawings, read the same way, so the comparison is like for like.
+    sample_evaluation = drawn_sample_evaluation(model_key(run), dataset.source, styles[0], model, dataset)
     trained_with_drawings = bool(run.config.get("model", {}).get("augmentation", {}).get("drawing_rate"))
     accuracies = {style: result.accuracy for style, result in drawn.items()}
     reading = drawing_gap_reading(sample_evaluation.accuracy, accuracies, trained_with_drawings)
@@ -175,8 +175,10 @@ def render_drawings(dataset: Dataset, run: RunSummary, evaluation: Evaluation, l
         column.metric(f"Drawn: {style}", f"{100 * accuracy:.1f} %",
                       delta=f"{100 * (accuracy - sample_evaluation.accuracy):+.1f} points")  # fmt: skip
     st.caption(
-        f"{len(sample):,} test images (the first {PER_CLASS} of each class), each drawn on a canvas in white on "
-        "black and read through the Predict page's own preprocessing, which fills a closed outline first."
+        f"{len(sample_evaluation.labels):,} test images (the first {PER_CLASS} of each class), each drawn on a "
+        "canvas in white on black and read through the Predict page's own preprocessing, which fills a closed "
+        "outline first. As on the Predict page, each image (drawn or not) is read steadily: the answer is the "
+        "average over the image nudged a pixel each way and zoomed 8 % in and out."
     )
     recall = {style: result.scores.recall for style, result in drawn.items()}
     test_recall = sample_evaluation.scores.recall
@@ -264,7 +266,7 @@ def render() -> None:
         st.markdown("**Hardest examples**: the images whose true class got the least probability.")
         gallery(names, images, evaluation, hardest_examples(evaluation, GALLERY_SIZE), "", lens)
     with drawings:
-        render_drawings(dataset, run, evaluation, lens)
+        render_drawings(dataset, run, lens)
 
 
 render()

@@ -136,8 +136,17 @@ def drawn_set(dataset_name: str, dataset_source: str, style: str, _dataset: Data
 
 @st.cache_data(show_spinner="Reading the drawings…", max_entries=16)
 def drawn_set_evaluation(model_key: str, dataset_source: str, style: str, _model, _dataset: Dataset):
-    """A model's predictions for one drawn version of the test set."""
-    from core.evaluation import evaluate_model
+    """A model's predictions for one drawn version of the test set, read steadily as Predict reads a drawing."""
+    from core.evaluation import evaluate_steadily
 
     drawn = drawn_set(_dataset.name, dataset_source, style, _dataset)
-    return evaluate_model(_model, drawn.images, drawn.labels)
+    return evaluate_steadily(_model, drawn.images, drawn.labels)
+
+
+@st.cache_data(show_spinner="Reading the same test images…", max_entries=16)
+def drawn_sample_evaluation(model_key: str, dataset_source: str, style: str, _model, _dataset: Dataset):
+    """A model's predictions for the test images the drawn set was drawn from, read the same (steady) way."""
+    from core.evaluation import evaluate_steadily
+
+    sample = drawn_set(_dataset.name, dataset_source, style, _dataset).test_indices
+    return evaluate_steadily(_model, _dataset.x_test[sample], _dataset.y_test[sample])

@@ -61,7 +61,9 @@ COLUMNS = {
     "best validation": st.column_config.NumberColumn(format="percent"),
     "test accuracy": st.column_config.NumberColumn(format="percent", help=TEST_ACCURACY_HELP),
     "drawn accuracy": st.column_config.NumberColumn(
-        format="percent", help="Mean accuracy on the test images drawn as people draw them (Evaluate shows each)."
+        format="percent",
+        help="Mean accuracy on the test images drawn as people draw them, read as Predict reads them (Evaluate "
+        "shows each).",
     ),
     "robust to drawings": st.column_config.NumberColumn(format="percent", help="Share of training images redrawn."),
     "parameters": st.column_config.NumberColumn(format="localized"),

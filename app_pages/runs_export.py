@@ -41,7 +41,7 @@ COLUMNS = {
     "test accuracy": st.column_config.NumberColumn(format="percent"),
     "drawn accuracy": st.column_config.NumberColumn(
         format="percent",
-        help="Mean accuracy on test images drawn as people draw them, read through the Predict page's preprocessing.",
+        help="Mean accuracy on test images drawn as people draw them, read as the Predict page reads them.",
     ),
     "agreement": st.column_config.NumberColumn(
         format="percent", help="Share of test images where this format's top answer is the Keras model's."

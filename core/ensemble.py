@@ -30,6 +30,7 @@ from core.ensemble_info import (
     is_ensemble,
     member_scores,
 )
+from core.evaluation import evaluate_steadily
 from core.runs.store import RunStore, RunStoreError, RunSummary
 from core.runs.summary import mean_drawn_accuracy
 from core.training.config import TrainConfig
@@ -153,7 +154,7 @@ def _score_all(models: list[keras.Model], dataset: Dataset, report: Progress):
         # Drawn once per style, then read by every model: drawing is the slow part.
         drawn = drawn_test_set(dataset.name, dataset.x_test, dataset.y_test, style)
         for model, (_, accuracies) in zip(models, results, strict=True):
-            accuracies[style] = score(model, drawn.images, drawn.labels)[1]
+            accuracies[style] = evaluate_steadily(model, drawn.images, drawn.labels).accuracy
     return results
 
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn import metrics
 
+from core.steady_reading import VIEW_COUNT, steady_probabilities
+
 EVALUATION_BATCH = 1_000
 
 
@@ -71,6 +73,20 @@ def evaluate_model(model, images: np.ndarray, labels: np.ndarray) -> Evaluation:
         lambda chunk: model.predict_on_batch(chunk[..., None].astype(np.float32)), images, EVALUATION_BATCH
     )
     return Evaluation(probabilities.astype(np.float32), labels.astype(np.int64))
+
+
+def evaluate_steadily(model, images: np.ndarray, labels: np.ndarray) -> Evaluation:
+    """Run a model over uint8 images (N, 28, 28) as the Predict page reads one: steadily (core.steady_reading)."""
+    if not len(images):
+        return evaluate_model(model, images, labels)
+    probabilities = read_steadily(lambda views: model.predict_on_batch(views[..., None]), images)
+    return Evaluation(probabilities, labels.astype(np.int64))
+
+
+def read_steadily(batch_probabilities: Callable[[np.ndarray], np.ndarray], images: np.ndarray) -> np.ndarray:
+    """Steady probabilities for many images, asked about `EVALUATION_BATCH` views at a time."""
+    chunk = max(1, EVALUATION_BATCH // VIEW_COUNT)
+    return in_batches(lambda part: steady_probabilities(batch_probabilities, part), images, chunk).astype(np.float32)
 
 
 # scikit-learn's definitions, not our own copies: about 3 ms for 10,000 images, once per epoch or evaluation.

@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from core.datasets.registry import IMAGE_SIDE
+from core.steady_reading import steady_probabilities
 
 # Below this top probability the answer is shown as a guess, not a prediction.
 UNSURE_BELOW = 0.6
@@ -25,8 +26,8 @@ class Predictor:
         self.probabilities(np.zeros((IMAGE_SIDE, IMAGE_SIDE), np.uint8))  # trace now, not on the first drawing
 
     def probabilities(self, image: np.ndarray) -> np.ndarray:
-        """Class probabilities (10,) for one 28x28 image of raw 0-255 pixels."""
-        return self.batch_probabilities(image[np.newaxis])[0]
+        """Class probabilities (10,) for one 28x28 image of raw 0-255 pixels, read steadily (core.steady_reading)."""
+        return steady_probabilities(self.batch_probabilities, image[np.newaxis])[0]
 
     def batch_probabilities(self, images: np.ndarray) -> np.ndarray:
         """Class probabilities (N, 10) for N images shaped (N, 28, 28)."""

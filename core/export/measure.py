@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from core.evaluation import in_batches
+from core.evaluation import in_batches, read_steadily
 
 if TYPE_CHECKING:  # drawing the test set needs TensorFlow; only exporting loads it
     from core.drawn_test_set import DrawnTestSet
@@ -49,7 +49,11 @@ def score(
         return in_batches(batch_probabilities, images, KERAS_BATCH).argmax(axis=1)
 
     answers = answers_for(x_test)
-    drawn_accuracy = {drawing.style: float(np.mean(answers_for(drawing.images) == drawing.labels)) for drawing in drawn}
+    # Drawings are read steadily, as the Predict page reads one (core.steady_reading).
+    drawn_accuracy = {}
+    for drawing in drawn:
+        drawn_answers = read_steadily(batch_probabilities, drawing.images).argmax(axis=1)
+        drawn_accuracy[drawing.style] = float(np.mean(drawn_answers == drawing.labels))
     return Scores(answers, float(np.mean(answers == y_test)), drawn_accuracy)
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
+from core.steady_reading import steady_probabilities
+
 # One thread for every format, so their latencies compare: one 28x28 image is too small a job to
 # split, and on 2 cores a second thread made every format slower (float32 0.17 -> 0.22 ms, full INT8
 # 0.08 -> 0.11 ms per image, MNIST starter); a phone or a Raspberry Pi gives an app about one core.
@@ -70,8 +72,8 @@ class TfliteModel:
         return np.concatenate(parts) if parts else np.zeros((0, self.classes), np.float32)
 
     def probabilities(self, image: np.ndarray) -> np.ndarray:
-        """Class probabilities (classes,) for one image of raw 0-255 pixels."""
-        return self._dequantise(self.raw_output(image[np.newaxis]))[0]
+        """Class probabilities (classes,) for one image of raw 0-255 pixels, read steadily as the Keras model's are."""
+        return steady_probabilities(self.batch_probabilities, image[np.newaxis])[0]
 
     @property
     def classes(self) -> int:

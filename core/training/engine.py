@@ -19,7 +19,7 @@ from core.architectures import ModelSpec, build_model
 from core.curves import HISTORY_POINTS
 from core.datasets import Dataset
 from core.drawn_test_set import drawn_styles, drawn_test_set
-from core.evaluation import EVALUATION_BATCH, confusion_matrix
+from core.evaluation import EVALUATION_BATCH, confusion_matrix, evaluate_steadily
 from core.training.config import MAX_EPOCHS, TrainConfig
 from core.training.data import batches, training_split
 from core.training.live_control import LiveControl, TrainingFailed
@@ -144,11 +144,11 @@ def train_model(
 
 
 def drawn_accuracy(model: keras.Model, dataset: Dataset) -> dict[str, float]:
-    """Accuracy on each drawn version of the test set: how well the model reads what people draw."""
+    """Accuracy on each drawn version of the test set, read as the Predict page reads a drawing (steadily)."""
     accuracies = {}
     for style in drawn_styles(dataset.name):
         drawn = drawn_test_set(dataset.name, dataset.x_test, dataset.y_test, style)
-        accuracies[style] = score(model, drawn.images, drawn.labels)[1]
+        accuracies[style] = evaluate_steadily(model, drawn.images, drawn.labels).accuracy
     return accuracies
 
 

@@ -21,6 +21,7 @@ from core.insight.comparison import twin_runs
 from core.insight.probes import as_batch, inspected_model
 from core.runs import folder as run_folder
 from core.runs.store import RunStore, RunStoreError
+from core.steady_reading import views
 
 PIXELS = np.random.default_rng(0).integers(0, 256, (6, 28, 28)).astype(np.uint8)
 VIEWER = Caller(Role.VIEWER, "session-v")
@@ -37,6 +38,11 @@ def members() -> list[keras.Model]:
 
 def probabilities(model: keras.Model, images: np.ndarray = PIXELS) -> np.ndarray:
     return np.asarray(model(as_batch(images), training=False))
+
+
+def steady(model: keras.Model, images: np.ndarray) -> np.ndarray:
+    """Drawings are read steadily, as Predict reads one: the mean answer over each image's views."""
+    return np.mean([probabilities(model, view) for view in views(images)], axis=0)
 
 
 def saved_members(store: RunStore, count: int = 3, dataset: str = "mnist") -> list[str]:
@@ -107,7 +113,7 @@ def test_a_saved_ensemble_is_an_ordinary_run_scored_on_the_test_set(tmp_path):
     # The members were scored on drawings, so the ensemble is too, on the same drawn images.
     style = drawn_styles("mnist")[0]
     drawn = drawn_test_set("mnist", dataset.x_test, dataset.y_test, style)
-    drawn_mean = np.mean([probabilities(model, drawn.images) for model in loaded], axis=0)
+    drawn_mean = np.mean([steady(model, drawn.images) for model in loaded], axis=0)
     metrics = store.history(run_id)  # readable, with no epochs of its own
     assert metrics["epochs"] == []
     saved_metrics = json.loads((tmp_path / run_id / "metrics.json").read_text())
@@ -116,8 +122,8 @@ def test_a_saved_ensemble_is_an_ordinary_run_scored_on_the_test_set(tmp_path):
     assert run.config["training"] == {"dataset": "mnist"}
     assert scored_on(run) == dataset.source  # which test images the numbers above came from
     # A member's drawn accuracy is the mean over the drawn styles, as for a trained run.
-    member_drawn = [float(np.mean(probabilities(loaded[0], drawn_test_set("mnist", dataset.x_test, dataset.y_test,
-                                                                           s).images).argmax(1) == drawn.labels))
+    member_drawn = [float(np.mean(steady(loaded[0], drawn_test_set("mnist", dataset.x_test, dataset.y_test,
+                                                                    s).images).argmax(1) == drawn.labels))
                     for s in drawn_styles("mnist")]  # fmt: skip
     assert member_scores(run)[0].drawn_accuracy == pytest.approx(float(np.mean(member_drawn)))
     # Its name and tag are in its folder: an index rebuilt from the runs folder still shows them.
@@ -263,8 +269,10 @@ def test_predict_and_the_insight_views_work_on_an_ensemble_through_its_first_mem
     first = inspected_model(ensemble)
     assert first.name == "member_1"
     image = PIXELS[0]
-    # Predict: the ensemble's own answer.
-    np.testing.assert_allclose(Predictor(ensemble).probabilities(image), probabilities(ensemble)[0], atol=1e-6)
+    # Predict: the ensemble's own answer (for each of the views it reads steadily).
+    np.testing.assert_allclose(
+        Predictor(ensemble).batch_probabilities(image[np.newaxis]), probabilities(ensemble)[:1], atol=1e-6
+    )
     # Feature maps, heatmaps and features are the first member's, exactly.
     maps = feature_maps.feature_maps(ensemble, image)
     assert maps and [m.layer for m in maps] == [m.layer for m in feature_maps.feature_maps(models[0], image)]

@@ -13,6 +13,7 @@ from core.architectures import ModelSpec
 from core.datasets import load_dataset
 from core.inference import Predictor, top_classes
 from core.preprocessing import preprocess_image
+from core.steady_reading import views
 from core.training import TrainConfig, TrainingJob, TrainingScheduler
 
 
@@ -30,7 +31,12 @@ def test_predictor_agrees_with_model_predict(digit_model):
     predictor = Predictor(digit_model)
     expected = digit_model.predict(images[..., None], verbose=0)
     np.testing.assert_allclose(predictor.batch_probabilities(images), expected, atol=1e-5)
-    np.testing.assert_allclose(predictor.probabilities(images[0]), expected[0], atol=1e-5)
+
+
+def test_one_image_is_read_steadily_the_mean_of_the_models_answers_over_its_views(digit_model):
+    image = load_dataset("mnist").x_test[0]
+    expected = np.mean([digit_model.predict(view[..., None], verbose=0)[0] for view in views(image[None])], axis=0)
+    np.testing.assert_allclose(Predictor(digit_model).probabilities(image), expected, atol=1e-5)
 
 
 def test_top_classes_are_sorted_best_first():
