@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import streamlit as st
 
 from core.datasets import Dataset
 from core.insight import embeddings, feature_maps, robustness, saliency, uncertainty
 from core.insight.probes import last_feature_map_layer
+from core.steady_reading import steady_probabilities
 
 HEATMAP_METHODS = ("HiResCAM", "Grad-CAM", "Gradient saliency")
 # How many training images the nearest-neighbour search looks among.
@@ -65,4 +68,6 @@ def mc_model(model_key: str, _model):
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def robustness_sweep(model_key: str, _predictor, image: np.ndarray, base: robustness.Perturbation, knob: str):
-    return robustness.sweep(_predictor.batch_probabilities, image, base, knob)
+    # Each perturbed image is read as the Predict page reads one (steadily), so the sweep's unperturbed
+    # point is the answer shown above it.
+    return robustness.sweep(partial(steady_probabilities, _predictor.batch_probabilities), image, base, knob)

@@ -18,7 +18,7 @@ from dataclasses import replace
 
 from bench.machine import machine_info
 from core.datasets import load_dataset
-from core.evaluation import evaluate_model
+from core.evaluation import evaluate_model, evaluate_steadily
 from core.pretrained import load_pretrained, pretrained_model
 from core.training import TrainingJob
 from core.training.engine import drawn_accuracy
@@ -29,6 +29,8 @@ from scripts.train_pretrained import PRESET, STARTER_OPTIONS
 def scores(model, dataset) -> dict:
     return {
         "test_images": round(evaluate_model(model, dataset.x_test, dataset.y_test).accuracy, 4),
+        # The drawn sets are read steadily, as Predict reads a drawing: the test images read the same way too.
+        "test_images_steady": round(evaluate_steadily(model, dataset.x_test, dataset.y_test).accuracy, 4),
         **{f"drawn_{style}": round(value, 4) for style, value in drawn_accuracy(model, dataset).items()},
     }
 

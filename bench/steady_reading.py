@@ -28,6 +28,7 @@ LATENCY_CALLS = 200
 
 
 def accuracies(model, images: np.ndarray, labels: np.ndarray) -> dict:
+    """Percent read right plainly and steadily, and the difference in points."""
     plain = evaluate_model(model, images, labels).accuracy
     steady = evaluate_steadily(model, images, labels).accuracy
     return {"plain": round(100 * plain, 2), "steady": round(100 * steady, 2), "gain": round(100 * (steady - plain), 2)}

@@ -33,7 +33,8 @@ PRESET = "drawings"
 # and more of its images redrawn: width 1.5 with 70 % redrawn, two thirds of them silhouettes, for 36
 # epochs reads drawn clothing at 82.9 % and the test images at 90.97 %; 30 epochs with half of them
 # silhouettes gave 82.4 % and 90.90 %, width 1.25 with half redrawn 80.6 % and 90.8 % (one run each:
-# differences of half a point are within what a reseed moves).
+# differences of half a point are within what a reseed moves). Those drawn figures are one view per
+# drawing; the app reads drawings steadily (core.steady_reading), which takes the first to 86.6 %.
 STARTER_OPTIONS = {
     "mnist": {"epochs": 80, "validation_split": 0.05},
     "fashion_mnist": {"epochs": 36, "width": 1.5, "drawings": 0.7},

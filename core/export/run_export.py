@@ -10,10 +10,13 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from core.access import Action, Caller, require
 from core.datasets import Dataset
@@ -173,7 +176,9 @@ def compare(
         scores[fmt.key] = score(runners[fmt.key].batch_probabilities, dataset.x_test, dataset.y_test, drawn)
 
     progress(0.88, "Timing one image at a time…")
-    callers = {KERAS_KEY: predictor.probabilities} | {key: runner.probabilities for key, runner in runners.items()}
+    # One model call per image, as a deployed model is called (the Predict page reads each image in 11 views).
+    answerers = {KERAS_KEY: predictor.batch_probabilities} | {key: r.batch_probabilities for key, r in runners.items()}
+    callers = {key: partial(_one_image, answer) for key, answer in answerers.items()}
     latency = single_image_latency_ms(callers, dataset.x_test[:LATENCY_IMAGES], latency_repeats)
 
     # The Keras row's size is its weights' bytes: model.keras also holds the optimizer's state (Adam
@@ -285,3 +290,8 @@ def _measured_bytes(exports: Path, row: FormatResult) -> bytes | None:
     except OSError:
         return None
     return content if hashlib.sha256(content).hexdigest() == row.sha256 else None
+
+
+def _one_image(batch_probabilities: Callable[[np.ndarray], np.ndarray], image: np.ndarray) -> np.ndarray:
+    """One plain model call for one image."""
+    return batch_probabilities(image[np.newaxis])[0]

@@ -13,9 +13,8 @@ from core.access import LOCAL
 from core.architectures import ModelSpec
 from core.datasets import forget_loaded_datasets, load_dataset
 from core.drawn_test_set import drawn_styles, drawn_test_set
-from core.evaluation import confusion_matrix
+from core.evaluation import confusion_matrix, evaluate_steadily
 from core.runs.store import RunStore
-from core.steady_reading import views
 from core.training import TrainConfig, TrainingJob, TrainingScheduler
 
 
@@ -108,17 +107,14 @@ def test_the_drawings_tab_compares_test_images_with_the_same_images_drawn(app, t
     model = RunStore(trained_run[0]).load_model(trained_run[1])
     metrics = {metric.label: metric.value for metric in app.metric}
 
-    # Measured here: the same sampled test images, and each style drawn and preprocessed, read as Predict
-    # reads one image (the mean answer over its steady-reading views).
-    def steady_accuracy(images, labels):
-        probabilities = np.mean([model.predict(view[..., None], verbose=0) for view in views(images)], axis=0)
-        return np.mean(probabilities.argmax(1) == labels)
-
+    # The same sampled test images, and each style drawn and preprocessed, read as Predict reads one.
     for style in drawn_styles("mnist"):
         drawn = drawn_test_set("mnist", dataset.x_test, dataset.y_test, style)
-        assert metrics[f"Drawn: {style}"] == f"{100 * steady_accuracy(drawn.images, drawn.labels):.1f} %"
+        assert (
+            metrics[f"Drawn: {style}"] == f"{100 * evaluate_steadily(model, drawn.images, drawn.labels).accuracy:.1f} %"
+        )
     sample = drawn.test_indices
-    same_images = steady_accuracy(dataset.x_test[sample], dataset.y_test[sample])
+    same_images = evaluate_steadily(model, dataset.x_test[sample], dataset.y_test[sample]).accuracy
     assert metrics["Test images"] == f"{100 * same_images:.1f} %"
     # Trained without drawings: whatever the gap, the advice (if any) is to train with them.
     reading = " ".join(m.value for m in app.markdown)

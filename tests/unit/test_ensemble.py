@@ -269,10 +269,8 @@ def test_predict_and_the_insight_views_work_on_an_ensemble_through_its_first_mem
     first = inspected_model(ensemble)
     assert first.name == "member_1"
     image = PIXELS[0]
-    # Predict: the ensemble's own answer (for each of the views it reads steadily).
-    np.testing.assert_allclose(
-        Predictor(ensemble).batch_probabilities(image[np.newaxis]), probabilities(ensemble)[:1], atol=1e-6
-    )
+    # Predict: the ensemble's own answer, read steadily.
+    np.testing.assert_allclose(Predictor(ensemble).probabilities(image), steady(ensemble, image[None])[0], atol=1e-6)
     # Feature maps, heatmaps and features are the first member's, exactly.
     maps = feature_maps.feature_maps(ensemble, image)
     assert maps and [m.layer for m in maps] == [m.layer for m in feature_maps.feature_maps(models[0], image)]

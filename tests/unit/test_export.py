@@ -166,6 +166,19 @@ def test_an_export_of_some_formats_keeps_the_rows_of_the_others(tmp_path):
     assert again.row("float32") == first.row("float32")  # not measured again, kept as it was
 
 
+def test_a_table_measured_the_old_way_is_not_mixed_with_new_rows(tmp_path):
+    """Version-1 tables read the drawn sets plainly: a new export measures every format again, not just its own."""
+    store = RunStore(tmp_path)
+    run_id = store.save(make_training_result(2), "sample")
+    data = tiny_mnist(60, 100)
+    export_run(store, run_id, data, parse_formats("float32,dynamic_int8"), by=LOCAL, latency_repeats=3)
+    table = tmp_path / run_id / "exports" / "comparison.json"
+    table.write_text(json.dumps(dict(json.loads(table.read_text()), version=1)))
+    assert saved_comparison(store, run_id) is None
+    again = export_run(store, run_id, data, parse_formats("float16"), by=LOCAL, latency_repeats=3)
+    assert [row.key for row in again.rows] == ["keras", "float16"]
+
+
 def test_a_changed_exported_file_is_neither_listed_nor_loaded(tmp_path):
     store = RunStore(tmp_path)
     run_id = store.save(make_training_result(1), "sample")

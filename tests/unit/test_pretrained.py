@@ -20,7 +20,7 @@ from core.evaluation import evaluate_steadily
 # Measured on the embedded samples' test splits (scripts/train_pretrained.py reports the full sets'):
 # floors a point or two under what the shipped models score, so a worse rebuild fails here.
 FLOORS = {
-    "mnist": {"test": 0.975, "strokes": 0.97, "bold strokes": 0.97},
+    "mnist": {"test": 0.975, "strokes": 0.965, "bold strokes": 0.965},
     "fashion_mnist": {"test": 0.89, "outline": 0.85, "silhouette": 0.85},
 }
 
