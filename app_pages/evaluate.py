@@ -21,7 +21,7 @@ from app_pages.resources import (
 )
 from app_pages.runs_ensemble import render_member_comparison
 from app_pages.sidebar import require_dataset
-from app_pages.wording import counted
+from app_pages.wording import STEADY_READING_WORDS, counted
 from core.datasets import Dataset
 from core.drawn_test_set import GAP_POINTS, PER_CLASS, drawing_gap_reading, drawn_styles
 from core.ensemble_info import ensemble_gap_reading, is_ensemble, member_scores
@@ -177,8 +177,7 @@ def render_drawings(dataset: Dataset, run: RunSummary, lens) -> None:
     st.caption(
         f"{len(sample_evaluation.labels):,} test images (the first {PER_CLASS} of each class), each drawn on a "
         "canvas in white on black and read through the Predict page's own preprocessing, which fills a closed "
-        "outline first. As on the Predict page, each image (drawn or not) is read steadily: the answer is the "
-        "average over the image nudged a pixel each way and zoomed 8 % in and out."
+        f"outline first. As on the Predict page, each image (drawn or not) is read steadily: {STEADY_READING_WORDS}."
     )
     recall = {style: result.scores.recall for style, result in drawn.items()}
     test_recall = sample_evaluation.scores.recall

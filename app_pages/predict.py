@@ -10,6 +10,7 @@ from app_pages.insight_cache import class_heatmap, enlarge, heatmap_methods
 from app_pages.resources import ACTIVE_RUN_KEY, LAST_INPUT_KEY, ChosenModel, LastInput, choose_model
 from app_pages.runs_export import choose_answer_format, render_exported_answer
 from app_pages.sidebar import require_dataset
+from app_pages.wording import STEADY_READING_WORDS
 from core.datasets import Dataset
 from core.export import FormatResult
 from core.figures.prediction import probability_bars_html
@@ -26,10 +27,7 @@ from core.preprocessing import (
 )
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "webp", "bmp"]
-STEADY_HELP = (
-    "Read steadily: these are the mean of the model's answers for your image nudged a pixel each way and "
-    "zoomed 8 % in and out, so a drawing placed a little off does not swing the answer."
-)
+STEADY_HELP = f"Read steadily: {STEADY_READING_WORDS}, so a drawing placed a little off does not swing the answer."
 
 
 def read_input(dataset: Dataset) -> tuple[object | None, str]:

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import time
 
+from core.steady_reading import ZOOMS
+
 # The help on test-accuracy columns: why a pruned sweep trial has none.
 TEST_ACCURACY_HELP = (
     "Measured on the test set when training ends. A pruned sweep trial is saved without it: make its run "
     "the active model and open Evaluate to measure it."
+)
+
+# How the app reads one image (core.steady_reading), said once for the Predict and Evaluate pages.
+STEADY_READING_WORDS = (
+    "the mean of the model's answers for the image nudged a pixel each way and zoomed "
+    f"{round(100 * (max(ZOOMS) - 1))} % in and out"
 )
 
 
