@@ -175,6 +175,12 @@ def claim_trial(
     return None
 
 
+def has_waiting_trial(sweep: Sweep, storage: BaseStorage) -> bool:
+    """Whether a trial is still queued for some worker to claim."""
+    study_id = storage.get_study_id_from_name(sweep.name)
+    return bool(storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.WAITING,)))
+
+
 def requeue(study: optuna.Study, trial: FrozenTrial) -> None:
     """Queue a fresh trial in place of an interrupted one: the same grid point, or new settings from the sampler."""
     study.enqueue_trial(dict(trial.system_attrs.get("fixed_params", {})))

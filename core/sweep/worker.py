@@ -17,7 +17,7 @@ from optuna.trial import TrialState
 from core.access import Action, Caller, require
 from core.datasets import Dataset
 from core.runs.store import RunStore
-from core.sweep.study import INTERRUPTED, Sweep, claim_trial, fail_interrupted, requeue
+from core.sweep.study import INTERRUPTED, Sweep, claim_trial, fail_interrupted, has_waiting_trial, requeue
 from core.sweep.trial import ERROR, TrialOutcome, run_trial
 from core.training import TrainingJob
 from core.training.isolated import prepare_worker
@@ -120,10 +120,12 @@ class SweepWorker:
     def _prepare_next(self) -> None:
         # TensorFlow takes seconds to import: the next trial's process gets ready while this one trains.
         # Only once this trial's job has taken its process: prepared earlier, it could take this one.
+        # Not after the last trial: an unused process costs an import's CPU and holds memory until it leaves.
         if self._stop.is_set() or (self.max_trials is not None and len(self.outcomes) + 1 >= self.max_trials):
             return
-        with contextlib.suppress(OSError):  # the next trial then starts its own process, only slower
-            prepare_worker()
+        with contextlib.suppress(Exception):  # the next trial then starts its own process, only slower
+            if has_waiting_trial(self.sweep, self.storage):
+                prepare_worker()
 
     def _give_back(self, trial: optuna.Trial, why: str) -> None:
         """A trial this worker could not finish is failed and queued again, never left RUNNING."""

@@ -28,6 +28,7 @@ from core.sweep import (
 )
 from core.sweep.study import INTERRUPTED, PID, claim_trial, fail_interrupted
 from core.training import TrainingJob, TrainingScheduler
+from core.training.config import MAX_EPOCHS
 
 VIEWER = Caller(Role.VIEWER, "session-viewer")
 
@@ -90,7 +91,9 @@ def test_with_trial_seeds_each_trial_starts_from_its_own_seed(place):
 
 def test_a_pruner_that_always_prunes_stops_each_trial_after_its_first_epoch_and_keeps_the_run(place):
     _runs, storage, store = place
-    sweep = create_sweep(tiny_spec(trials=1, epochs=4), "pruned", storage, by=LOCAL)
+    # As many epochs as a run may have: the prune is noticed within a poll of the first epoch, long
+    # before the last (with 4 epochs of 300 digits, a starved machine once finished them all first).
+    sweep = create_sweep(tiny_spec(trials=1, epochs=MAX_EPOCHS), "pruned", storage, by=LOCAL)
     always = optuna.pruners.ThresholdPruner(lower=2.0)  # no accuracy reaches 2: prune at the first report
     (outcome,) = worker_for(sweep, storage, store, pruner=always).run()
     assert outcome.state is TrialState.PRUNED and outcome.pruned_at_epoch == 1
@@ -98,7 +101,7 @@ def test_a_pruner_that_always_prunes_stops_each_trial_after_its_first_epoch_and_
     assert trial.state is TrialState.PRUNED and trial.user_attrs["pruned_at_epoch"] == 1
     assert trial.value == trial.intermediate_values[0] == outcome.value
     run = store.get(trial.user_attrs["run_id"])
-    assert "pruned" in run.tags and run.state == "stopped" and run.epochs_completed < 4
+    assert "pruned" in run.tags and run.state == "stopped" and run.epochs_completed < MAX_EPOCHS
     # Ruled out, it was saved without being scored on the test set (Evaluate scores it when opened).
     assert run.test_accuracy is None and "test_accuracy" not in trial.user_attrs
 
@@ -224,7 +227,7 @@ def test_each_trial_after_the_first_finds_its_training_process_already_started(p
 
     monkeypatch.setattr(isolated, "_take_worker", recording_take)
     sweep = create_sweep(tiny_spec(trials=3, epochs=1), "warm", storage, by=LOCAL)
-    worker = SweepWorker(sweep, storage, data, scheduler=scheduler, store=store, by=LOCAL, max_trials=3)
+    worker = SweepWorker(sweep, storage, data, scheduler=scheduler, store=store, by=LOCAL)
     worker.start()
     try:
         deadline = time.monotonic() + 60
@@ -238,4 +241,4 @@ def test_each_trial_after_the_first_finds_its_training_process_already_started(p
     assert worker.wait(300), "the sweep did not finish"
     # The first starts cold; each later one was prepared while the one before trained, and not taken by it.
     assert took_a_spare == [False, True, True]
-    assert isolated._spare is None  # none is left waiting after the last trial
+    assert isolated._spare is None  # none is started for a next trial when the queue is empty
