@@ -1,23 +1,31 @@
-"""Hostile or mistaken input to the sweep CLI: one plain line on stderr, exit code 2, nothing half-made."""
+"""Hostile or mistaken input to the sweep CLI: one plain line on stderr, exit code 2, nothing half-made.
+
+The command's own `main` runs here, in this process: each subprocess would spend seconds importing
+TensorFlow for a one-line answer. tests/reliability/test_sweep_workers.py runs the real command line.
+"""
 
 from __future__ import annotations
 
-import os
+import contextlib
+import io
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from core.sweep.__main__ import main
+
 PROG = "python -m core.sweep: error:"
 
 
-def sweep_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "core.sweep", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-        env=os.environ.copy(),
-    )  # fmt: skip
+def sweep_cli(*args: str) -> subprocess.CompletedProcess:
+    """`python -m core.sweep ARGS`: its exit code and what it printed."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as leaving:  # how argparse reports an error
+            code = leaving.code
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 def one_error_line(done: subprocess.CompletedProcess) -> str:
