@@ -8,7 +8,9 @@ so the last step never needs luck.
 from __future__ import annotations
 
 import itertools
+import math
 import re
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -17,6 +19,8 @@ from playwright.sync_api import Page, expect
 from shape_strokes import SHAPES, shape_strokes
 
 PER_CLASS = 10
+# A busy 2-core machine can take seconds to send a drawing and rerun the page.
+SENT_WITHIN_S = 60
 ANSWER = re.compile(r"\((\d+(\.\d)?) % confident\)|Not sure")
 
 
@@ -31,8 +35,11 @@ def draw(page: Page, strokes: list[list[tuple[int, int]]]) -> None:
         page.mouse.move(box["x"] + stroke[0][0], box["y"] + stroke[0][1])
         page.mouse.down()
         for (x0, y0), (x1, y1) in itertools.pairwise(stroke):
-            for step in range(1, 5):
-                page.mouse.move(box["x"] + x0 + (x1 - x0) * step / 4, box["y"] + y0 + (y1 - y0) * step / 4)
+            # A move every 40 pixels or so: a square's long sides get several, a circle's short arcs one
+            # (each move waits for the canvas to draw it, tens of milliseconds on a busy machine).
+            steps = max(1, math.ceil(math.dist((x0, y0), (x1, y1)) / 40))
+            for step in range(1, steps + 1):
+                page.mouse.move(box["x"] + x0 + (x1 - x0) * step / steps, box["y"] + y0 + (y1 - y0) * step / steps)
         page.mouse.up()
 
 
@@ -54,28 +61,31 @@ def canvas_has_ink(page: Page) -> bool:
     )
 
 
-def draw_until_sent(page: Page, strokes: list[list[tuple[int, int]]], sent: Callable[[], None]) -> None:
-    """Draw, and wait until the canvas has sent the drawing (`sent` returns instead of raising).
+def draw_until_sent(page: Page, strokes: list[list[tuple[int, int]]], sent: Callable[[], bool]) -> None:
+    """Draw, and wait until the canvas has sent the drawing (`sent()` turns true).
 
-    A canvas that has only just appeared can still be setting itself up, and then wipes a stroke drawn
-    into it. That is seen, not guessed: the drawing layer is blank again, and the same strokes are drawn
-    once more. A drawing that stays on the canvas but never arrives is a failure.
+    A canvas that has only just appeared can still be loading its (empty) starting drawing, and then
+    wipes a stroke drawn into it (streamlit-drawable-canvas 0.13 loads it asynchronously on its first
+    render). That is seen, not guessed: the drawing layer is blank again, and the same strokes are
+    drawn once more. A drawing that stays on the canvas but never arrives is a failure.
     """
-    for attempt in range(2):
-        draw(page, strokes)
-        try:
-            sent()
-            return
-        except AssertionError:
-            if attempt or canvas_has_ink(page):
-                raise
+    draw(page, strokes)
+    redrawn = False
+    deadline = time.monotonic() + SENT_WITHIN_S
+    while not sent():
+        if not canvas_has_ink(page):
+            assert not redrawn, "the canvas wiped the same drawing twice"
+            redrawn = True
+            draw(page, strokes)
+        assert time.monotonic() < deadline, f"a drawing on the canvas was not sent within {SENT_WITHIN_S} s"
+        page.wait_for_timeout(100)
 
 
 def draw_examples(page: Page, name: str, rng: np.random.Generator) -> None:
     add = page.get_by_role("button", name=f"Add this drawing to {name}")
     for index in range(PER_CLASS):
         wait_for_rerun(page)
-        draw_until_sent(page, shape_strokes(name, rng), expect(add).to_be_enabled)
+        draw_until_sent(page, shape_strokes(name, rng), add.is_enabled)
         wait_for_rerun(page)
         add.click()
         expect(page.get_by_text(re.compile(rf"^{name}: {index + 1} drawings?"))).to_be_visible()
@@ -110,7 +120,7 @@ def test_three_drawn_classes_train_and_a_new_drawing_is_read_right(page: Page):
     expect(page.get_by_text("Draw one of your classes (circle, square, triangle)")).to_be_visible()
     wait_for_rerun(page)
     answer = page.locator('[data-testid="stAlert"]').filter(has_text=ANSWER).first
-    draw_until_sent(page, shape_strokes("triangle", np.random.default_rng(7)), expect(answer).to_be_visible)
+    draw_until_sent(page, shape_strokes("triangle", np.random.default_rng(7)), answer.is_visible)
     wait_for_rerun(page)
     save_screenshot(page, f"your_classes_predicted_{run_id}")
     expect(answer).to_contain_text("triangle")
