@@ -24,8 +24,9 @@ run: $(VENV)/.runtime-installed
 serve:
 	$(MAKE) run HOST=0.0.0.0
 
-# The suite runs on TEST_WORKERS processes (pytest-xdist: 36 minutes in one process on a 2-core machine,
-# about 17 on two), then the browser tests on their own: they time what a person waits for, and tests
+# The suite runs on TEST_WORKERS processes (pytest-xdist: 8 to 20 minutes on two, on 2-core machines
+# of different speeds; it is CPU-bound, so a third worker is no faster), then the browser tests on their
+# own (about 4 minutes): they time what a person waits for, and tests
 # training beside them would starve the app they drive.
 TEST_WORKERS ?= 2
 
