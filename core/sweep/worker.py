@@ -123,8 +123,12 @@ class SweepWorker:
         # Not after the last trial: an unused process costs an import's CPU and holds memory until it leaves.
         if self._stop.is_set() or (self.max_trials is not None and len(self.outcomes) + 1 >= self.max_trials):
             return
-        with contextlib.suppress(Exception):  # the next trial then starts its own process, only slower
-            if has_waiting_trial(self.sweep, self.storage):
+        try:
+            waiting = has_waiting_trial(self.sweep, self.storage)
+        except Exception:  # the storage's trouble is met, and said, when the next trial is claimed
+            return
+        if waiting:
+            with contextlib.suppress(OSError):  # the next trial then starts its own process, only slower
                 prepare_worker()
 
     def _give_back(self, trial: optuna.Trial, why: str) -> None:

@@ -101,6 +101,7 @@ def test_a_pruner_that_always_prunes_stops_each_trial_after_its_first_epoch_and_
     assert trial.state is TrialState.PRUNED and trial.user_attrs["pruned_at_epoch"] == 1
     assert trial.value == trial.intermediate_values[0] == outcome.value
     run = store.get(trial.user_attrs["run_id"])
+    # The stop was obeyed: the run ended long before its last epoch.
     assert "pruned" in run.tags and run.state == "stopped" and run.epochs_completed < MAX_EPOCHS
     # Ruled out, it was saved without being scored on the test set (Evaluate scores it when opened).
     assert run.test_accuracy is None and "test_accuracy" not in trial.user_attrs
@@ -206,6 +207,16 @@ def test_a_viewers_sweep_waits_behind_their_own_queued_run_and_can_be_stopped_th
         for job in (mine, busy):
             job.stop(by=LOCAL)
             assert job.wait(60)
+
+
+def test_a_worker_at_its_trial_limit_prepares_no_process_though_trials_wait(place):
+    from core.training import isolated
+
+    _runs, storage, store = place
+    sweep = create_sweep(tiny_spec(trials=3), "limited", storage, by=LOCAL)
+    isolated.retire_spare_worker()
+    worker_for(sweep, storage, store, max_trials=1)._prepare_next()  # as its only trial starts
+    assert isolated._spare is None
 
 
 def test_each_trial_after_the_first_finds_its_training_process_already_started(place, monkeypatch):

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import keras
 import numpy as np
@@ -39,7 +40,8 @@ def train_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 30
 def train_main(*args: str) -> subprocess.CompletedProcess:
     """`python -m core.train ARGS` run in this process: its exit code and what it printed."""
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    # main sets the runs folder's environment variable for its training process: undone after.
+    with mock.patch.dict(os.environ), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             code = main(list(args))
         except SystemExit as leaving:  # how argparse answers --help and reports an error
