@@ -6,11 +6,10 @@ TensorFlow for a one-line answer. tests/reliability/test_sweep_workers.py runs t
 
 from __future__ import annotations
 
-import contextlib
-import io
 import subprocess
 
 import pytest
+from commands import run_main
 
 from core.sweep.__main__ import main
 
@@ -18,14 +17,7 @@ PROG = "python -m core.sweep: error:"
 
 
 def sweep_cli(*args: str) -> subprocess.CompletedProcess:
-    """`python -m core.sweep ARGS`: its exit code and what it printed."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main(list(args))
-        except SystemExit as leaving:  # how argparse reports an error
-            code = leaving.code
-    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+    return run_main(main, *args)
 
 
 def one_error_line(done: subprocess.CompletedProcess) -> str:

@@ -6,18 +6,16 @@ seconds importing TensorFlow for each one-line answer.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from unittest import mock
 
 import keras
 import numpy as np
 import pytest
+from commands import run_main
 
 import core.architectures  # noqa: F401  (registers LiveDropout for safe loading)
 from core.datasets.files import sha256_file
@@ -35,18 +33,6 @@ def train_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 30
         timeout=timeout,
         env={**os.environ, **(env or {})},
     )
-
-
-def train_main(*args: str) -> subprocess.CompletedProcess:
-    """`python -m core.train ARGS` run in this process: its exit code and what it printed."""
-    out, err = io.StringIO(), io.StringIO()
-    # main sets the runs folder's environment variable for its training process: undone after.
-    with mock.patch.dict(os.environ), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main(list(args))
-        except SystemExit as leaving:  # how argparse answers --help and reports an error
-            code = leaving.code
-    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 def test_cli_trains_and_writes_a_complete_run(tmp_path):
@@ -85,7 +71,7 @@ def test_cli_trains_and_writes_a_complete_run(tmp_path):
     ],
 )
 def test_bad_arguments_give_one_line_and_no_traceback(args, message):
-    done = train_main(*args)
+    done = run_main(main, *args)
     assert done.returncode == 2
     errors = [line for line in done.stderr.splitlines() if line.startswith("python -m core.train: error:")]
     assert len(errors) == 1 and message in errors[0]
@@ -93,7 +79,7 @@ def test_bad_arguments_give_one_line_and_no_traceback(args, message):
 
 
 def test_help_lists_architectures_and_settings():
-    done = train_main("--help")
+    done = run_main(main, "--help")
     assert done.returncode == 0
     for word in ("compact", "vgg", "wide_5x5", "--dropout", "--schedule", "--train-size", "--runs-dir"):
         assert word in done.stdout
