@@ -104,6 +104,12 @@ class Sweep:
 
         rows = trial_rows(self.sweep.study)
         best = best_row(rows)
+        # Each trial's validation accuracy after every epoch: the unpruned sweep's curves let pruning
+        # rules be compared afterwards on the same trials (which each rule would stop, and when).
+        curves = {
+            trial.number: [value for _, value in sorted(trial.intermediate_values.items())]
+            for trial in self.sweep.study.trials
+        }
         return {
             "wall_s": round(self.wall_s, 1),
             "states": counts(rows),
@@ -117,6 +123,7 @@ class Sweep:
                     "number": r.number,
                     "state": r.state,
                     "val_accuracy": r.value,
+                    "val_accuracy_by_epoch": [round(value, 4) for value in curves.get(r.number, [])],
                     "test_accuracy": r.test_accuracy,
                     "duration_s": round(r.duration_s or 0, 1),
                     "wall_s": round(self.trial_wall_s.get(r.number, 0.0), 1),

@@ -1,0 +1,136 @@
+"""Pruning rules replayed on recorded trials: which trials each rule stops, when, and what that saves.
+
+`bench/sweep.py` records every trial's validation accuracy after each epoch. The sweep without
+pruning ran every trial to the end, so its curves show what each rule would have done to the same
+trials: Optuna's own pruners judge the curves in trial order, as they would live. What this leaves
+out is the sampler's answer to a pruned trial (a real pruned sweep then draws other trials), which
+is why the goal is still measured on real sweeps; this is for choosing which rule to measure.
+
+    .venv/bin/python -m bench.pruning_replay /tmp/bench-results/sweep-seed-*.json
+
+A trial's time is modelled from its own wall time without pruning: a fixed part (process, data,
+tracing, saving), its epochs, and the scoring a pruned trial skips. Prints one JSON document.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import optuna
+
+# Seconds of each trial that do not shrink with its epochs (data, tracing, saving); measured on the
+# quick preset in-process, like the scoring a pruned trial skips (10,000 test images and the drawn sets).
+FIXED_S = 5.0
+SCORING_S = 3.3
+# A prune lands within a poll of the epoch's report, while the next epoch has begun: half an epoch on average.
+STOP_LAG_EPOCHS = 0.5
+EQUAL_WITHIN = 0.003
+
+RULES: dict[str, Callable[[], optuna.pruners.BasePruner]] = {
+    "median from epoch 2, after 3 complete (the default)": lambda: optuna.pruners.MedianPruner(3, 1),
+    "median from epoch 2, after 4 complete": lambda: optuna.pruners.MedianPruner(4, 1),
+    "median from epoch 2, after 5 complete": lambda: optuna.pruners.MedianPruner(5, 1),
+    "median from epoch 3, after 3 complete": lambda: optuna.pruners.MedianPruner(3, 2),
+    "median from epoch 1, after 5 complete": lambda: optuna.pruners.MedianPruner(5, 0),
+    # Optuna's percentile is the share kept: 66.7 prunes a trial below the finished trials' lowest third.
+    "lowest third from epoch 2, after 3 complete": lambda: optuna.pruners.PercentilePruner(66.7, 3, 1),
+    "lowest third from epoch 1, after 3 complete": lambda: optuna.pruners.PercentilePruner(66.7, 3, 0),
+    "hyperband": lambda: optuna.pruners.HyperbandPruner(min_resource=1, max_resource=6, reduction_factor=3),
+}
+
+
+def replay(curves: list[list[float]], pruner: optuna.pruners.BasePruner) -> list[int | None]:
+    """For each curve in trial order, the epoch after which the pruner stops it (None: it runs to the end)."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # A fixed name: Hyperband assigns each trial its bracket by hashing the study name and trial number.
+    study = optuna.create_study(study_name="replay", direction="maximize", pruner=pruner)
+    stopped = []
+    for curve in curves:
+        trial = study.ask()
+        pruned_at = None
+        for step, value in enumerate(curve):
+            trial.report(value, step)
+            # As core.sweep.trial: the last epoch is never pruned.
+            if step + 1 < len(curve) and trial.should_prune():
+                pruned_at = step + 1
+                break
+        if pruned_at is None:
+            study.tell(trial, curve[-1])
+        else:
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        stopped.append(pruned_at)
+    return stopped
+
+
+def trial_seconds(wall_s: float, epochs: int, pruned_at: int | None) -> float:
+    """The modelled wall time of a trial that took `wall_s` unpruned, stopped after `pruned_at` epochs."""
+    if pruned_at is None:
+        return wall_s
+    per_epoch = max(wall_s - FIXED_S - SCORING_S, 0.0) / epochs
+    return FIXED_S + min(pruned_at + STOP_LAG_EPOCHS, epochs) * per_epoch
+
+
+def judge(report: dict, rule: str) -> dict:
+    """One rule on one recorded sweep: time saved, and whether the best trial is still found."""
+    trials = sorted(report["pruning"]["without_pruning"]["trials"], key=lambda row: row["number"])
+    curves = [row["val_accuracy_by_epoch"] for row in trials]
+    if not all(curves):
+        raise SystemExit("No curves recorded: run a bench/sweep.py that records them.")
+    stopped = replay(curves, RULES[rule]())
+    before = sum(row["wall_s"] for row in trials)
+    rows = list(zip(trials, curves, stopped, strict=True))
+    after = sum(trial_seconds(row["wall_s"], len(curve), at) for row, curve, at in rows)
+    best = max(row["val_accuracy"] for row in trials)
+    kept = max(row["val_accuracy"] for row, _, at in rows if at is None)
+    return {
+        "saved_pct": round(100 * (1 - after / before), 1),
+        "pruned": sum(at is not None for at in stopped),
+        "pruned_at_epochs": [at for at in stopped if at is not None],
+        "best_kept_minus_best_points": round(100 * (kept - best), 2),
+        "equal_best": best - kept <= EQUAL_WITHIN,
+    }
+
+
+def model_check(report: dict) -> dict:
+    """The time model against the real pruned sweep, on its pruned trials whose unpruned twin had the same settings."""
+    twins = {row["number"]: row for row in report["pruning"]["without_pruning"]["trials"]}
+    modelled, measured = 0.0, 0.0
+    pairs = 0
+    for row in report["pruning"]["with_pruning"]["trials"]:
+        twin = twins.get(row["number"])
+        if row["state"] != "pruned" or twin is None or twin["params"] != row["params"]:
+            continue
+        pairs += 1
+        epochs = len(twin["val_accuracy_by_epoch"])
+        modelled += trial_seconds(twin["wall_s"], epochs, len(row["val_accuracy_by_epoch"]))
+        measured += row["wall_s"]
+    return {"pruned_twins": pairs, "modelled_s": round(modelled, 1), "measured_s": round(measured, 1)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("reports", nargs="+", type=Path, help="sweep-seed-N.json files from bench/sweep.py")
+    args = parser.parse_args(argv)
+    reports = {path.name: json.loads(path.read_text()) for path in args.reports}
+    result = {
+        "model": {"fixed_s": FIXED_S, "scoring_s": SCORING_S, "stop_lag_epochs": STOP_LAG_EPOCHS},
+        "measured_default_rule": {
+            name: {
+                "saved_pct": report["pruning"]["wall_time_saved_pct"],
+                "best_difference_points": report["pruning"]["best_val_accuracy_difference_points"],
+                "time_model_check": model_check(report),
+            }
+            for name, report in reports.items()
+        },
+        "replayed": {rule: {name: judge(report, rule) for name, report in reports.items()} for rule in RULES},
+    }
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
