@@ -22,8 +22,9 @@ from pathlib import Path
 
 import optuna
 
-# Seconds of each trial that do not shrink with its epochs (data, tracing, saving); measured on the
-# quick preset in-process, like the scoring a pruned trial skips (10,000 test images and the drawn sets).
+# Seconds of each trial that do not shrink with its epochs: the first epoch's ~2 s of tracing, and the start,
+# data and saving around training (from the recorded runs' histories; `model_check` tests the whole model
+# against real pruned trials). Then the scoring a pruned trial skips: 10,000 test images and the drawn sets.
 FIXED_S = 5.0
 SCORING_S = 3.3
 # A prune lands within a poll of the epoch's report, while the next epoch has begun: half an epoch on average.
@@ -85,7 +86,7 @@ def judge(report: dict, rule: str) -> dict:
     rows = list(zip(trials, curves, stopped, strict=True))
     after = sum(trial_seconds(row["wall_s"], len(curve), at) for row, curve, at in rows)
     best = max(row["val_accuracy"] for row in trials)
-    kept = max(row["val_accuracy"] for row, _, at in rows if at is None)
+    kept = max((row["val_accuracy"] for row, _, at in rows if at is None), default=0.0)
     return {
         "saved_pct": round(100 * (1 - after / before), 1),
         "pruned": sum(at is not None for at in stopped),
