@@ -43,15 +43,25 @@ def add_new_columns(db: sqlite3.Connection) -> None:
             db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
 
 
+COLUMNS = (
+    "run_id", "created_utc", "state", "complete", "problem", "dataset", "architecture", "test_accuracy",
+    "drawn_accuracy", "best_val_accuracy", "epochs_completed", "elapsed_s", "device", "parameters",
+    "model_sha256", "config_json", "owner", "name", "tags",
+)  # fmt: skip
+
+
 def index_run(db: sqlite3.Connection, run: RunSummary) -> None:
-    """Add a run to the index, or update its state if it is there."""
+    """Add a run to the index, or replace its row with this reading of its folder.
+
+    Listing the runs can read a folder that another process is still saving, as interrupted and with no
+    dataset, and index that before or after the save indexes the run complete. So a complete reading
+    replaces every column, and an incomplete one never replaces a complete row: either way the run ends
+    listed complete, with its dataset, rather than hidden from every list of that dataset's runs.
+    """
+    updates = ", ".join(f"{column} = excluded.{column}" for column in COLUMNS[1:])
     db.execute(
-        """INSERT INTO runs (run_id, created_utc, state, complete, problem, dataset, architecture,
-               test_accuracy, drawn_accuracy, best_val_accuracy, epochs_completed, elapsed_s, device,
-               parameters, model_sha256, config_json, owner, name, tags)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT(run_id) DO UPDATE SET state = excluded.state, complete = excluded.complete,
-               problem = excluded.problem""",
+        f"""INSERT INTO runs ({", ".join(COLUMNS)}) VALUES ({", ".join("?" * len(COLUMNS))})
+            ON CONFLICT(run_id) DO UPDATE SET {updates} WHERE excluded.complete = 1 OR runs.complete = 0""",
         (
             run.run_id,
             run.created_utc,

@@ -13,6 +13,7 @@ from factories import make_training_result
 from core.access import LOCAL
 from core.runs import folder as run_folder
 from core.runs.store import RunStore, RunStoreError
+from core.runs.summary import RunSummary, read_folder
 from core.training import JobState
 
 PIXELS = np.random.default_rng(0).integers(0, 256, (4, 28, 28, 1)).astype(np.uint8)
@@ -62,6 +63,30 @@ def test_a_crash_between_files_leaves_no_complete_run(tmp_path, monkeypatch):
     with pytest.raises(RunStoreError, match=r"failed \(power cut\), so this run was not saved"):
         store.save(make_training_result(), "sample")
     assert store.list_runs() == []  # the half-written folder was never complete, and is gone
+
+
+def test_a_run_listed_while_another_process_was_saving_it_ends_complete_with_its_dataset(tmp_path):
+    """The listing saw the new folder before its files were written, and indexed it as interrupted."""
+    store = RunStore(tmp_path)
+    run_id = "20261203-172632-abc123"
+    (tmp_path / run_id).mkdir()
+    (listed_early,) = store.list_runs()
+    assert listed_early.state == "interrupted" and listed_early.dataset is None
+    (tmp_path / run_id).rmdir()
+    # What the training process's save does next: write the folder, then index it.
+    folder = run_folder.write_run(make_training_result(), "sample", tmp_path, run_id, LOCAL.owner)
+    store._index(read_folder(folder))
+    (run,) = store.list_runs()
+    assert run.complete and run.dataset == "mnist" and run.test_accuracy == pytest.approx(0.71)
+
+
+def test_a_stale_reading_of_a_run_being_saved_does_not_hide_the_saved_run(tmp_path):
+    """The listing read the folder half-written, and its row lands after the save indexed the run complete."""
+    store = RunStore(tmp_path)
+    run_id = store.save(make_training_result(), "sample")
+    store._index(RunSummary(run_id, "interrupted", False, problem="the save never finished (no run.json)."))
+    (run,) = store.list_runs()
+    assert run.complete and run.dataset == "mnist" and run.test_accuracy == pytest.approx(0.71)
 
 
 def test_a_folder_without_a_manifest_is_listed_as_interrupted_and_never_loads(tmp_path):
