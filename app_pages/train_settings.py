@@ -202,7 +202,8 @@ def render_training_settings(dataset: Dataset) -> None:
     with st.expander("More settings"):
         st.number_input("Seed", 0, 1_000_000, key="seed", **KEEP, help="Same seed and settings: the same result.")
         st.slider("Validation split", 0.05, 0.3, step=0.05, key="validation_split", **KEEP,
-                  help="Held out from training to steer it; the test set is never used for that.")  # fmt: skip
+                  help="This share of the training images is held out to steer training, the same images "
+                       "whether or not the run trains on a subset; the test set is never used for that.")  # fmt: skip
         st.slider("Label smoothing", 0.0, 0.3, step=0.05, key="label_smoothing", **KEEP)
         st.number_input("Early stopping patience (epochs, 0 = off)", 0, 50, key="early_stopping", **KEEP)
         st.number_input(

@@ -44,14 +44,20 @@ def training_split(images: np.ndarray, labels: np.ndarray, config: TrainConfig) 
 def split_for_training(
     images: np.ndarray, labels: np.ndarray, validation_split: float, seed: int, train_size: int | None = None
 ) -> TrainingData:
-    """Stratified split of the training set; the test set is never used to steer training."""
+    """Stratified split of the training set; the test set is never used to steer training.
+
+    The validation images are the same share of the whole training set whether or not a run trains on
+    a subset, and a subset of `train_size` images is drawn from the rest. So a quick run is judged on as
+    many images as a full one (on 500, one image is 0.2 points and chance alone moves about 1.4), and
+    runs of any subset size compare their validation accuracy like for like.
+    """
     indices = np.arange(len(labels))
-    if train_size is not None and train_size < len(labels):
-        indices, _ = train_test_split(indices, train_size=train_size, stratify=labels, random_state=seed)
     # At least one validation image per class: a stratified split of a small set of your own needs it.
-    classes = len(np.unique(labels[indices]))
+    classes = len(np.unique(labels))
     val_size = min(max(math.ceil(validation_split * len(indices)), classes), len(indices) - classes)
-    train, val = train_test_split(indices, test_size=val_size, stratify=labels[indices], random_state=seed)
+    train, val = train_test_split(indices, test_size=val_size, stratify=labels, random_state=seed)
+    if train_size is not None and train_size < len(train):
+        train, _ = train_test_split(train, train_size=train_size, stratify=labels[train], random_state=seed)
     return TrainingData(images[train], labels[train], images[val], labels[val])
 
 

@@ -272,7 +272,11 @@ def test_validation_split_is_stratified_and_batches_are_raw_pixels(tiny_mnist):
     np.testing.assert_array_equal(images.numpy()[..., 0], data.x_train[:32])
     np.testing.assert_array_equal(labels.numpy().argmax(1), data.y_train[:32])
     subset = split_for_training(tiny_mnist.x_train, tiny_mnist.y_train, 0.1, seed=0, train_size=200)
-    assert len(subset.y_train) + len(subset.y_val) == 200
+    # A subset trains on that many images, none of them validation images, and is judged on the same
+    # validation images as a run on the whole set.
+    assert len(subset.y_train) == 200
+    np.testing.assert_array_equal(subset.x_val, data.x_val)
+    assert not {image.tobytes() for image in subset.x_train} & {image.tobytes() for image in data.x_val}
 
 
 def test_the_input_pipeline_runs_without_the_autotuner(tiny_mnist):
@@ -290,7 +294,7 @@ def test_every_seed_trains_and_validates_on_the_same_images(tiny_mnist):
     ]
     for first, second in zip(vars(splits[0]).values(), vars(splits[1]).values(), strict=True):
         np.testing.assert_array_equal(first, second)
-    assert len(splits[0].y_train) + len(splits[0].y_val) == 200
+    assert len(splits[0].y_train) == 200 and len(splits[0].y_val) == 60
 
 
 def test_learning_rate_schedules_have_the_promised_shape():
