@@ -43,46 +43,40 @@ def add_new_columns(db: sqlite3.Connection) -> None:
             db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
 
 
-COLUMNS = (
-    "run_id", "created_utc", "state", "complete", "problem", "dataset", "architecture", "test_accuracy",
-    "drawn_accuracy", "best_val_accuracy", "epochs_completed", "elapsed_s", "device", "parameters",
-    "model_sha256", "config_json", "owner", "name", "tags",
-)  # fmt: skip
-
-
 def index_run(db: sqlite3.Connection, run: RunSummary) -> None:
-    """Add a run to the index, or replace its row with this reading of its folder.
+    """Add a run to the index, or replace its row with this complete reading of its folder.
 
     Listing the runs can read a folder that another process is still saving, as interrupted and with no
     dataset, and index that before or after the save indexes the run complete. So a complete reading
-    replaces every column, and an incomplete one never replaces a complete row: either way the run ends
-    listed complete, with its dataset, rather than hidden from every list of that dataset's runs.
+    replaces every column, and an incomplete one never replaces a row: either way the run ends listed
+    complete, with its dataset, rather than hidden from every list of that dataset's runs.
     """
-    updates = ", ".join(f"{column} = excluded.{column}" for column in COLUMNS[1:])
+    row = {
+        "run_id": run.run_id,
+        "created_utc": run.created_utc,
+        "state": run.state,
+        "complete": int(run.complete),
+        "problem": run.problem,
+        "dataset": run.dataset,
+        "architecture": run.architecture,
+        "test_accuracy": run.test_accuracy,
+        "drawn_accuracy": run.drawn_accuracy,
+        "best_val_accuracy": run.best_val_accuracy,
+        "epochs_completed": run.epochs_completed,
+        "elapsed_s": run.elapsed_s,
+        "device": run.device,
+        "parameters": run.parameters,
+        "model_sha256": run.model_sha256,
+        "config_json": json.dumps(run.config),
+        "owner": run.owner,
+        "name": run.name,
+        "tags": json.dumps(list(run.tags)),
+    }
+    updates = ", ".join(f"{column} = excluded.{column}" for column in row if column != "run_id")
     db.execute(
-        f"""INSERT INTO runs ({", ".join(COLUMNS)}) VALUES ({", ".join("?" * len(COLUMNS))})
-            ON CONFLICT(run_id) DO UPDATE SET {updates} WHERE excluded.complete = 1 OR runs.complete = 0""",
-        (
-            run.run_id,
-            run.created_utc,
-            run.state,
-            int(run.complete),
-            run.problem,
-            run.dataset,
-            run.architecture,
-            run.test_accuracy,
-            run.drawn_accuracy,
-            run.best_val_accuracy,
-            run.epochs_completed,
-            run.elapsed_s,
-            run.device,
-            run.parameters,
-            run.model_sha256,
-            json.dumps(run.config),
-            run.owner,
-            run.name,
-            json.dumps(list(run.tags)),
-        ),
+        f"""INSERT INTO runs ({", ".join(row)}) VALUES ({", ".join("?" * len(row))})
+            ON CONFLICT(run_id) DO UPDATE SET {updates} WHERE excluded.complete = 1""",
+        tuple(row.values()),
     )
 
 
