@@ -77,9 +77,10 @@ def trial_seconds(wall_s: float, epochs: int, pruned_at: int | None) -> float:
 
 def judge(report: dict, rule: str) -> dict:
     """One rule on one recorded sweep: time saved, and whether the best trial is still found."""
-    trials = sorted(report["pruning"]["without_pruning"]["trials"], key=lambda row: row["number"])
-    curves = [row["val_accuracy_by_epoch"] for row in trials]
-    if not all(curves):
+    recorded = report["pruning"]["without_pruning"]["trials"]
+    trials = sorted((row for row in recorded if row["state"] == "complete"), key=lambda row: row["number"])
+    curves = [row.get("val_accuracy_by_epoch") for row in trials]
+    if not trials or not all(curves):
         raise SystemExit("No curves recorded: run a bench/sweep.py that records them.")
     stopped = replay(curves, RULES[rule]())
     before = sum(row["wall_s"] for row in trials)
@@ -105,9 +106,10 @@ def model_check(report: dict) -> dict:
         twin = twins.get(row["number"])
         if row["state"] != "pruned" or twin is None or twin["params"] != row["params"]:
             continue
+        if not twin.get("val_accuracy_by_epoch"):
+            continue  # a report from before curves were recorded
         pairs += 1
-        epochs = len(twin["val_accuracy_by_epoch"])
-        modelled += trial_seconds(twin["wall_s"], epochs, len(row["val_accuracy_by_epoch"]))
+        modelled += trial_seconds(twin["wall_s"], len(twin["val_accuracy_by_epoch"]), len(row["val_accuracy_by_epoch"]))
         measured += row["wall_s"]
     return {"pruned_twins": pairs, "modelled_s": round(modelled, 1), "measured_s": round(measured, 1)}
 

@@ -56,7 +56,8 @@ def split_for_training(
     classes = len(np.unique(labels))
     val_size = min(max(math.ceil(validation_split * len(indices)), classes), len(indices) - classes)
     train, val = train_test_split(indices, test_size=val_size, stratify=labels, random_state=seed)
-    if train_size is not None and train_size < len(train):
+    # A stratified subset leaves at least one image of each class out; asked for more, train on them all.
+    if train_size is not None and train_size <= len(train) - classes:
         train, _ = train_test_split(train, train_size=train_size, stratify=labels[train], random_state=seed)
     return TrainingData(images[train], labels[train], images[val], labels[val])
 

@@ -277,6 +277,9 @@ def test_validation_split_is_stratified_and_batches_are_raw_pixels(tiny_mnist):
     assert len(subset.y_train) == 200
     np.testing.assert_array_equal(subset.x_val, data.x_val)
     assert not {image.tobytes() for image in subset.x_train} & {image.tobytes() for image in data.x_val}
+    # Too close to all of them for a stratified subset: all of them.
+    nearly_all = split_for_training(tiny_mnist.x_train, tiny_mnist.y_train, 0.1, seed=0, train_size=539)
+    assert len(nearly_all.y_train) == 540
 
 
 def test_the_input_pipeline_runs_without_the_autotuner(tiny_mnist):
