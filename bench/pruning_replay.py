@@ -22,6 +22,8 @@ from pathlib import Path
 
 import optuna
 
+from bench.sweep import paired_trials
+
 # Seconds of each trial that do not shrink with its epochs: the first epoch's ~2 s of tracing, and the start,
 # data and saving around training (from the recorded runs' histories; `model_check` tests the whole model
 # against real pruned trials). Then the scoring a pruned trial skips: 10,000 test images and the drawn sets.
@@ -99,15 +101,11 @@ def judge(report: dict, rule: str) -> dict:
 
 def model_check(report: dict) -> dict:
     """The time model against the real pruned sweep, on its pruned trials whose unpruned twin had the same settings."""
-    twins = {row["number"]: row for row in report["pruning"]["without_pruning"]["trials"]}
     modelled, measured = 0.0, 0.0
     pairs = 0
-    for row in report["pruning"]["with_pruning"]["trials"]:
-        twin = twins.get(row["number"])
-        if row["state"] != "pruned" or twin is None or twin["params"] != row["params"]:
-            continue
-        if not twin.get("val_accuracy_by_epoch"):
-            continue  # a report from before curves were recorded
+    for row, twin in paired_trials(report["pruning"]["with_pruning"], report["pruning"]["without_pruning"]):
+        if row["state"] != "pruned" or not twin.get("val_accuracy_by_epoch"):
+            continue  # ran to the end, or a report from before curves were recorded
         pairs += 1
         modelled += trial_seconds(twin["wall_s"], len(twin["val_accuracy_by_epoch"]), len(row["val_accuracy_by_epoch"]))
         measured += row["wall_s"]

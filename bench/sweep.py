@@ -18,6 +18,7 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -135,15 +136,21 @@ class Sweep:
         }
 
 
+def paired_trials(pruned: dict, unpruned: dict) -> Iterator[tuple[dict, dict]]:
+    """Each trial of the pruned sweep's figures with its unpruned twin: the same number and settings."""
+    settings = {row["number"]: row for row in unpruned["trials"]}
+    for row in pruned["trials"]:
+        twin = settings.get(row["number"])
+        # Otherwise the sampler proposed differently after different histories: not a pair.
+        if twin is not None and twin["params"] == row["params"]:
+            yield row, twin
+
+
 def paired_seconds(pruned: dict, unpruned: dict) -> dict:
     """Trials with the same settings in both sweeps' figures: what pruning saved on those it stopped, and
     how much those that ran alike differed (the noise to weigh the saving by)."""
-    settings = {row["number"]: row for row in unpruned["trials"]}
     saved, noise = [], []
-    for row in pruned["trials"]:
-        twin = settings.get(row["number"])
-        if twin is None or twin["params"] != row["params"]:
-            continue  # the sampler proposed differently after different histories: not a pair
+    for row, twin in paired_trials(pruned, unpruned):
         difference = twin["wall_s"] - row["wall_s"]
         (saved if row["state"] == "pruned" else noise).append(difference)
     return {
