@@ -2,7 +2,8 @@
 
 `bench/load_under_training.py` times a stroke to its answer here and on the real Predict page in the
 same run: what this app takes is what the canvas component and Streamlit cost before the app does
-any work (the component waits 200 ms after a stroke before it sends it, a constant in its build).
+any work. It uses the Predict page's canvas (app_pages/canvas.py), served with the same shortened
+send delay.
 """
 
 import numpy as np

@@ -1,7 +1,7 @@
 """What a model thinks of one image, as light HTML bars: one per class, the answer highlighted.
 
 The Predict page redraws this on every stroke. A Plotly chart cost the drawing tab about 25 ms of
-its 100 ms budget after the canvas's fixed 200 ms wait (bench/load_under_training.py, drawing);
+its 100 ms budget after the canvas's own wait (bench/load_under_training.py, drawing);
 plain HTML bars cost next to nothing and read the same way, as Teachable Machine shows its classes.
 """
 
