@@ -10,6 +10,7 @@ import streamlit as st
 from app_driver import open_app, probability_bars
 from PIL import Image
 
+from app_pages.quick_canvas import COMPONENT_ID
 from core.datasets import forget_loaded_datasets, load_dataset
 from core.inference import Predictor
 from core.preprocessing import preprocess_image
@@ -39,6 +40,19 @@ def photo_of(digit: np.ndarray) -> bytes:
 def test_a_newcomer_gets_the_starter_model_and_an_invitation(app):
     assert "starter model" in " ".join(caption.value for caption in app.caption)
     assert any("Draw something, or upload an image" in info.value for info in app.info)
+
+
+def test_the_canvas_is_the_copy_that_sends_a_stroke_without_the_stock_wait(app):
+    [canvas] = app.get("bidi_component")
+    assert canvas.proto.component_name == COMPONENT_ID
+
+
+def test_a_second_app_in_the_same_process_gets_the_copy_registered_with_its_own_server(app):
+    # Each server (here each AppTest) has its own component registry; the copy must be known to both.
+    other = open_app("predict")
+    assert not other.exception
+    [canvas] = other.get("bidi_component")
+    assert canvas.proto.component_name == COMPONENT_ID
 
 
 def test_an_uploaded_digit_is_predicted_with_its_steps_shown(app):

@@ -13,7 +13,7 @@ from factories import make_training_result
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from app_pages.canvas import SEND_DELAY_MS
+from app_pages.quick_canvas import COMPONENT_ID, QUICK_SEND_DELAY_JS
 from core import pretrained
 from core.access import LOCAL
 from core.architectures import ModelSpec
@@ -111,8 +111,8 @@ def test_drawing_a_digit_with_the_mouse_gives_a_prediction_and_its_steps(page: P
     expect(page.get_by_text("cropped to the ink")).to_be_visible()
     expect(page.get_by_text("Prediction for your drawing")).to_be_visible()
     # The canvas came from the app's copy with the short send delay (app_pages/canvas.py), not the stock build.
-    [canvas_script] = [url for url in scripts if "/_stcore/bidi-components/cnn-model-explorer.drawing_canvas/" in url]
-    assert f"Bc = {SEND_DELAY_MS}," in page.request.get(canvas_script).text()
+    [canvas_script] = [url for url in scripts if f"/_stcore/bidi-components/{COMPONENT_ID}/" in url]
+    assert QUICK_SEND_DELAY_JS in page.request.get(canvas_script).text()
 
 
 def test_uploads_good_and_broken_keep_the_app_working(page: Page):
