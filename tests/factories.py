@@ -58,3 +58,18 @@ def make_training_result(
         test_accuracy=0.71 + 0.01 * seed,
         drawn_accuracy={"strokes": 0.5, "bold strokes": 0.6},
     )
+
+
+def tensorboard_scalars(run_folder) -> dict[str, list[float]]:
+    """Every float scalar in a saved run's TensorBoard logs, as TensorBoard reads them, by "split/tag"."""
+    import tensorflow as tf
+
+    scalars: dict[str, list[float]] = {}
+    for split in ("train", "validation"):
+        for event_file in (run_folder / "tensorboard" / split).glob("events.out.tfevents.*"):
+            for event in tf.compat.v1.train.summary_iterator(str(event_file)):
+                for value in event.summary.value:
+                    number = tf.make_ndarray(value.tensor) if value.HasField("tensor") else value.simple_value
+                    if np.asarray(number).dtype.kind == "f":
+                        scalars.setdefault(f"{split}/{value.tag}", []).append(float(number))
+    return scalars

@@ -182,6 +182,10 @@ class LiveControl(keras.callbacks.Callback):
             self.progress.update(state=JobState.STOPPING)
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.stop_requested.is_set() and not self.stop_requested.score_after:
+            # Stopped to be set aside unscored (a pruned trial): the part-epoch it was in when the stop
+            # came needs no validation pass either; its record ends with the last whole epoch.
+            return
         logs = logs if logs is not None else {}
         val_loss, val_accuracy, confusion = self.validate(self.model)
         # Later callbacks (early stopping) read validation results from the epoch logs.

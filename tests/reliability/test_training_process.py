@@ -79,6 +79,9 @@ def test_a_job_in_a_training_process_reports_obeys_and_saves_like_one_in_a_threa
     assert saved.test_accuracy == pytest.approx(result.test_accuracy)
     model = store.load_model(result.saved_run_id)
     assert model.predict(digits.x_test[:5, ..., None] / 255.0, verbose=0).shape == (5, 10)
+    # The training process leaves without the interpreter's teardown: everything was written before.
+    logged = factories.tensorboard_scalars(tmp_path / result.saved_run_id)
+    assert logged["validation/epoch_accuracy"] == pytest.approx([epoch.val_accuracy for epoch in result.epochs])
 
 
 # Each cycle starts a training process, a TensorFlow import: seconds of CPU.

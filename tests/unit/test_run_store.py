@@ -7,8 +7,7 @@ import threading
 
 import numpy as np
 import pytest
-import tensorflow as tf
-from factories import make_training_result
+from factories import make_training_result, tensorboard_scalars
 
 from core.access import LOCAL
 from core.runs import folder as run_folder
@@ -37,14 +36,7 @@ def test_a_saved_run_is_listed_complete_and_its_model_loads_the_same(tmp_path):
 def test_tensorboard_can_read_the_run_curves(tmp_path):
     store = RunStore(tmp_path)
     run_id = store.save(make_training_result(), "sample")
-    scalars: dict[str, list[float]] = {}
-    for split in ("train", "validation"):
-        for event_file in (tmp_path / run_id / "tensorboard" / split).glob("events.out.tfevents.*"):
-            for event in tf.compat.v1.train.summary_iterator(str(event_file)):
-                for value in event.summary.value:
-                    number = tf.make_ndarray(value.tensor) if value.HasField("tensor") else value.simple_value
-                    if np.asarray(number).dtype.kind == "f":
-                        scalars.setdefault(f"{split}/{value.tag}", []).append(float(number))
+    scalars = tensorboard_scalars(tmp_path / run_id)
     assert scalars["validation/epoch_accuracy"] == pytest.approx([0.45, 0.55, 0.65])
     assert scalars["train/epoch_loss"] == pytest.approx([1.0, 0.5, 1 / 3])
     assert len(scalars["train/batch_loss"]) == 30

@@ -105,6 +105,10 @@ def test_a_pruner_that_always_prunes_stops_each_trial_after_its_first_epoch_and_
     assert "pruned" in run.tags and run.state == "stopped" and run.epochs_completed < MAX_EPOCHS
     # Ruled out, it was saved without being scored on the test set (Evaluate scores it when opened).
     assert run.test_accuracy is None and "test_accuracy" not in trial.user_attrs
+    # Its history holds whole epochs only: the part-epoch the stop cut short was neither validated nor kept.
+    steps = [epoch["step"] for epoch in store.history(run.run_id)["epochs"]]
+    assert steps == [steps[0] * (index + 1) for index in range(len(steps))]
+    assert len(store.validation_confusions(run.run_id)) == len(steps)
 
 
 def test_stopping_fails_the_running_trial_and_queues_a_fresh_one(place):
