@@ -27,8 +27,9 @@ COMPONENT_ID = "cnn-model-explorer.quick_canvas"
 _LOG = logging.getLogger(__name__)
 _lock = threading.Lock()
 _copy: Path | None = None
-_stock_out = None
 _gave_up = False
+# Kept on the canvas module itself, so a re-import of this one never mistakes the copy for the stock.
+_STOCK_OUT = "_explorer_stock_out"
 
 
 def stock_canvas_build() -> Path:
@@ -42,8 +43,11 @@ def patched_canvas_build(source: Path, target: Path) -> bool:
     texts = [script.read_text(encoding="utf-8") for script in scripts]
     if len(scripts) != 1 or texts[0].count(STOCK_SEND_DELAY_JS) != 1:
         return False
-    # Plain copies: an installed package's files may be read-only, and this one is rewritten.
-    shutil.copytree(source, target, copy_function=shutil.copyfile)
+    # Plain copies into a folder of our own: an installed package's files and folders may be read-only,
+    # and this one is rewritten and later removed.
+    target.mkdir()
+    for path in source.iterdir():
+        shutil.copyfile(path, target / path.name)
     (target / scripts[0].name).write_text(texts[0].replace(STOCK_SEND_DELAY_JS, QUICK_SEND_DELAY_JS), encoding="utf-8")
     return True
 
@@ -59,14 +63,15 @@ def serve_quick_canvas() -> None:
         except Exception:  # whatever went wrong, the stock canvas still works
             _LOG.warning("Serving the canvas with the stock 200 ms send delay", exc_info=True)
             _gave_up = True
-            if _stock_out is not None:
-                import streamlit_drawable_canvas
+            import streamlit_drawable_canvas
 
-                streamlit_drawable_canvas.out = _stock_out
+            streamlit_drawable_canvas.out = getattr(
+                streamlit_drawable_canvas, _STOCK_OUT, streamlit_drawable_canvas.out
+            )
 
 
 def _serve_copy() -> None:
-    global _copy, _stock_out
+    global _copy
     import streamlit_drawable_canvas
     from streamlit.components.v2.get_bidi_component_manager import get_bidi_component_manager
     from streamlit.components.v2.manifest_scanner import ComponentConfig, ComponentManifest
@@ -74,7 +79,7 @@ def _serve_copy() -> None:
     if not hasattr(streamlit_drawable_canvas, "out"):
         raise RuntimeError("st_canvas no longer renders through streamlit_drawable_canvas.out")
     # A temporary folder can be cleaned away under a server that runs for weeks: then copy again.
-    if _copy is None or not _copy.is_dir():
+    if _copy is None or not any((_copy / "build").glob("index-*.js")):
         root = Path(tempfile.mkdtemp(prefix="explorer-canvas-"))  # private to this user (mode 0700)
         atexit.register(shutil.rmtree, root, ignore_errors=True)
         if not patched_canvas_build(stock_canvas_build(), root / "build"):
@@ -85,8 +90,7 @@ def _serve_copy() -> None:
         return
     package, name = COMPONENT_ID.split(".")
     manager.register_from_manifest(ComponentManifest(package, "1", [ComponentConfig(name, "build")]), _copy)
-    if _stock_out is None:
-        _stock_out = streamlit_drawable_canvas.out
+    vars(streamlit_drawable_canvas).setdefault(_STOCK_OUT, streamlit_drawable_canvas.out)
     # Declared as streamlit_drawable_canvas declares its own `out`, from the copy's folder.
     streamlit_drawable_canvas.out = st.components.v2.component(
         COMPONENT_ID, js="index-*.js", css="index-*.css", html='<div class="canvas-root"></div>', isolate_styles=True

@@ -148,6 +148,8 @@ def _follow(
             if record.epoch + 1 < job.config.epochs and trial.should_prune():
                 pruned_at = record.epoch + 1
                 # Ruled out: saved as it stands, without the seconds of scoring on the test and drawn sets.
+                # Its record ends with the epoch judged here; its weights also hold the few batches of
+                # the next epoch trained before the stop arrived (Evaluate scores the model as saved).
                 job.stop(by=by, score=False)
         if done:
             return pruned_at

@@ -88,7 +88,10 @@ class ForwardingProgress(ProgressRecord):
 
 
 def serve_one(inbox: Connection, outbox: Connection, idle_s: float) -> None:
-    """The worker's main: wait for one request (TensorFlow is already imported), train, report, exit."""
+    """The worker's main: wait for one request (TensorFlow is already imported), train, report, exit.
+
+    The worker then leaves by `os._exit` (worker.py): whatever it writes must be closed before the result is sent.
+    """
     try:
         if not inbox.poll(idle_s):
             return

@@ -72,6 +72,7 @@ class LiveControl(keras.callbacks.Callback):
         self._batch_started = 0.0
         self._epoch_started = 0.0
         self._speed = 0.0
+        self._cut_short = False  # a stop came before the epoch's last batch
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -179,10 +180,11 @@ class LiveControl(keras.callbacks.Callback):
         )
         if self.stop_requested.is_set():
             self.model.stop_training = True
+            self._cut_short = batch + 1 < self.batches_per_epoch
             self.progress.update(state=JobState.STOPPING)
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.stop_requested.is_set() and not self.stop_requested.score_after:
+        if self._cut_short and not self.stop_requested.score_after:
             # Stopped to be set aside unscored (a pruned trial): the part-epoch it was in when the stop
             # came needs no validation pass either; its record ends with the last whole epoch.
             return
@@ -204,7 +206,8 @@ class LiveControl(keras.callbacks.Callback):
             )
         )
         self._track_plateau(val_loss)
-        if epoch + 1 >= self.total_epochs:
+        # A stop that came between the last batch and here ends training with this whole epoch.
+        if epoch + 1 >= self.total_epochs or self.stop_requested.is_set():
             self.model.stop_training = True
 
     def _track_plateau(self, val_loss: float) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from multiprocessing.connection import Connection
@@ -24,11 +25,12 @@ def main(argv: list[str]) -> None:
 
     inbox_fd, outbox_fd, idle_s = argv
     serve_one(Connection(int(inbox_fd), writable=False), Connection(int(outbox_fd), readable=False), float(idle_s))
-    # The run is saved (its files closed and synced) and the result sent. The interpreter's teardown
-    # with TensorFlow loaded took 1.4 s, which the app waits for before the next job: a sweep's
-    # pruned trial took 8 s in all. Only the standard streams are left to flush.
-    sys.stdout.flush()
-    sys.stderr.flush()
+    # The run is saved (every file closed) and the result sent. The interpreter's teardown with
+    # TensorFlow loaded took 1.4 s, which the app waits for before the next job: a sweep's pruned
+    # trial took 8 s in all. Only the standard streams are left to flush.
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # closed or a broken pipe: nothing more to say anyway
+            stream.flush()
     os._exit(0)
 
 

@@ -27,8 +27,12 @@ def test_a_read_only_installed_build_is_still_copied_and_patched(tmp_path):
     script = source / "index-abc.js"
     script.write_text("const x = 1, Bc = 200, y = 2;", encoding="utf-8")
     script.chmod(stat.S_IRUSR)
+    source.chmod(stat.S_IRUSR | stat.S_IXUSR)
     assert patched_canvas_build(source, tmp_path / "build")
-    assert (tmp_path / "build" / "index-abc.js").read_text(encoding="utf-8") == "const x = 1, Bc = 25, y = 2;"
+    copy = tmp_path / "build" / "index-abc.js"
+    assert copy.read_text(encoding="utf-8") == "const x = 1, Bc = 25, y = 2;"
+    # The copy is the app's own to rewrite and remove (checked by mode: root may write anything anyway).
+    assert copy.stat().st_mode & stat.S_IWUSR and copy.parent.stat().st_mode & stat.S_IWUSR
 
 
 def test_a_build_without_the_constant_is_left_alone(tmp_path):
