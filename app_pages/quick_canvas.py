@@ -40,15 +40,17 @@ def stock_canvas_build() -> Path:
 def patched_canvas_build(source: Path, target: Path) -> bool:
     """Copy the canvas' built assets from `source` to `target` with the short send delay; False if not found."""
     scripts = list(source.glob("index-*.js"))
-    texts = [script.read_text(encoding="utf-8") for script in scripts]
-    if len(scripts) != 1 or texts[0].count(STOCK_SEND_DELAY_JS) != 1:
+    if len(scripts) != 1:
+        return False
+    text = scripts[0].read_text(encoding="utf-8")
+    if text.count(STOCK_SEND_DELAY_JS) != 1:
         return False
     # Plain copies into a folder of our own: an installed package's files and folders may be read-only,
     # and this one is rewritten and later removed.
     target.mkdir()
     for path in source.iterdir():
         shutil.copyfile(path, target / path.name)
-    (target / scripts[0].name).write_text(texts[0].replace(STOCK_SEND_DELAY_JS, QUICK_SEND_DELAY_JS), encoding="utf-8")
+    (target / scripts[0].name).write_text(text.replace(STOCK_SEND_DELAY_JS, QUICK_SEND_DELAY_JS), encoding="utf-8")
     return True
 
 
