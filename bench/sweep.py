@@ -49,8 +49,9 @@ def with_test_subset(dataset, size: int | None):
 def save(report: dict) -> str:
     """Write the report so far (a long run that is cut short still leaves what it measured)."""
     text = json.dumps(report, indent=2, default=str)
-    seed = report["options"].get("seed")
-    path = RESULTS if seed is None else RESULTS.with_name(f"sweep-seed-{seed}.json")
+    seed, pruner = report["options"].get("seed"), report["options"].get("pruner")
+    name = "sweep" + (f"-seed-{seed}" if seed is not None else "") + (f"-{pruner}" if pruner else "")
+    path = RESULTS.with_name(f"{name}.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return text
@@ -227,12 +228,15 @@ def ensemble_of_top(sweep: Sweep, dataset) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from core.sweep import PRUNERS
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spec", default=str(SPEC))
     parser.add_argument("--trials", type=int, help="override the spec's trial count")
     parser.add_argument("--epochs", type=int, help="override the spec's epochs")
     parser.add_argument("--train-size", type=int, help="override the spec's training subset (images)")
     parser.add_argument("--seed", type=int, help="override the spec's sampler seed (which trials each sweep draws)")
+    parser.add_argument("--pruner", choices=list(PRUNERS), help="override the spec's pruner (the rule to compare)")
     parser.add_argument(
         "--test-size", type=int, help="score trials on the first N test images (the ensemble always uses all)"
     )
@@ -249,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
         spec = replace(spec, trials=args.trials)
     if args.seed is not None:
         spec = replace(spec, seed=args.seed)
+    if args.pruner:
+        spec = replace(spec, pruner=args.pruner)
     for key, value in (("epochs", args.epochs), ("train_size", args.train_size)):
         if value:
             spec = replace(spec, base=(*[(k, v) for k, v in spec.base if k != key], (key, value)))

@@ -90,7 +90,10 @@ def test_a_grid_lists_choices_and_stepped_ranges():
     ("change", "message"),
     [
         (("low = 0.1", "low = 0.7"), "params.dropout: low (0.7) must be below high (0.5)"),
-        (('pruner = "hyperband"', 'pruner = "aggressive"'), "sweep.pruner: use one of median, hyperband, none"),
+        (
+            ('pruner = "hyperband"', 'pruner = "aggressive"'),
+            "sweep.pruner: use one of median, percentile, hyperband, none",
+        ),
         (("[params.dropout]", "[params.dropuot]"), "params.dropuot: unknown setting"),
         (('"simple_cnn"', '"resnet50"'), "unknown architecture 'resnet50'"),
         (("trials = 8", "trials = 0"), "sweep.trials must be 1-1000"),

@@ -257,3 +257,30 @@ def test_each_trial_after_the_first_finds_its_training_process_already_started(p
     # The first starts cold; each later one was prepared while the one before trained, and not taken by it.
     assert took_a_spare == [False, True, True]
     assert isolated._spare is None  # none is started for a next trial when the queue is empty
+
+
+@pytest.mark.parametrize(
+    ("rule", "stops_below_median", "stops_lowest_third"),
+    [("median", True, True), ("percentile", False, True), ("none", False, False)],
+)
+def test_each_pruner_stops_what_its_name_says_from_the_second_epoch(rule, stops_below_median, stops_lowest_third):
+    from core.sweep.study import make_pruner
+
+    study = optuna.create_study(direction="maximize", pruner=make_pruner(tiny_spec(pruner=rule)))
+    for final in (0.80, 0.84, 0.86, 0.88, 0.90, 0.92):  # six finished trials' curves
+        trial = study.ask()
+        for epoch in range(3):
+            trial.report(final - 0.1 + 0.05 * epoch, epoch)
+        study.tell(trial, final)
+
+    def stopped(value: float, epoch: int) -> bool:
+        trial = study.ask()
+        trial.report(value, epoch)
+        verdict = bool(trial.should_prune())
+        study.tell(trial, state=TrialState.PRUNED)
+        return verdict
+
+    # At epoch 1 the finished curves stand at 0.75…0.87: median 0.82, lowest third below about 0.803.
+    assert stopped(0.81, 1) is stops_below_median
+    assert stopped(0.79, 1) is stops_lowest_third
+    assert not stopped(0.10, 0), "the first epoch is too noisy to judge"
