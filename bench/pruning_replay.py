@@ -20,6 +20,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import optuna
 
 from bench.sweep import paired_trials
@@ -113,6 +114,24 @@ def model_check(report: dict) -> dict:
     return {"pruned_twins": pairs, "modelled_s": round(modelled, 1), "measured_s": round(measured, 1)}
 
 
+def rank_agreement(reports: list[dict]) -> dict:
+    """How well each epoch's ranking of the unpruned trials foretells the final ranking: Spearman's rho
+    over the distinct full-length curves (a report re-run on the same seed repeats its curves)."""
+    curves = {
+        tuple(row["val_accuracy_by_epoch"])
+        for report in reports
+        for row in report["pruning"]["without_pruning"]["trials"]
+        if row.get("val_accuracy_by_epoch")
+    }
+    epochs = max(map(len, curves), default=0)
+    values = np.array([curve for curve in curves if len(curve) == epochs])
+    if len(values) < 3:
+        return {}
+    ranks = values.argsort(axis=0).argsort(axis=0)
+    rho = [float(np.corrcoef(ranks[:, epoch], ranks[:, -1])[0, 1]) for epoch in range(epochs - 1)]
+    return {"curves": len(values), "rho_with_final_by_epoch": [round(value, 2) for value in rho]}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("reports", nargs="+", type=Path, help="sweep-seed-N.json files from bench/sweep.py")
@@ -128,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             }
             for name, report in reports.items()
         },
+        "ranking_by_epoch": rank_agreement(list(reports.values())),
         "replayed": {rule: {name: judge(report, rule) for name, report in reports.items()} for rule in RULES},
     }
     print(json.dumps(result, indent=2))

@@ -69,8 +69,7 @@ def make_pruner(spec: SweepSpec) -> optuna.pruners.BasePruner:
         # Compare from the second epoch on, once three trials have reported: the first epoch is too noisy.
         return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
     if spec.pruner == "percentile":
-        # Optuna's percentile is the share kept: 66.7 stops only a trial below the lowest third, which
-        # spares a fast learning rate that dips below the median at its schedule's peak, then recovers.
+        # Gentler than the median: Optuna's percentile is the share kept, so 66.7 stops only the lowest third.
         return optuna.pruners.PercentilePruner(66.7, n_startup_trials=3, n_warmup_steps=1)
     if spec.pruner == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(spec.max_epochs, 2), reduction_factor=3)
