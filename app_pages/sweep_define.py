@@ -57,7 +57,13 @@ def render_define(dataset: Dataset) -> SweepSpec | None:
     middle.selectbox("Sampler", list(SAMPLERS), key="sweep_sampler", format_func=SAMPLERS.get)
     right.selectbox(
         "Pruner", list(PRUNERS), key="sweep_pruner", format_func=PRUNERS.get,
-        help="Stops trials that are clearly behind the others at the same epoch, to save time.",
+        help="Stops trials that are behind the others at the same epoch, from the second epoch on, to save "
+        "time. Median stops those below the middle; Lowest third only the lowest third; Hyperband runs "
+        "brackets of trials that are cut at different epochs; None trains every trial to the end. The "
+        "price: with a one-cycle schedule a trial's rank in its first epochs says little about its last. "
+        "In our benchmark (12 trials of 6 epochs, four seeds) the median rule saved 21–33 % of the time "
+        "and its best trial ended 0.25–1.3 points below the unpruned sweep's. Choose None when the best "
+        "trial matters more than the time.",
     )  # fmt: skip
     left, right = st.columns(2)
     left.selectbox(

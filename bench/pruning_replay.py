@@ -18,12 +18,16 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import optuna
+from scipy.stats import rankdata
 
-from bench.sweep import paired_trials
+from bench.sweep import SPEC, paired_trials
+from core.sweep import load_spec
+from core.sweep.study import make_pruner
 
 # Seconds of each trial that do not shrink with its epochs: the first epoch's ~2 s of tracing, and the start,
 # data and saving around training. Then the scoring a pruned trial skips: 10,000 test images and the drawn sets.
@@ -35,16 +39,22 @@ SCORING_S = 3.3
 STOP_LAG_EPOCHS = 0.3
 EQUAL_WITHIN = 0.003
 
+
+def app_rule(name: str) -> Callable[[], optuna.pruners.BasePruner]:
+    """One of the app's own pruners (core.sweep.make_pruner), as the bench's quick sweep gets it."""
+    return lambda: make_pruner(replace(load_spec(SPEC), pruner=name))
+
+
 RULES: dict[str, Callable[[], optuna.pruners.BasePruner]] = {
-    "median from epoch 2, after 3 complete (the default)": lambda: optuna.pruners.MedianPruner(3, 1),
+    "median from epoch 2, after 3 complete (the default)": app_rule("median"),
     "median from epoch 2, after 4 complete": lambda: optuna.pruners.MedianPruner(4, 1),
     "median from epoch 2, after 5 complete": lambda: optuna.pruners.MedianPruner(5, 1),
     "median from epoch 3, after 3 complete": lambda: optuna.pruners.MedianPruner(3, 2),
     "median from epoch 1, after 5 complete": lambda: optuna.pruners.MedianPruner(5, 0),
+    'lowest third from epoch 2, after 3 complete (the app\'s "Lowest third")': app_rule("percentile"),
     # Optuna's percentile is the share kept: 66.7 prunes a trial below the finished trials' lowest third.
-    "lowest third from epoch 2, after 3 complete": lambda: optuna.pruners.PercentilePruner(66.7, 3, 1),
     "lowest third from epoch 1, after 3 complete": lambda: optuna.pruners.PercentilePruner(66.7, 3, 0),
-    "hyperband": lambda: optuna.pruners.HyperbandPruner(min_resource=1, max_resource=6, reduction_factor=3),
+    "hyperband (the app's)": app_rule("hyperband"),
 }
 
 
@@ -114,22 +124,30 @@ def model_check(report: dict) -> dict:
     return {"pruned_twins": pairs, "modelled_s": round(modelled, 1), "measured_s": round(measured, 1)}
 
 
+def unpruned_arm(spec: dict) -> str:
+    """The spec of a report's sweep without pruning: the same for reports that compared different pruners."""
+    return json.dumps({**spec, "sweep": {**spec["sweep"], "pruner": "none"}}, sort_keys=True)
+
+
 def rank_agreement(reports: list[dict]) -> dict:
     """How well each epoch's ranking of the unpruned trials foretells the final ranking: Spearman's rho
-    over the distinct full-length curves (a report re-run on the same seed repeats its curves)."""
+    over the finished trials of the full length, each sweep's trial counted once however often it was re-run."""
     curves = {
-        tuple(row["val_accuracy_by_epoch"])
+        (unpruned_arm(report["spec"]), row["number"]): row["val_accuracy_by_epoch"]
         for report in reports
         for row in report["pruning"]["without_pruning"]["trials"]
-        if row.get("val_accuracy_by_epoch")
+        if row["state"] == "complete" and row.get("val_accuracy_by_epoch")
     }
-    epochs = max(map(len, curves), default=0)
-    values = np.array([curve for curve in curves if len(curve) == epochs])
+    epochs = max(map(len, curves.values()), default=0)
+    values = np.array([curve for curve in curves.values() if len(curve) == epochs])
+    figures = {"curves": len(values), "left_out_shorter": len(curves) - len(values)}
     if len(values) < 3:
-        return {}
-    ranks = values.argsort(axis=0).argsort(axis=0)
-    rho = [float(np.corrcoef(ranks[:, epoch], ranks[:, -1])[0, 1]) for epoch in range(epochs - 1)]
-    return {"curves": len(values), "rho_with_final_by_epoch": [round(value, 2) for value in rho]}
+        return figures
+    ranks = rankdata(values, axis=0)  # tied accuracies share their average rank
+    figures["rho_with_final_by_epoch"] = {
+        epoch + 1: round(float(np.corrcoef(ranks[:, epoch], ranks[:, -1])[0, 1]), 2) for epoch in range(epochs - 1)
+    }
+    return figures
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,8 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     reports = {path.name: json.loads(path.read_text()) for path in args.reports}
     result = {
         "model": {"fixed_s": FIXED_S, "scoring_s": SCORING_S, "stop_lag_epochs": STOP_LAG_EPOCHS},
-        "measured_default_rule": {
+        "measured": {
             name: {
+                "pruner": report["spec"]["sweep"]["pruner"],
                 "saved_pct": report["pruning"]["wall_time_saved_pct"],
                 "best_difference_points": report["pruning"]["best_val_accuracy_difference_points"],
                 "time_model_check": model_check(report),

@@ -8,7 +8,8 @@ Both sweeps use the same spec and sampler seed (bench/sweep_quick.toml); only th
 They run interleaved, one trial of each in turn, so load that changes during the bench weighs on
 both alike. Each trial trains in its own process through the scheduler, exactly as the app and the
 CLI run them; the top-3 ensemble is built from the pruned sweep, the one a user gets by default.
-Prints one JSON document (progress on stderr) and saves it to /tmp/bench-results/sweep.json.
+Prints one JSON document (progress on stderr) and saves it to /tmp/bench-results/sweep-PRUNER.json
+(sweep-seed-N-PRUNER.json with --seed).
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ def with_test_subset(dataset, size: int | None):
 def save(report: dict) -> str:
     """Write the report so far (a long run that is cut short still leaves what it measured)."""
     text = json.dumps(report, indent=2, default=str)
-    seed, pruner = report["options"].get("seed"), report["options"].get("pruner")
-    name = "sweep" + (f"-seed-{seed}" if seed is not None else "") + (f"-{pruner}" if pruner else "")
+    seed = report["options"].get("seed")
+    name = "sweep" + (f"-seed-{seed}" if seed is not None else "") + f"-{report['spec']['sweep']['pruner']}"
     path = RESULTS.with_name(f"{name}.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
@@ -236,7 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, help="override the spec's epochs")
     parser.add_argument("--train-size", type=int, help="override the spec's training subset (images)")
     parser.add_argument("--seed", type=int, help="override the spec's sampler seed (which trials each sweep draws)")
-    parser.add_argument("--pruner", choices=list(PRUNERS), help="override the spec's pruner (the rule to compare)")
+    parser.add_argument(
+        "--pruner", choices=[rule for rule in PRUNERS if rule != "none"], help="override the spec's pruner"
+    )
     parser.add_argument(
         "--test-size", type=int, help="score trials on the first N test images (the ensemble always uses all)"
     )

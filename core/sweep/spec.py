@@ -20,12 +20,7 @@ from core.training.presets import PRESETS
 Sampler = Literal["tpe", "random", "grid"]
 Pruner = Literal["median", "percentile", "hyperband", "none"]
 SAMPLERS = {"tpe": "TPE (learns from earlier trials)", "random": "Random", "grid": "Grid (every combination)"}
-PRUNERS = {
-    "median": "Median (stop a trial below the median)",
-    "percentile": "Lowest third (stop a trial below the lowest third)",
-    "hyperband": "Hyperband",
-    "none": "None",
-}
+PRUNERS = {"median": "Median", "percentile": "Lowest third", "hyperband": "Hyperband", "none": "None"}
 MAX_TRIALS = 1000
 
 # Every setting a sweep can vary or fix, and the range a value must lie in (None: a choice list).
