@@ -26,7 +26,7 @@ from core.sweep import (
     load_sweep,
     trial_rows,
 )
-from core.sweep.study import INTERRUPTED, PID, claim_trial, fail_interrupted
+from core.sweep.study import INTERRUPTED, PID, claim_trial, fail_interrupted, make_pruner
 from core.training import TrainingJob, TrainingScheduler
 from core.training.config import MAX_EPOCHS
 
@@ -264,8 +264,6 @@ def test_each_trial_after_the_first_finds_its_training_process_already_started(p
     [("median", True, True), ("percentile", False, True), ("none", False, False)],
 )
 def test_each_pruner_stops_what_its_name_says_from_the_second_epoch(rule, stops_below_median, stops_lowest_third):
-    from core.sweep.study import make_pruner
-
     study = optuna.create_study(direction="maximize", pruner=make_pruner(tiny_spec(pruner=rule)))
     for final in (0.80, 0.84, 0.86, 0.88, 0.90, 0.92):  # six finished trials' curves
         trial = study.ask()
