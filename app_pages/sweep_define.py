@@ -75,6 +75,13 @@ def render_define(dataset: Dataset) -> SweepSpec | None:
         help="Trial N starts from seed N: its own starting weights, batch order and augmentation, so the best "
         "trials make a more diverse ensemble. Every trial trains and validates on the same images either way.",
     )  # fmt: skip
+    st.toggle(
+        "Judge trials on averaged weights", value=True, key="sweep_average_weights",
+        help="Each trial validates and keeps a moving average of its last steps' weights (EMA) rather than its "
+        "last step's. At a high learning rate the last step's weights jump around, so a promising trial can "
+        "look weak in its first epochs and be pruned; averaged, early epochs rank trials much more like their "
+        "last one does.",
+    )  # fmt: skip
     varied = st.multiselect(
         "Settings to vary", list(LABELS), default=DEFAULT_VARIED, key="sweep_varied", format_func=LABELS.get
     )
@@ -91,7 +98,11 @@ def render_define(dataset: Dataset) -> SweepSpec | None:
         return SweepSpec(
             dataset=dataset.name,
             params=tuple(params),
-            base=(("preset", st.session_state["sweep_base"]), ("epochs", int(st.session_state["sweep_epochs"]))),
+            base=(
+                ("preset", st.session_state["sweep_base"]),
+                ("epochs", int(st.session_state["sweep_epochs"])),
+                ("average_weights", bool(st.session_state["sweep_average_weights"])),
+            ),
             trials=int(st.session_state["sweep_trials"]),
             sampler=st.session_state["sweep_sampler"],
             pruner=st.session_state["sweep_pruner"],

@@ -39,7 +39,9 @@ SETTINGS: dict[str, tuple[float, float] | None] = {
     "label_smoothing": (0.0, 0.5),
     "optimizer": None,
     "schedule": None,
+    "average_weights": None,
 }
+BOOL_SETTINGS = {"batch_norm", "average_weights"}
 INTEGER_SETTINGS = {"epochs", "batch_size"}
 CHOICE_SETTINGS = {"architecture": tuple(ARCHITECTURES), "optimizer": tuple(OPTIMIZERS), "schedule": tuple(SCHEDULES)}
 # At full augmentation strength: degrees of rotation, and fractions of the size for shift and zoom.
@@ -199,6 +201,7 @@ class SweepSpec:
             **_pick(
                 chosen, epochs=int, batch_size=int, learning_rate=float, label_smoothing=float, optimizer=str,
                 schedule=str, train_size=lambda v: int(v) or None, seed=int, validation_split=float,
+                average_weights=bool,
             ),
         )  # fmt: skip
         return spec, config
@@ -289,9 +292,9 @@ def _sample_value(param: Param) -> Any:
 def _check_value(name: str, value: Any, where: str) -> None:
     if name in BASE_ONLY:
         return
-    if name == "batch_norm":
+    if name in BOOL_SETTINGS:
         if not isinstance(value, bool):
-            raise SpecError(f"{where}: batch_norm is true or false, got {value!r}.")
+            raise SpecError(f"{where}: {name} is true or false, got {value!r}.")
         return
     if name in CHOICE_SETTINGS:
         if value not in CHOICE_SETTINGS[name]:

@@ -40,6 +40,9 @@ class TrainConfig:
     # Train on a stratified subset of this many images (None = all of them).
     train_size: int | None = None
     seed: int = 0
+    # Validate, stop early and keep a moving average of the weights rather than the last step's
+    # (see core/training/averaging.py).
+    average_weights: bool = False
     # Float16 compute with float32 weights; only ever used on a GPU.
     mixed_precision: bool = False
 
@@ -57,6 +60,7 @@ class TrainConfig:
             (0 < self.validation_split < 0.5, f"Validation split must be 0-0.5, got {self.validation_split}."),
             (self.train_size is None or self.train_size >= 20, "A training subset needs at least 20 images."),
             (self.seed >= 0, "The seed cannot be negative."),
+            (isinstance(self.average_weights, bool), "Weight averaging is on or off (true or false)."),
         ]  # fmt: skip
         for ok, message in checks:
             if not ok:

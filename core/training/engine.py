@@ -6,6 +6,7 @@ dependencies run one way: job -> isolated -> engine. It never calls Streamlit.
 
 from __future__ import annotations
 
+import math
 import threading
 import traceback
 from collections.abc import Callable, Sequence
@@ -20,6 +21,7 @@ from core.curves import HISTORY_POINTS
 from core.datasets import Dataset
 from core.drawn_test_set import drawn_styles, drawn_test_set
 from core.evaluation import EVALUATION_BATCH, confusion_matrix, evaluate_steadily
+from core.training.averaging import AveragedWeightsAtEpochEnd, averaging_momentum
 from core.training.config import MAX_EPOCHS, TrainConfig
 from core.training.data import batches, training_split
 from core.training.live_control import LiveControl, TrainingFailed
@@ -54,13 +56,15 @@ class TrainingResult:
     saved_run_id: str | None = None
 
 
-def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
+def make_optimizer(config: TrainConfig, steps_per_epoch: int = 1) -> keras.optimizers.Optimizer:
     """The optimiser a config names; the learning rate is set per batch by the live control."""
+    momentum = averaging_momentum(steps_per_epoch) if config.average_weights else 0.0
+    averaging = {"use_ema": True, "ema_momentum": momentum} if momentum else {}
     if config.optimizer == "adamw":
-        return keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay)
+        return keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay, **averaging)
     if config.optimizer == "sgd":
-        return keras.optimizers.SGD(config.learning_rate, momentum=0.9, nesterov=True)
-    return keras.optimizers.Adam(config.learning_rate)
+        return keras.optimizers.SGD(config.learning_rate, momentum=0.9, nesterov=True, **averaging)
+    return keras.optimizers.Adam(config.learning_rate, **averaging)
 
 
 def score(model: keras.Model, images: np.ndarray, labels: np.ndarray, label_smoothing: float = 0.0):
@@ -98,7 +102,8 @@ def train_model(
             model = build_model(
                 spec, config.seed, "mixed_float16" if use_mixed else None, num_classes=dataset.info.num_classes
             )
-            optimizer = make_optimizer(config)
+            steps_per_epoch = math.ceil(len(data.y_train) / config.batch_size)
+            optimizer = make_optimizer(config, steps_per_epoch)
             if use_mixed:
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             model.compile(
@@ -125,7 +130,8 @@ def train_model(
                 classes=dataset.info.num_classes,
             ),
             epochs=MAX_EPOCHS,
-            callbacks=[control, *_early_stopping(config), *extra_callbacks],
+            # Averaged weights first, so validation, early stopping and the rest see the model as kept.
+            callbacks=[*_averaging(optimizer), control, *_early_stopping(config), *extra_callbacks],
             # The pipeline reshuffles itself every epoch.
             shuffle=False,
             verbose=0,
@@ -150,6 +156,11 @@ def drawn_accuracy(model: keras.Model, dataset: Dataset) -> dict[str, float]:
         drawn = drawn_test_set(dataset.name, dataset.x_test, dataset.y_test, style)
         accuracies[style] = evaluate_steadily(model, drawn.images, drawn.labels).accuracy
     return accuracies
+
+
+def _averaging(optimizer: keras.optimizers.Optimizer) -> list[keras.callbacks.Callback]:
+    inner = getattr(optimizer, "inner_optimizer", optimizer)  # under a LossScaleOptimizer
+    return [AveragedWeightsAtEpochEnd()] if inner.use_ema else []
 
 
 def _early_stopping(config: TrainConfig) -> list[keras.callbacks.Callback]:
