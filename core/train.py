@@ -54,6 +54,10 @@ def build_parser(architectures: dict, presets: dict, optimizers: dict, schedules
     parser.add_argument("--validation-split", type=float)
     parser.add_argument("--train-size", type=int, help="train on a stratified subset of this many images")
     parser.add_argument("--seed", type=int)
+    parser.add_argument(
+        "--average-weights", action=argparse.BooleanOptionalAction, default=None,
+        help="validate and keep a moving average of the weights (EMA) instead of the last step's",
+    )  # fmt: skip
     parser.add_argument("--mixed-precision", action="store_true", help="float16 compute (GPU only)")
     parser.add_argument("--runs-dir", help="where to save the run (default: EXPLORER_RUNS_DIR or ./runs)")
     parser.add_argument("--data-dir", help="folder with the dataset files (default: EXPLORER_DATA_DIR)")
@@ -99,6 +103,7 @@ def settings_from(args: argparse.Namespace, preset):
             validation_split=args.validation_split,
             train_size=args.train_size,
             seed=args.seed,
+            average_weights=args.average_weights,
         ),
         mixed_precision=args.mixed_precision,
     )

@@ -65,12 +65,15 @@ def make_sampler(spec: SweepSpec, trial_number: int = 0) -> optuna.samplers.Base
 
 def make_pruner(spec: SweepSpec) -> optuna.pruners.BasePruner:
     """The spec's pruner; steps are epochs (counted from 0), values validation accuracy."""
+    # The last step's weights rank trials too poorly in the first epoch to judge it; averaged weights
+    # rank them after it much as at the end (core/training/averaging.py), so those are judged from it.
+    first_judged = 0 if spec.settings({})[1].average_weights else 1
     if spec.pruner == "median":
-        # Compare from the second epoch on, once three trials have reported: the first epoch is too noisy.
-        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+        # Once three trials have finished.
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=first_judged)
     if spec.pruner == "percentile":
         # Gentler than the median: Optuna's percentile is the share kept, so 66.7 stops only the lowest third.
-        return optuna.pruners.PercentilePruner(66.7, n_startup_trials=3, n_warmup_steps=1)
+        return optuna.pruners.PercentilePruner(66.7, n_startup_trials=3, n_warmup_steps=first_judged)
     if spec.pruner == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(spec.max_epochs, 2), reduction_factor=3)
     return optuna.pruners.NopPruner()

@@ -48,6 +48,7 @@ def test_a_sweep_defined_with_widgets_is_created_and_opened(runs):
     sweep = load_sweep("by-hand", connect(None, runs))
     assert sweep.spec.trials == 3 and sweep.spec.pruner == "hyperband"
     assert [param.name for param in sweep.spec.params] == ["dropout", "learning_rate"]
+    assert sweep.spec.settings({})[1].average_weights is True, "trials are judged on averaged weights by default"
     # The page now shows the study and its three queued trials.
     assert app.selectbox(key="sweep_study").value == "by-hand"
     table = trials_table(app)

@@ -54,10 +54,12 @@ def test_train_page_shows_the_architecture_and_its_cost(app):
 
 
 def test_a_live_run_can_be_watched_changed_and_stopped(app):
+    app.toggle(key="average_weights").set_value(True).run()
     app.button(key="train").click().run()
     assert not app.exception
     job = shared_scheduler().find(app.session_state["train_job_id"])
     assert job is not None and job.spec.architecture == "simple_cnn" and job.config.train_size == 400
+    assert job.config.average_weights is True
     wait_until(lambda: job.snapshot().step >= 3, app, job)
     assert not app.exception
     assert "Running: epoch" in app.get("progress")[0].proto.text

@@ -80,6 +80,14 @@ def test_augmentation_strength_scales_rotation_shift_and_zoom_together():
     assert model.augmentation.horizontal_flip is False  # never for digits
 
 
+def test_weight_averaging_is_fixed_in_the_base_or_varied_like_batch_norm():
+    fixed = load_spec_text(GOOD.replace("epochs = 4", "epochs = 4\naverage_weights = true", 1))
+    assert fixed.settings({"dropout": 0.3})[1].average_weights is True
+    assert load_spec_text(GOOD).settings({"dropout": 0.3})[1].average_weights is False
+    varied = SweepSpec("mnist", params=(Param("average_weights", choices=(True, False)),))
+    assert varied.settings({"average_weights": False})[1].average_weights is False
+
+
 def test_a_grid_lists_choices_and_stepped_ranges():
     assert Param("epochs", 2, 8, step=3).grid_values() == (2, 5, 8)
     assert Param("dropout", 0.0, 0.5, step=0.25).grid_values() == (0.0, 0.25, 0.5)
@@ -104,6 +112,7 @@ def test_a_grid_lists_choices_and_stepped_ranges():
         (("trials = 8", 'trials = "eight"'), "sweep.trials: expected a whole number"),
         (("high = 0.5", "high = 0.5\nstep = 0.1\nlog = true"), "either log-scaled or stepped"),
         (("trials = 8", 'trials = 8\ntrial_seeds = "yes"'), "sweep.trial_seeds is true or false"),
+        (("epochs = 4", "epochs = 4\naverage_weights = 1"), "base.average_weights: average_weights is true or false"),
     ],
 )
 def test_a_bad_spec_says_what_is_wrong_and_where_in_one_line(tmp_path, change, message):

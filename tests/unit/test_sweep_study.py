@@ -33,13 +33,13 @@ from core.training.config import MAX_EPOCHS
 VIEWER = Caller(Role.VIEWER, "session-viewer")
 
 
-def tiny_spec(trials: int = 2, epochs: int = 2, pruner: str = "none", **changes) -> SweepSpec:
+def tiny_spec(trials: int = 2, epochs: int = 2, pruner: str = "none", base_changes=(), **changes) -> SweepSpec:
     """Softmax regression on a few hundred digits: a trial trains in seconds."""
     return SweepSpec(
         "mnist",
         params=(Param("dropout", 0.0, 0.5), Param("learning_rate", 1e-3, 1e-1, log=True)),
         base=(("preset", "quick"), ("architecture", "softmax"), ("train_size", 0), ("epochs", epochs),
-              ("batch_size", 64)),
+              ("batch_size", 64), *base_changes),
         trials=trials, sampler="random", pruner=pruner, **changes,
     )  # fmt: skip
 
@@ -264,21 +264,38 @@ def test_each_trial_after_the_first_finds_its_training_process_already_started(p
     [("median", True, True), ("percentile", False, True), ("none", False, False)],
 )
 def test_each_pruner_stops_what_its_name_says_from_the_second_epoch(rule, stops_below_median, stops_lowest_third):
-    study = optuna.create_study(direction="maximize", pruner=make_pruner(tiny_spec(pruner=rule)))
+    study = study_with_six_finished_trials(tiny_spec(pruner=rule))
+
+    def stopped(value: float, epoch: int) -> bool:
+        return judged(study, value, epoch)
+
+    # At epoch 1 the finished curves stand at 0.75…0.87: median 0.82, lowest third below about 0.803.
+    assert stopped(0.81, 1) is stops_below_median
+    assert stopped(0.80, 1) is stops_lowest_third
+    assert not stopped(0.10, 0), "the first epoch of the last step's weights is too noisy to judge"
+
+
+@pytest.mark.parametrize("rule", ["median", "percentile"])
+def test_on_averaged_weights_a_trial_far_behind_is_stopped_after_its_first_epoch(rule):
+    study = study_with_six_finished_trials(tiny_spec(pruner=rule, base_changes=(("average_weights", True),)))
+    assert judged(study, 0.10, 0)
+    assert not judged(study, 0.85, 0)  # the finished curves stood at 0.70…0.82 then
+
+
+def study_with_six_finished_trials(spec: SweepSpec) -> optuna.Study:
+    study = optuna.create_study(direction="maximize", pruner=make_pruner(spec))
     for final in (0.80, 0.84, 0.86, 0.88, 0.90, 0.92):  # six finished trials' curves
         trial = study.ask()
         for epoch in range(3):
             trial.report(final - 0.1 + 0.05 * epoch, epoch)
         study.tell(trial, final)
+    return study
 
-    def stopped(value: float, epoch: int) -> bool:
-        trial = study.ask()
-        trial.report(value, epoch)
-        verdict = bool(trial.should_prune())
-        study.tell(trial, state=TrialState.PRUNED)
-        return verdict
 
-    # At epoch 1 the finished curves stand at 0.75…0.87: median 0.82, lowest third below about 0.803.
-    assert stopped(0.81, 1) is stops_below_median
-    assert stopped(0.80, 1) is stops_lowest_third
-    assert not stopped(0.10, 0), "the first epoch is too noisy to judge"
+def judged(study: optuna.Study, value: float, epoch: int) -> bool:
+    """Whether a new trial reporting `value` at `epoch` is stopped (it is then told it was pruned)."""
+    trial = study.ask()
+    trial.report(value, epoch)
+    verdict = bool(trial.should_prune())
+    study.tell(trial, state=TrialState.PRUNED)
+    return verdict

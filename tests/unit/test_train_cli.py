@@ -86,10 +86,13 @@ def test_help_lists_architectures_and_settings():
 
 
 def test_the_multi_device_path_trains_on_two_logical_cpus(tmp_path):
-    """MirroredStrategy over two logical CPU devices: the code path a multi-GPU machine takes."""
+    """MirroredStrategy over two logical CPU devices: the code path a multi-GPU machine takes.
+
+    With weight averaging, whose average is swapped in and out of the mirrored weights each epoch.
+    """
     done = train_cli(
-        "--dataset", "mnist", "--arch", "compact", "--epochs", "1", "--train-size", "200",
-        "--batch-size", "32", "--runs-dir", str(tmp_path),
+        "--dataset", "mnist", "--arch", "compact", "--epochs", "2", "--train-size", "200",
+        "--batch-size", "32", "--average-weights", "--runs-dir", str(tmp_path),
         # GPUs hidden, so a machine that has them tests the CPU path too instead of a single GPU.
         env={"EXPLORER_CPU_DEVICES": "2", "CUDA_VISIBLE_DEVICES": "-1"},
     )  # fmt: skip
@@ -97,3 +100,4 @@ def test_the_multi_device_path_trains_on_two_logical_cpus(tmp_path):
     assert "2 x CPU (MirroredStrategy)" in done.stdout
     (folder,) = [path for path in tmp_path.iterdir() if path.is_dir()]
     assert json.loads((folder / "metrics.json").read_text())["device"] == "2 x CPU (MirroredStrategy)"
+    assert json.loads((folder / "config.json").read_text())["training"]["average_weights"] is True

@@ -1,0 +1,84 @@
+"""Weight averaging: a run is validated and kept on the moving average of its weights, and trains on its own."""
+
+from __future__ import annotations
+
+import factories
+import keras
+import numpy as np
+import pytest
+
+from core.access import LOCAL
+from core.architectures import ModelSpec
+from core.training import JobState, TrainConfig, TrainingJob, TrainingScheduler
+from core.training.averaging import MAX_MOMENTUM, averaging_momentum
+from core.training.data import training_split
+from core.training.engine import score
+
+
+def weights(model: keras.Model) -> list[np.ndarray]:
+    return [np.array(variable) for variable in model.trainable_variables]
+
+
+def same(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
+    return all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+class WeightsWatch(keras.callbacks.Callback):
+    """The weights after each epoch's last step, at its end (what was validated) and at the next one's first step."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last_step: list[np.ndarray] = []
+        self.trained, self.judged, self.resumed_from = [], [], []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if batch == 0 and len(self.resumed_from) < len(self.judged):
+            self.resumed_from.append(weights(self.model))
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.last_step = weights(self.model)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.trained.append(self.last_step)
+        self.judged.append(weights(self.model))
+
+
+def train(average_weights: bool) -> tuple[TrainingJob, WeightsWatch]:
+    dataset = factories.tiny_mnist()
+    config = TrainConfig(
+        dataset="mnist", epochs=3, batch_size=32, learning_rate=3e-3, schedule="constant",
+        average_weights=average_weights,
+    )  # fmt: skip
+    watch = WeightsWatch()
+    job = TrainingJob(dataset, ModelSpec("simple_cnn", dropout=0.3, batch_norm=False), config, extra_callbacks=[watch])
+    TrainingScheduler(1).submit(job, by=LOCAL)
+    assert job.wait(120) and job.result.state is JobState.FINISHED, job.result.error
+    return job, watch
+
+
+def test_an_averaged_run_is_judged_and_kept_on_its_average_and_trains_on_its_own_weights():
+    job, watch = train(average_weights=True)
+    assert len(watch.judged) == 3
+    # Every epoch's end sees the average, not the last step's weights ...
+    assert not any(same(trained, judged) for trained, judged in zip(watch.trained, watch.judged, strict=True))
+    # ... and the next epoch trains on from the last step's weights, not from the average.
+    assert len(watch.resumed_from) == 2
+    assert all(same(resumed, trained) for resumed, trained in zip(watch.resumed_from, watch.trained[:2], strict=True))
+    # The model kept is the one the last epoch validated.
+    model = job.result.model
+    assert same(weights(model), watch.judged[-1])
+    data = training_split(job.dataset.x_train, job.dataset.y_train, job.config)
+    assert score(model, data.x_val, data.y_val)[1] == pytest.approx(job.result.epochs[-1].val_accuracy)
+
+
+def test_without_averaging_a_run_is_judged_and_kept_on_its_last_step():
+    job, watch = train(average_weights=False)
+    assert all(same(trained, judged) for trained, judged in zip(watch.trained, watch.judged, strict=True))
+    assert same(weights(job.result.model), watch.trained[-1])
+
+
+def test_the_average_spans_a_quarter_epoch_at_most_ten_steps_and_nothing_in_a_tiny_epoch():
+    assert averaging_momentum(4) == 0.0  # one step: the step's own weights
+    assert averaging_momentum(17) == pytest.approx(1 - 1 / 4.25)
+    assert averaging_momentum(40) == pytest.approx(MAX_MOMENTUM)
+    assert averaging_momentum(469) == MAX_MOMENTUM
