@@ -57,13 +57,14 @@ def render_define(dataset: Dataset) -> SweepSpec | None:
     middle.selectbox("Sampler", list(SAMPLERS), key="sweep_sampler", format_func=SAMPLERS.get)
     right.selectbox(
         "Pruner", list(PRUNERS), key="sweep_pruner", format_func=PRUNERS.get,
-        help="Stops trials that are behind the others at the same epoch, from the second epoch on, to save "
-        "time. Median stops those below the middle; Lowest third only the lowest third; Hyperband runs "
-        "brackets of trials that are cut at different epochs; None trains every trial to the end. The "
-        "price: with a one-cycle schedule a trial's rank in its first epochs says little about its last. "
-        "In our benchmark (12 trials of 6 epochs, four seeds) the median rule saved 21–33 % of the time "
-        "and its best trial ended 0.25–1.3 points below the unpruned sweep's. Choose None when the best "
-        "trial matters more than the time.",
+        help="Stops trials that are behind the others at the same epoch, to save time. Median stops those "
+        "below the middle; Lowest third only the lowest third; Hyperband cuts brackets of trials at different "
+        "epochs; None trains every trial to the end. On averaged weights (below) a trial's rank after its "
+        "first epoch foretells its last, so trials are judged from then on. In our benchmark (12 trials of "
+        "6 epochs, four seeds) the pruned sweep's best trial then never fell below the unpruned one's, and the "
+        "median rule saved 8–22 % of the time on three seeds (on the fourth the sampler, steered away from "
+        "the pruned settings, drew slower and better trials instead). Judged on the last step's weights it "
+        "cost the best trial 0.25–1.3 points.",
     )  # fmt: skip
     left, right = st.columns(2)
     left.selectbox(
@@ -79,8 +80,8 @@ def render_define(dataset: Dataset) -> SweepSpec | None:
         "Judge trials on averaged weights", value=True, key="sweep_average_weights",
         help="Each trial validates and keeps a moving average of its last steps' weights (EMA) rather than its "
         "last step's. At a high learning rate the last step's weights jump around, so a promising trial can "
-        "look weak in its first epochs and be pruned; averaged, early epochs rank trials much more like their "
-        "last one does.",
+        "look weak in its first epochs and be pruned. In our benchmark the ranking after the first epoch "
+        "matched the final one with Spearman's rho 0.93 on averaged weights and 0.44 without.",
     )  # fmt: skip
     varied = st.multiselect(
         "Settings to vary", list(LABELS), default=DEFAULT_VARIED, key="sweep_varied", format_func=LABELS.get

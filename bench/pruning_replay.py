@@ -45,18 +45,16 @@ def app_rule(name: str) -> Callable[[], optuna.pruners.BasePruner]:
     return lambda: make_pruner(replace(load_spec(SPEC), pruner=name))
 
 
+# The app's own rules judge from the first epoch on the quick sweep, whose trials train on averaged weights.
 RULES: dict[str, Callable[[], optuna.pruners.BasePruner]] = {
-    "median from epoch 2, after 3 complete (the default)": app_rule("median"),
-    "median from epoch 2, after 4 complete": lambda: optuna.pruners.MedianPruner(4, 1),
-    "median from epoch 2, after 5 complete": lambda: optuna.pruners.MedianPruner(5, 1),
-    "median from epoch 3, after 3 complete": lambda: optuna.pruners.MedianPruner(3, 2),
-    "median from epoch 1, after 3 complete": lambda: optuna.pruners.MedianPruner(3, 0),
+    "median from epoch 1, after 3 complete (the app's Median, the default)": app_rule("median"),
     "median from epoch 1, after 5 complete": lambda: optuna.pruners.MedianPruner(5, 0),
-    'lowest third from epoch 2, after 3 complete (the app\'s "Lowest third")': app_rule("percentile"),
+    "median from epoch 2, after 3 complete": lambda: optuna.pruners.MedianPruner(3, 1),
+    "median from epoch 3, after 3 complete": lambda: optuna.pruners.MedianPruner(3, 2),
+    "lowest third from epoch 1, after 3 complete (the app's Lowest third)": app_rule("percentile"),
     # Optuna's percentile is the share kept: 66.7 prunes a trial below the finished trials' lowest third.
-    "lowest third from epoch 1, after 3 complete": lambda: optuna.pruners.PercentilePruner(66.7, 3, 0),
+    "lowest third from epoch 2, after 3 complete": lambda: optuna.pruners.PercentilePruner(66.7, 3, 1),
     "top third only from epoch 1, after 3 complete": lambda: optuna.pruners.PercentilePruner(33.3, 3, 0),
-    "top third only from epoch 2, after 3 complete": lambda: optuna.pruners.PercentilePruner(33.3, 3, 1),
     "top quarter only from epoch 1, after 3 complete": lambda: optuna.pruners.PercentilePruner(25.0, 3, 0),
     "hyperband (the app's)": app_rule("hyperband"),
 }

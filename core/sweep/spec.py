@@ -174,7 +174,8 @@ class SweepSpec:
         """The model spec and training config of one trial: the base settings with `values` on top."""
         fixed = dict(self.base)
         preset = PRESETS[fixed.pop("preset", "quick")].for_dataset(self.dataset)
-        chosen = {**fixed, **values}
+        # Trials are judged on averaged weights unless the spec says otherwise (see make_pruner).
+        chosen = {"average_weights": True, **fixed, **values}
         spec, config = preset.spec, preset.config
         architecture = chosen.get("architecture", spec.architecture)
         if architecture != spec.architecture:

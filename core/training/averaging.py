@@ -2,9 +2,9 @@
 
 At a high learning rate the weights jump around from batch to batch, so a run judged on its last
 step's weights looks worse, and ranks less like where it will end, than it is. The average of the
-last steps smooths those jumps out. bench/sweep.py measured it on 12 trials of quick runs: the
-ranking after the first epoch foretold the final one with Spearman's rho 0.78 on averaged weights
-and 0.28 on the last step's.
+last steps smooths those jumps out. On bench/sweep.py's quick sweep (seeds 3-6, 48 trials of 6
+epochs) the ranking after epochs 1, 2 and 3 foretold the final one with Spearman's rho 0.93, 0.90
+and 0.90 on averaged weights, against 0.44, 0.40 and 0.40 on the last step's (bench/pruning_replay.py).
 """
 
 from __future__ import annotations

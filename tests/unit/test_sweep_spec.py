@@ -80,10 +80,10 @@ def test_augmentation_strength_scales_rotation_shift_and_zoom_together():
     assert model.augmentation.horizontal_flip is False  # never for digits
 
 
-def test_weight_averaging_is_fixed_in_the_base_or_varied_like_batch_norm():
-    fixed = load_spec_text(GOOD.replace("epochs = 4", "epochs = 4\naverage_weights = true", 1))
-    assert fixed.settings({"dropout": 0.3})[1].average_weights is True
-    assert load_spec_text(GOOD).settings({"dropout": 0.3})[1].average_weights is False
+def test_trials_average_their_weights_unless_the_base_says_not_and_it_can_be_varied():
+    assert load_spec_text(GOOD).settings({"dropout": 0.3})[1].average_weights is True
+    fixed = load_spec_text(GOOD.replace("epochs = 4", "epochs = 4\naverage_weights = false", 1))
+    assert fixed.settings({"dropout": 0.3})[1].average_weights is False
     varied = SweepSpec("mnist", params=(Param("average_weights", choices=(True, False)),))
     assert varied.settings({"average_weights": False})[1].average_weights is False
 
