@@ -212,7 +212,8 @@ def render_training_settings(dataset: Dataset) -> None:
                   help="Validate, stop early and keep a moving average of the last few steps' weights instead "
                        "of the last step's. At a high learning rate the weights jump from batch to batch; the "
                        "average smooths that out, so the validation curve is steadier and shows sooner where "
-                       "a run is heading. Training itself is unchanged.")  # fmt: skip
+                       "a run is heading. Training itself is unchanged, and the training curve still shows the "
+                       "last step's weights.")  # fmt: skip
         st.number_input(
             f"Train on a subset (images, 0 = all {len(dataset.x_train):,})", 0, len(dataset.x_train), step=1000,
             key="train_size", **KEEP,

@@ -178,7 +178,7 @@ def run_interleaved(spec, dataset, root: Path) -> tuple[Sweep, Sweep]:
 
 
 def default_recipe(spec, dataset, root: Path) -> dict:
-    """The app's default recipe on the sweep's terms (its subset and epochs), trained the app's way."""
+    """The app's default recipe on the sweep's terms (subset, epochs, weight averaging), trained the app's way."""
     from core.access import LOCAL
     from core.runs.store import RunStore
     from core.training import JobState, TrainingJob, TrainingScheduler
@@ -299,7 +299,8 @@ def main(argv: list[str] | None = None) -> int:
             "best_trial_test_accuracy_pct": pruned["best_test_accuracy_pct"],
             "best_trial_params": pruned["best_params"],
             "difference_points": round(pruned["best_test_accuracy_pct"] - default["test_accuracy_pct"], 2),
-            "note": "the default recipe trained on the sweep's own terms (subset, epochs), on the same test images",
+            "note": "the default recipe trained on the sweep's own terms (subset, epochs, weight averaging), on the "
+            "same test images",
         }
     save(report)
     log("Top-3 ensemble…")

@@ -187,7 +187,11 @@ def run_overhead(dataset, steps: int, repeats: int) -> dict:
 
     def measure(with_callback: bool) -> tuple[float, float]:
         model = build_model(spec, 0)
-        model.compile(make_optimizer(config), keras.losses.CategoricalCrossentropy(), metrics=["accuracy"])
+        model.compile(
+            make_optimizer(config, len(data.y_train) // config.batch_size),
+            keras.losses.CategoricalCrossentropy(),
+            metrics=["accuracy"],
+        )
         model.fit(stream, steps_per_epoch=20, epochs=1, verbose=0)  # compile and warm up
         callbacks = []
         if with_callback:

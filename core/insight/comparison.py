@@ -7,15 +7,19 @@ from collections.abc import Sequence
 
 from core.ensemble_info import is_ensemble
 from core.runs.store import RunSummary
+from core.training.config import TrainConfig
 
 DATASETS = ("mnist", "fashion_mnist")
+TRAINING_DEFAULTS = TrainConfig().to_dict()
 # Settings that may differ between two runs of "the same recipe": where the data came from and how big it was.
 IGNORED = {"dataset"}
 
 
 def recipe(run: RunSummary) -> str:
     """A run's model and training settings without the dataset, as a comparable key."""
-    training = {key: value for key, value in run.config.get("training", {}).items() if key not in IGNORED}
+    # A run saved before a setting existed trained as its default says: fill it in, so it pairs with newer runs.
+    training = {**TRAINING_DEFAULTS, **run.config.get("training", {})}
+    training = {key: value for key, value in training.items() if key not in IGNORED}
     return json.dumps({"model": run.config.get("model", {}), "training": training}, sort_keys=True)
 
 

@@ -39,15 +39,17 @@ SETTINGS: dict[str, tuple[float, float] | None] = {
     "label_smoothing": (0.0, 0.5),
     "optimizer": None,
     "schedule": None,
-    "average_weights": None,
 }
-BOOL_SETTINGS = {"batch_norm", "average_weights"}
 INTEGER_SETTINGS = {"epochs", "batch_size"}
 CHOICE_SETTINGS = {"architecture": tuple(ARCHITECTURES), "optimizer": tuple(OPTIMIZERS), "schedule": tuple(SCHEDULES)}
 # At full augmentation strength: degrees of rotation, and fractions of the size for shift and zoom.
 FULL_ROTATION, FULL_SHIFT, FULL_ZOOM = 15.0, 0.12, 0.12
-# Fixed settings a sweep's [base] may give besides the ones above.
-BASE_ONLY = {"preset", "train_size", "seed", "validation_split"}
+# Fixed settings a sweep's [base] may give besides the ones above. Weight averaging is never varied:
+# the pruner's first judged epoch depends on it (make_pruner), and trials on and off it rank unlike.
+BASE_ONLY = {"preset", "train_size", "seed", "validation_split", "average_weights"}
+# A spec file that does not say otherwise has its trials judged on averaged weights, as the Sweep page's
+# toggle does; a study keeps what it was made with, and one stored without the setting stays off it.
+AVERAGE_WEIGHTS_BY_DEFAULT = True
 
 
 class SpecError(ValueError):
@@ -158,6 +160,9 @@ class SweepSpec:
             if key == "preset":
                 if value not in PRESETS:
                     raise SpecError(f"base.preset: unknown preset {value!r}; use one of {', '.join(PRESETS)}.")
+            elif key == "average_weights":
+                if not isinstance(value, bool):
+                    raise SpecError(f"base.average_weights is true or false, got {value!r}.")
             elif key in BASE_ONLY:
                 pass
             elif key in SETTINGS:
@@ -174,8 +179,7 @@ class SweepSpec:
         """The model spec and training config of one trial: the base settings with `values` on top."""
         fixed = dict(self.base)
         preset = PRESETS[fixed.pop("preset", "quick")].for_dataset(self.dataset)
-        # Trials are judged on averaged weights unless the spec says otherwise (see make_pruner).
-        chosen = {"average_weights": True, **fixed, **values}
+        chosen = {**fixed, **values}
         spec, config = preset.spec, preset.config
         architecture = chosen.get("architecture", spec.architecture)
         if architecture != spec.architecture:
@@ -280,6 +284,9 @@ def load_spec(path: str | Path) -> SweepSpec:
         raise SpecError(f"{path}: cannot be read ({error}).") from None
     except tomllib.TOMLDecodeError as error:
         raise SpecError(f"{path}: not valid TOML ({error}).") from None
+    base = data.get("base", {})
+    if isinstance(base, dict) and "average_weights" not in base:
+        data["base"] = {**base, "average_weights": AVERAGE_WEIGHTS_BY_DEFAULT}
     try:
         return SweepSpec.from_dict(data)
     except SpecError as error:
@@ -293,9 +300,9 @@ def _sample_value(param: Param) -> Any:
 def _check_value(name: str, value: Any, where: str) -> None:
     if name in BASE_ONLY:
         return
-    if name in BOOL_SETTINGS:
+    if name == "batch_norm":
         if not isinstance(value, bool):
-            raise SpecError(f"{where}: {name} is true or false, got {value!r}.")
+            raise SpecError(f"{where}: batch_norm is true or false, got {value!r}.")
         return
     if name in CHOICE_SETTINGS:
         if value not in CHOICE_SETTINGS[name]:

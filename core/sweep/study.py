@@ -67,7 +67,7 @@ def make_pruner(spec: SweepSpec) -> optuna.pruners.BasePruner:
     """The spec's pruner; steps are epochs (counted from 0), values validation accuracy."""
     # The last step's weights rank trials too poorly in the first epoch to judge it; averaged weights
     # rank them after it much as at the end (core/training/averaging.py), so those are judged from it.
-    first_judged = 0 if spec.settings({})[1].average_weights else 1
+    first_judged = 0 if dict(spec.base).get("average_weights") else 1
     if spec.pruner == "median":
         # Once three trials have finished.
         return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=first_judged)

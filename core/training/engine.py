@@ -56,10 +56,11 @@ class TrainingResult:
     saved_run_id: str | None = None
 
 
-def make_optimizer(config: TrainConfig, steps_per_epoch: int = 1) -> keras.optimizers.Optimizer:
+def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
     """The optimiser a config names; the learning rate is set per batch by the live control."""
-    momentum = averaging_momentum(steps_per_epoch) if config.average_weights else 0.0
-    averaging = {"use_ema": True, "ema_momentum": momentum} if momentum else {}
+    averaging = {}
+    if config.average_weights:
+        averaging = {"use_ema": True, "ema_momentum": averaging_momentum(steps_per_epoch)}
     if config.optimizer == "adamw":
         return keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay, **averaging)
     if config.optimizer == "sgd":

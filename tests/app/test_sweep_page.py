@@ -48,12 +48,21 @@ def test_a_sweep_defined_with_widgets_is_created_and_opened(runs):
     sweep = load_sweep("by-hand", connect(None, runs))
     assert sweep.spec.trials == 3 and sweep.spec.pruner == "hyperband"
     assert [param.name for param in sweep.spec.params] == ["dropout", "learning_rate"]
-    assert sweep.spec.settings({})[1].average_weights is True, "trials are judged on averaged weights by default"
+    assert dict(sweep.spec.base)["average_weights"] is True, "trials are judged on averaged weights by default"
     # The page now shows the study and its three queued trials.
     assert app.selectbox(key="sweep_study").value == "by-hand"
     table = trials_table(app)
     assert list(table["state"]) == ["waiting"] * 3
     assert app.button(key="sweep_start").label == "Start"
+
+
+def test_trials_can_be_judged_on_the_last_steps_weights_instead(runs):
+    app = open_app("sweep")
+    app.text_input(key="sweep_new_name").input("last-step").run()
+    app.toggle(key="sweep_average_weights").set_value(False).run()
+    app.button(key="sweep_create").click().run()
+    assert not app.exception and not errors(app)
+    assert dict(load_sweep("last-step", connect(None, runs)).spec.base)["average_weights"] is False
 
 
 def test_a_range_the_wrong_way_round_is_refused_with_its_reason(runs):

@@ -211,3 +211,13 @@ def test_twin_runs_pair_the_same_recipe_on_both_datasets(tmp_path):
     store.save(make_training_result(1, dataset="mnist"), "sample")  # another seed
     pairs = twin_runs(store.list_runs())
     assert [(a.run_id, b.run_id) for a, b in pairs] == [(mnist, fashion)]
+
+
+def test_a_run_saved_before_a_training_setting_existed_pairs_with_one_trained_at_its_default(tmp_path):
+    store = RunStore(tmp_path)
+    mnist = store.save(make_training_result(0, dataset="mnist"), "sample")
+    fashion = store.save(make_training_result(0, dataset="fashion_mnist"), "sample")
+    runs = store.list_runs()
+    old = next(run for run in runs if run.run_id == mnist)
+    del old.config["training"]["average_weights"]  # as config.json was written before weight averaging
+    assert [(a.run_id, b.run_id) for a, b in twin_runs(runs)] == [(mnist, fashion)]

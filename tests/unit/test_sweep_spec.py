@@ -80,12 +80,20 @@ def test_augmentation_strength_scales_rotation_shift_and_zoom_together():
     assert model.augmentation.horizontal_flip is False  # never for digits
 
 
-def test_trials_average_their_weights_unless_the_base_says_not_and_it_can_be_varied():
-    assert load_spec_text(GOOD).settings({"dropout": 0.3})[1].average_weights is True
-    fixed = load_spec_text(GOOD.replace("epochs = 4", "epochs = 4\naverage_weights = false", 1))
-    assert fixed.settings({"dropout": 0.3})[1].average_weights is False
-    varied = SweepSpec("mnist", params=(Param("average_weights", choices=(True, False)),))
-    assert varied.settings({"average_weights": False})[1].average_weights is False
+def test_a_spec_file_averages_weights_unless_its_base_says_not_and_a_stored_spec_keeps_what_it_had(tmp_path):
+    spec = load_spec(write(tmp_path, GOOD))
+    assert dict(spec.base)["average_weights"] is True
+    assert spec.settings({"dropout": 0.3})[1].average_weights is True
+    off = load_spec(write(tmp_path, GOOD.replace("epochs = 4", "epochs = 4\naverage_weights = false", 1)))
+    assert off.settings({"dropout": 0.3})[1].average_weights is False
+    # A study stored before weight averaging existed resumes as it began: on the last step's weights.
+    stored = load_spec_text(GOOD)
+    assert "average_weights" not in dict(stored.base) and stored.settings({"dropout": 0.3})[1].average_weights is False
+
+
+def test_weight_averaging_is_never_varied():
+    with pytest.raises(SpecError, match="params.average_weights: unknown setting"):
+        Param("average_weights", choices=(True, False))
 
 
 def test_a_grid_lists_choices_and_stepped_ranges():
@@ -112,7 +120,7 @@ def test_a_grid_lists_choices_and_stepped_ranges():
         (("trials = 8", 'trials = "eight"'), "sweep.trials: expected a whole number"),
         (("high = 0.5", "high = 0.5\nstep = 0.1\nlog = true"), "either log-scaled or stepped"),
         (("trials = 8", 'trials = 8\ntrial_seeds = "yes"'), "sweep.trial_seeds is true or false"),
-        (("epochs = 4", "epochs = 4\naverage_weights = 1"), "base.average_weights: average_weights is true or false"),
+        (("epochs = 4", "epochs = 4\naverage_weights = 1"), "base.average_weights is true or false"),
     ],
 )
 def test_a_bad_spec_says_what_is_wrong_and_where_in_one_line(tmp_path, change, message):

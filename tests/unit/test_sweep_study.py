@@ -264,7 +264,7 @@ def test_each_trial_after_the_first_finds_its_training_process_already_started(p
     [("median", True, True), ("percentile", False, True), ("none", False, False)],
 )
 def test_each_pruner_stops_what_its_name_says_from_the_second_epoch(rule, stops_below_median, stops_lowest_third):
-    study = study_with_six_finished_trials(tiny_spec(pruner=rule, base_changes=(("average_weights", False),)))
+    study = study_with_six_finished_trials(tiny_spec(pruner=rule))
 
     def stopped(value: float, epoch: int) -> bool:
         return judged(study, value, epoch)

@@ -10,7 +10,7 @@ import pytest
 from core.access import LOCAL
 from core.architectures import ModelSpec
 from core.training import JobState, TrainConfig, TrainingJob, TrainingScheduler
-from core.training.averaging import MAX_MOMENTUM, averaging_momentum
+from core.training.averaging import MAX_MOMENTUM, MIN_MOMENTUM, averaging_momentum
 from core.training.data import training_split
 from core.training.engine import score
 
@@ -24,11 +24,11 @@ def same(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
 
 
 class WeightsWatch(keras.callbacks.Callback):
-    """The weights after each epoch's last step, at its end (what was validated) and at the next one's first step."""
+    """The weights after every step, at each epoch's end (what was validated) and at the next one's first step."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.last_step: list[np.ndarray] = []
+        self.steps: list[list[np.ndarray]] = []
         self.trained, self.judged, self.resumed_from = [], [], []
 
     def on_train_batch_begin(self, batch, logs=None):
@@ -36,11 +36,19 @@ class WeightsWatch(keras.callbacks.Callback):
             self.resumed_from.append(weights(self.model))
 
     def on_train_batch_end(self, batch, logs=None):
-        self.last_step = weights(self.model)
+        self.steps.append(weights(self.model))
 
     def on_epoch_end(self, epoch, logs=None):
-        self.trained.append(self.last_step)
+        self.trained.append(self.steps[-1])
         self.judged.append(weights(self.model))
+
+
+def moving_average(steps: list[list[np.ndarray]], momentum: float) -> list[np.ndarray]:
+    """Keras' optimiser EMA of the weights after each step, worked out by hand: it starts at the first step's."""
+    average = [value.astype(np.float64) for value in steps[0]]
+    for step in steps[1:]:
+        average = [momentum * a + (1 - momentum) * w for a, w in zip(average, step, strict=True)]
+    return average
 
 
 def train(average_weights: bool) -> tuple[TrainingJob, WeightsWatch]:
@@ -64,11 +72,15 @@ def test_an_averaged_run_is_judged_and_kept_on_its_average_and_trains_on_its_own
     # ... and the next epoch trains on from the last step's weights, not from the average.
     assert len(watch.resumed_from) == 2
     assert all(same(resumed, trained) for resumed, trained in zip(watch.resumed_from, watch.trained[:2], strict=True))
+    # What was judged is the moving average of every step so far, spanning a quarter of the 17-step epoch.
+    assert len(watch.steps) == 3 * 17
+    expected = moving_average(watch.steps, averaging_momentum(17))
+    assert all(np.allclose(j, e, rtol=1e-4, atol=1e-6) for j, e in zip(watch.judged[-1], expected, strict=True))
     # The model kept is the one the last epoch validated.
     model = job.result.model
     assert same(weights(model), watch.judged[-1])
     data = training_split(job.dataset.x_train, job.dataset.y_train, job.config)
-    assert score(model, data.x_val, data.y_val)[1] == pytest.approx(job.result.epochs[-1].val_accuracy)
+    assert score(model, data.x_val, data.y_val)[0] == pytest.approx(job.result.epochs[-1].val_loss, rel=1e-4)
 
 
 def test_without_averaging_a_run_is_judged_and_kept_on_its_last_step():
@@ -77,8 +89,8 @@ def test_without_averaging_a_run_is_judged_and_kept_on_its_last_step():
     assert same(weights(job.result.model), watch.trained[-1])
 
 
-def test_the_average_spans_a_quarter_epoch_at_most_ten_steps_and_nothing_in_a_tiny_epoch():
-    assert averaging_momentum(4) == 0.0  # one step: the step's own weights
+def test_the_average_spans_a_quarter_epoch_but_at_least_two_steps_and_at_most_ten():
+    assert averaging_momentum(1) == averaging_momentum(8) == MIN_MOMENTUM
     assert averaging_momentum(17) == pytest.approx(1 - 1 / 4.25)
     assert averaging_momentum(40) == pytest.approx(MAX_MOMENTUM)
     assert averaging_momentum(469) == MAX_MOMENTUM
