@@ -54,6 +54,7 @@ RULES: dict[str, Callable[[], optuna.pruners.BasePruner]] = {
     "lowest third from epoch 1, after 3 complete (the app's Lowest third)": app_rule("percentile"),
     # Optuna's percentile is the share kept: 66.7 prunes a trial below the finished trials' lowest third.
     "lowest third from epoch 2, after 3 complete": lambda: optuna.pruners.PercentilePruner(66.7, 3, 1),
+    "top third only from epoch 1, after 2 complete (the app's Top third only)": app_rule("top_third"),
     "top third only from epoch 1, after 3 complete": lambda: optuna.pruners.PercentilePruner(33.3, 3, 0),
     "top quarter only from epoch 1, after 3 complete": lambda: optuna.pruners.PercentilePruner(25.0, 3, 0),
     "hyperband (the app's)": app_rule("hyperband"),

@@ -18,9 +18,15 @@ from core.training.config import MAX_EPOCHS, OPTIMIZERS, SCHEDULES, TrainConfig
 from core.training.presets import PRESETS
 
 Sampler = Literal["tpe", "random", "grid"]
-Pruner = Literal["median", "percentile", "hyperband", "none"]
+Pruner = Literal["median", "percentile", "top_third", "hyperband", "none"]
 SAMPLERS = {"tpe": "TPE (learns from earlier trials)", "random": "Random", "grid": "Grid (every combination)"}
-PRUNERS = {"median": "Median", "percentile": "Lowest third", "hyperband": "Hyperband", "none": "None"}
+PRUNERS = {
+    "median": "Median",
+    "percentile": "Lowest third",
+    "top_third": "Top third only",
+    "hyperband": "Hyperband",
+    "none": "None",
+}
 MAX_TRIALS = 1000
 
 # Every setting a sweep can vary or fix, and the range a value must lie in (None: a choice list).

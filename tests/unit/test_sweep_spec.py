@@ -108,7 +108,7 @@ def test_a_grid_lists_choices_and_stepped_ranges():
         (("low = 0.1", "low = 0.7"), "params.dropout: low (0.7) must be below high (0.5)"),
         (
             ('pruner = "hyperband"', 'pruner = "aggressive"'),
-            "sweep.pruner: use one of median, percentile, hyperband, none",
+            "sweep.pruner: use one of median, percentile, top_third, hyperband, none",
         ),
         (("[params.dropout]", "[params.dropuot]"), "params.dropuot: unknown setting"),
         (('"simple_cnn"', '"resnet50"'), "unknown architecture 'resnet50'"),

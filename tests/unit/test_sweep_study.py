@@ -260,22 +260,31 @@ def test_each_trial_after_the_first_finds_its_training_process_already_started(p
 
 
 @pytest.mark.parametrize(
-    ("rule", "stops_below_median", "stops_lowest_third"),
-    [("median", True, True), ("percentile", False, True), ("none", False, False)],
+    ("rule", "stops_below_top_third", "stops_below_median", "stops_lowest_third"),
+    [
+        ("median", False, True, True),
+        ("percentile", False, False, True),
+        ("top_third", True, True, True),
+        ("none", False, False, False),
+    ],
 )
-def test_each_pruner_stops_what_its_name_says_from_the_second_epoch(rule, stops_below_median, stops_lowest_third):
+def test_each_pruner_stops_what_its_name_says_from_the_second_epoch(
+    rule, stops_below_top_third, stops_below_median, stops_lowest_third
+):
     study = study_with_six_finished_trials(tiny_spec(pruner=rule))
 
     def stopped(value: float, epoch: int) -> bool:
         return judged(study, value, epoch)
 
-    # At epoch 1 the finished curves stand at 0.75…0.87: median 0.82, lowest third below about 0.803.
+    # At epoch 1 the finished curves stand at 0.75…0.87: median 0.82, the top third above about 0.837,
+    # the lowest third below about 0.803.
+    assert stopped(0.83, 1) is stops_below_top_third
     assert stopped(0.81, 1) is stops_below_median
     assert stopped(0.80, 1) is stops_lowest_third
     assert not stopped(0.10, 0), "the first epoch of the last step's weights is too noisy to judge"
 
 
-@pytest.mark.parametrize("rule", ["median", "percentile"])
+@pytest.mark.parametrize("rule", ["median", "percentile", "top_third"])
 def test_on_averaged_weights_a_trial_far_behind_is_stopped_after_its_first_epoch(rule):
     study = study_with_six_finished_trials(tiny_spec(pruner=rule, base_changes=(("average_weights", True),)))
     assert judged(study, 0.10, 0)
