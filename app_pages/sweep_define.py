@@ -58,11 +58,12 @@ def render_define(dataset: Dataset) -> SweepSpec | None:
     right.selectbox(
         "Pruner", list(PRUNERS), key="sweep_pruner", format_func=PRUNERS.get,
         help="Stops trials that are behind the others at the same epoch, to save time. Median stops those "
-        "below the middle; Lowest third only the lowest third; Hyperband cuts brackets of trials at different "
-        "epochs; None trains every trial to the end. On averaged weights (below), Median and Lowest third "
-        "judge from the first epoch, and in our benchmark never cost the sweep its best trial; on the last "
-        "step's weights they wait an epoch, and the median rule cost it 0.25–1.3 points. The time saved "
-        "depends on how many trials are clearly worse: see the README.",
+        "below the middle; Lowest third only the lowest third; Top third only keeps just the trials in the top "
+        "third; Hyperband cuts brackets of trials at different epochs; None trains every trial to the end. "
+        "On averaged weights (below) these judge from the first epoch, and in our benchmark Median never cost "
+        "the sweep its best trial, while Top third only saved more time (about 36 %) and once cost it 0.4 "
+        "points. On the last step's weights they wait an epoch, and Median cost the best trial 0.25–1.3 "
+        "points. How much time pruning saves depends on how many trials are clearly worse: see the README.",
     )  # fmt: skip
     left, right = st.columns(2)
     left.selectbox(
