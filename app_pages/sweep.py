@@ -15,6 +15,7 @@ from app_pages.wording import TEST_ACCURACY_HELP, counted, describe_time
 from core.access import AccessDenied, Action, allows
 from core.datasets import DatasetError, load_dataset
 from core.sweep import (
+    PRUNERS,
     SpecError,
     StorageError,
     Sweep,
@@ -114,7 +115,7 @@ def render_study(sweep: Sweep, storage, url: str) -> None:
     varied = ", ".join(param.name for param in spec.params)
     st.caption(
         f"{spec.dataset}, {counted(spec.trials, 'trial')} planned, varying {varied}; sampler {spec.sampler}, "
-        f"pruner {spec.pruner}. {spec.description}"
+        f"pruner {PRUNERS[spec.pruner].lower()}. {spec.description}"
     )
     render_controls(sweep, storage, url)
     worker = running_sweeps().get(url, sweep.name)

@@ -75,9 +75,8 @@ def make_pruner(spec: SweepSpec) -> optuna.pruners.BasePruner:
         # Gentler than the median: Optuna's percentile is the share kept, so 66.7 stops only the lowest third.
         return optuna.pruners.PercentilePruner(66.7, n_startup_trials=3, n_warmup_steps=first_judged)
     if spec.pruner == "top_third":
-        # Keeps only trials in the top third at their epoch, once two have finished: for averaged weights,
-        # whose early ranks hold. On bench/sweep.py's seeds 3, 4 and 6: 29.9, 36.5 and 35.6 % saved, the best
-        # trial 0.00, -0.43 and 0.00 points off (the median rule: 8-22 % saved, never off).
+        # Stops all but the trials in the finished ones' top third at their epoch, from two finished on:
+        # for averaged weights, whose early ranks hold (measured in bench/README.md, sweep.py).
         return optuna.pruners.PercentilePruner(33.3, n_startup_trials=2, n_warmup_steps=first_judged)
     if spec.pruner == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(spec.max_epochs, 2), reduction_factor=3)

@@ -278,6 +278,7 @@ def test_each_pruner_stops_what_its_name_says_from_the_second_epoch(
 
     # At epoch 1 the finished curves stand at 0.75…0.87: median 0.82, the top third above about 0.837,
     # the lowest third below about 0.803.
+    assert not stopped(0.84, 1)  # in the top third: no rule stops it
     assert stopped(0.83, 1) is stops_below_top_third
     assert stopped(0.81, 1) is stops_below_median
     assert stopped(0.80, 1) is stops_lowest_third
