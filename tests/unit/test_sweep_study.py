@@ -272,17 +272,13 @@ def test_each_pruner_stops_what_its_name_says_from_the_second_epoch(
     rule, stops_below_top_third, stops_below_median, stops_lowest_third
 ):
     study = study_with_six_finished_trials(tiny_spec(pruner=rule))
-
-    def stopped(value: float, epoch: int) -> bool:
-        return judged(study, value, epoch)
-
     # At epoch 1 the finished curves stand at 0.75…0.87: median 0.82, the top third above about 0.837,
     # the lowest third below about 0.803.
-    assert not stopped(0.84, 1)  # in the top third: no rule stops it
-    assert stopped(0.83, 1) is stops_below_top_third
-    assert stopped(0.81, 1) is stops_below_median
-    assert stopped(0.80, 1) is stops_lowest_third
-    assert not stopped(0.10, 0), "the first epoch of the last step's weights is too noisy to judge"
+    assert not judged(study, 0.84, 1)  # in the top third: no rule stops it
+    assert judged(study, 0.83, 1) is stops_below_top_third
+    assert judged(study, 0.81, 1) is stops_below_median
+    assert judged(study, 0.80, 1) is stops_lowest_third
+    assert not judged(study, 0.10, 0), "the first epoch of the last step's weights is too noisy to judge"
 
 
 @pytest.mark.parametrize("rule", ["median", "percentile", "top_third"])
