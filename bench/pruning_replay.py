@@ -15,6 +15,7 @@ tracing, saving), its epochs, and the scoring a pruned trial skips. Prints one J
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from collections.abc import Callable
@@ -23,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 import optuna
-from scipy.stats import rankdata
+from scipy.stats import spearmanr
 
 from bench.sweep import SPEC, paired_trials
-from core.sweep import load_spec
+from core.sweep import SweepSpec, load_spec
 from core.sweep.study import make_pruner
 
 # Seconds of each trial that do not shrink with its epochs: the first epoch's ~2 s of tracing, and the start,
@@ -42,7 +43,12 @@ EQUAL_WITHIN = 0.003
 
 def app_rule(name: str) -> Callable[[], optuna.pruners.BasePruner]:
     """One of the app's own pruners (core.sweep.make_pruner), as the bench's quick sweep gets it."""
-    return lambda: make_pruner(replace(load_spec(SPEC), pruner=name))
+    return lambda: make_pruner(replace(quick_spec(), pruner=name))
+
+
+@functools.cache
+def quick_spec() -> SweepSpec:
+    return load_spec(SPEC)
 
 
 # The app's own rules judge from the first epoch on the quick sweep, whose trials train on averaged weights.
@@ -146,10 +152,8 @@ def rank_agreement(reports: list[dict]) -> dict:
     figures = {"curves": len(values), "left_out_shorter": len(curves) - len(values)}
     if len(values) < 3:
         return figures
-    ranks = rankdata(values, axis=0)  # tied accuracies share their average rank
-    figures["rho_with_final_by_epoch"] = {
-        epoch + 1: round(float(np.corrcoef(ranks[:, epoch], ranks[:, -1])[0, 1]), 2) for epoch in range(epochs - 1)
-    }
+    rho = spearmanr(values).statistic  # tied accuracies share their average rank
+    figures["rho_with_final_by_epoch"] = {epoch + 1: round(float(rho[epoch, -1]), 2) for epoch in range(epochs - 1)}
     return figures
 
 

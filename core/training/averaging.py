@@ -40,12 +40,10 @@ class AveragedWeightsAtEpochEnd(keras.callbacks.Callback):
         self._training_values: list | None = None
 
     def on_epoch_end(self, epoch, logs=None) -> None:
-        optimizer = self.model.optimizer
-        if not getattr(optimizer, "built", False):  # stopped before its first step: nothing averaged yet
-            return
         variables = self.model.trainable_variables
         self._training_values = [ops.convert_to_numpy(variable) for variable in variables]
-        optimizer.finalize_variable_values(variables)
+        # Fit builds the optimiser, and with it the average, before the first epoch.
+        self.model.optimizer.finalize_variable_values(variables)
 
     def on_epoch_begin(self, epoch, logs=None) -> None:
         if self._training_values is None:

@@ -6,7 +6,6 @@ dependencies run one way: job -> isolated -> engine. It never calls Streamlit.
 
 from __future__ import annotations
 
-import math
 import threading
 import traceback
 from collections.abc import Callable, Sequence
@@ -99,19 +98,6 @@ def train_model(
         progress.update(state=JobState.RUNNING, device=runtime.describe_devices(strategy), queue_position=None)
         data = training_split(dataset.x_train, dataset.y_train, config)
         use_mixed = config.mixed_precision and bool(runtime.gpus())
-        with strategy.scope():
-            model = build_model(
-                spec, config.seed, "mixed_float16" if use_mixed else None, num_classes=dataset.info.num_classes
-            )
-            steps_per_epoch = math.ceil(len(data.y_train) / config.batch_size)
-            optimizer = make_optimizer(config, steps_per_epoch)
-            if use_mixed:
-                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-            model.compile(
-                optimizer=optimizer,
-                loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
-                metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
-            )
         control = LiveControl(
             config,
             progress,
@@ -121,6 +107,18 @@ def train_model(
             validate=lambda m: score(m, data.x_val, data.y_val, config.label_smoothing),
             n_train=len(data.y_train),
         )
+        with strategy.scope():
+            model = build_model(
+                spec, config.seed, "mixed_float16" if use_mixed else None, num_classes=dataset.info.num_classes
+            )
+            optimizer = make_optimizer(config, control.batches_per_epoch)
+            if use_mixed:
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            model.compile(
+                optimizer=optimizer,
+                loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+                metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+            )
         model.fit(
             batches(
                 data.x_train,
@@ -132,7 +130,7 @@ def train_model(
             ),
             epochs=MAX_EPOCHS,
             # Averaged weights first, so validation, early stopping and the rest see the model as kept.
-            callbacks=[*_averaging(optimizer), control, *_early_stopping(config), *extra_callbacks],
+            callbacks=[*_averaging(config), control, *_early_stopping(config), *extra_callbacks],
             # The pipeline reshuffles itself every epoch.
             shuffle=False,
             verbose=0,
@@ -159,9 +157,8 @@ def drawn_accuracy(model: keras.Model, dataset: Dataset) -> dict[str, float]:
     return accuracies
 
 
-def _averaging(optimizer: keras.optimizers.Optimizer) -> list[keras.callbacks.Callback]:
-    inner = getattr(optimizer, "inner_optimizer", optimizer)  # under a LossScaleOptimizer
-    return [AveragedWeightsAtEpochEnd()] if inner.use_ema else []
+def _averaging(config: TrainConfig) -> list[keras.callbacks.Callback]:
+    return [AveragedWeightsAtEpochEnd()] if config.average_weights else []
 
 
 def _early_stopping(config: TrainConfig) -> list[keras.callbacks.Callback]:
