@@ -51,14 +51,36 @@ def moving_average(steps: list[list[np.ndarray]], momentum: float) -> list[np.nd
     return average
 
 
-def train(average_weights: bool) -> tuple[TrainingJob, WeightsWatch]:
+class WreckFrom(keras.callbacks.Callback):
+    """From epoch `first` on, every weight is zero and stays so: the model answers uniformly, loss ln(10)."""
+
+    def __init__(self, first: int) -> None:
+        super().__init__()
+        self.first = first
+        self.wrecking = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.wrecking = epoch >= self.first
+        if self.wrecking:
+            for variable in self.model.trainable_variables:
+                variable.assign(np.zeros(variable.shape, variable.dtype))
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.wrecking:  # after the live control has set this step's rate
+            self.model.optimizer.learning_rate.assign(0.0)
+
+
+def train(
+    average_weights: bool, epochs: int = 3, patience: int = 0, extra: tuple[keras.callbacks.Callback, ...] = ()
+) -> tuple[TrainingJob, WeightsWatch]:
     dataset = factories.tiny_mnist()
     config = TrainConfig(
-        dataset="mnist", epochs=3, batch_size=32, learning_rate=3e-3, schedule="constant",
-        average_weights=average_weights,
+        dataset="mnist", epochs=epochs, batch_size=32, learning_rate=3e-3, schedule="constant",
+        average_weights=average_weights, early_stopping_patience=patience,
     )  # fmt: skip
     watch = WeightsWatch()
-    job = TrainingJob(dataset, ModelSpec("simple_cnn", dropout=0.3, batch_norm=False), config, extra_callbacks=[watch])
+    spec = ModelSpec("simple_cnn", dropout=0.3, batch_norm=False)
+    job = TrainingJob(dataset, spec, config, extra_callbacks=[*extra, watch])
     TrainingScheduler(1).submit(job, by=LOCAL)
     assert job.wait(120) and job.result.state is JobState.FINISHED, job.result.error
     return job, watch
@@ -81,6 +103,17 @@ def test_an_averaged_run_is_judged_and_kept_on_its_average_and_trains_on_its_own
     assert same(weights(model), watch.judged[-1])
     data = training_split(job.dataset.x_train, job.dataset.y_train, job.config)
     assert score(model, data.x_val, data.y_val)[0] == pytest.approx(job.result.epochs[-1].val_loss, rel=1e-4)
+
+
+def test_early_stopping_keeps_the_best_epochs_averaged_weights():
+    # Two epochs learn; from the third the weights are wrecked, so early stopping ends the run there
+    # and must give back the best epoch's model as judged: its average, not its last step nor the wreck.
+    job, watch = train(average_weights=True, epochs=6, patience=1, extra=(WreckFrom(2),))
+    losses = [record.val_loss for record in job.result.epochs]
+    assert len(losses) == 3 and losses[2] == pytest.approx(np.log(10), rel=1e-3)
+    best = int(np.argmin(losses))
+    assert not same(watch.judged[best], watch.trained[best])
+    assert same(weights(job.result.model), watch.judged[best])
 
 
 def test_without_averaging_a_run_is_judged_and_kept_on_its_last_step():
