@@ -61,8 +61,8 @@ def render_define(dataset: Dataset) -> SweepSpec | None:
         "finished trials' middle, Lowest third those in their lowest third, Top third only all but those in "
         "their top third; Hyperband cuts brackets of trials at different epochs; None trains all to the end. "
         "On averaged weights (below) the first three judge from the first epoch: in our benchmark Median never "
-        "cost the best trial and saved 8–22 %, Top third only saved 30–37 % on three of four seeds and once "
-        "cost 0.4 points. Top third only is meant for averaged weights. See the README.",
+        "cost the best trial and saved up to 22 %, Top third only up to 37 % but it cost 0.4–0.6 points on two "
+        "seeds of six. Top third only is meant for averaged weights. See the README.",
     )  # fmt: skip
     left, right = st.columns(2)
     left.selectbox(

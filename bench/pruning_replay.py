@@ -8,6 +8,9 @@ is why the goal is still measured on real sweeps; this is for choosing which rul
 
     .venv/bin/python -m bench.pruning_replay /tmp/bench-results/sweep-seed-*.json
 
+It also gives two ceilings on the same trials: what a rule could save at best while keeping the best
+trial, judging only from what has finished (safe) or knowing every trial's end (foresight).
+
 A trial's time is modelled from its own wall time without pruning: a fixed part (process, data,
 tracing, saving), its epochs, and the scoring a pruned trial skips. Prints one JSON document.
 """
@@ -98,13 +101,19 @@ def trial_seconds(wall_s: float, epochs: int, pruned_at: int | None) -> float:
     return FIXED_S + min(pruned_at + STOP_LAG_EPOCHS, epochs) * per_epoch
 
 
-def judge(report: dict, rule: str) -> dict:
-    """One rule on one recorded sweep: time saved, and whether the best trial is still found."""
+def unpruned_trials(report: dict) -> tuple[list[dict], list[list[float]]]:
+    """The sweep without pruning's finished trials in order, and each one's validation accuracy by epoch."""
     recorded = report["pruning"]["without_pruning"]["trials"]
     trials = sorted((row for row in recorded if row["state"] == "complete"), key=lambda row: row["number"])
     curves = [row.get("val_accuracy_by_epoch") for row in trials]
     if not trials or not all(curves):
         raise SystemExit("No curves recorded: run a bench/sweep.py that records them.")
+    return trials, curves
+
+
+def judge(report: dict, rule: str) -> dict:
+    """One rule on one recorded sweep: time saved, and whether the best trial is still found."""
+    trials, curves = unpruned_trials(report)
     stopped = replay(curves, RULES[rule]())
     before = sum(row["wall_s"] for row in trials)
     rows = list(zip(trials, curves, stopped, strict=True))
@@ -117,6 +126,28 @@ def judge(report: dict, rule: str) -> dict:
         "pruned_at_epochs": [at for at in stopped if at is not None],
         "best_kept_minus_best_points": round(100 * (kept - best), 2),
         "equal_best": best - kept <= EQUAL_WITHIN,
+    }
+
+
+def ceilings(report: dict) -> dict:
+    """The most any rule judging from epoch 1 could save on these trials while keeping the best one.
+
+    Safe: a trial that ends as the best so far runs to the end, since no rule can tell it from one that
+    will be beaten later; every other stops after its first epoch, however close it is. Foresight: only
+    the sweep's final best runs to the end.
+    """
+    trials, curves = unpruned_trials(report)
+    best = max(row["val_accuracy"] for row in trials)
+    before = sum(row["wall_s"] for row in trials)
+    safe, foresight, best_so_far = 0.0, 0.0, 0.0
+    for row, curve in zip(trials, curves, strict=True):
+        stopped = trial_seconds(row["wall_s"], len(curve), 1)
+        safe += row["wall_s"] if row["val_accuracy"] > best_so_far else stopped
+        foresight += row["wall_s"] if row["val_accuracy"] == best else stopped
+        best_so_far = max(best_so_far, row["val_accuracy"])
+    return {
+        "safe_saved_pct": round(100 * (1 - safe / before), 1),
+        "foresight_saved_pct": round(100 * (1 - foresight / before), 1),
     }
 
 
@@ -174,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, report in reports.items()
         },
         "ranking_by_epoch": rank_agreement(list(reports.values())),
+        "ceilings": {name: ceilings(report) for name, report in reports.items()},
         "replayed": {rule: {name: judge(report, rule) for name, report in reports.items()} for rule in RULES},
     }
     print(json.dumps(result, indent=2))
