@@ -52,7 +52,7 @@ from bench.machine import machine_info  # noqa: E402
 from bench.time_to_accuracy import run_job_in_process, run_job_in_thread, run_reference, warm_up  # noqa: E402
 from core.architectures import build_model  # noqa: E402
 from core.datasets import SourceKind, load_dataset  # noqa: E402
-from core.training.data import batches, split_for_training  # noqa: E402
+from core.training.data import batches, batches_per_epoch, split_for_training  # noqa: E402
 from core.training.engine import make_optimizer  # noqa: E402
 from core.training.live_control import LiveControl  # noqa: E402
 from core.training.presets import PRESETS  # noqa: E402
@@ -188,7 +188,7 @@ def run_overhead(dataset, steps: int, repeats: int) -> dict:
     def measure(with_callback: bool) -> tuple[float, float]:
         model = build_model(spec, 0)
         model.compile(
-            make_optimizer(config, len(data.y_train) // config.batch_size),
+            make_optimizer(config, batches_per_epoch(len(data.y_train), config.batch_size)),
             keras.losses.CategoricalCrossentropy(),
             metrics=["accuracy"],
         )

@@ -36,6 +36,11 @@ SPLIT_SEED = 0
 PIPELINE_DEPTH = 2
 
 
+def batches_per_epoch(n_train: int, batch_size: int) -> int:
+    """How many batches one pass over `n_train` images takes (the last one may be short)."""
+    return math.ceil(n_train / batch_size)
+
+
 def training_split(images: np.ndarray, labels: np.ndarray, config: TrainConfig) -> TrainingData:
     """The training and validation images a run with `config` uses: the same for every seed."""
     return split_for_training(images, labels, config.validation_split, SPLIT_SEED, config.train_size)

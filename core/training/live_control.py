@@ -17,6 +17,7 @@ import numpy as np
 
 from core.architectures.live_dropout import LiveDropout
 from core.training.config import TrainConfig
+from core.training.data import batches_per_epoch
 from core.training.progress import EpochRecord, Event, JobState, ProgressRecord
 from core.training.schedule import learning_rate_at
 
@@ -59,7 +60,7 @@ class LiveControl(keras.callbacks.Callback):
         self.resume = resume
         self.validate = validate
         self.n_train = n_train
-        self.batches_per_epoch = math.ceil(n_train / config.batch_size)
+        self.batches_per_epoch = batches_per_epoch(n_train, config.batch_size)
         self.total_epochs = config.epochs
         self.peak_learning_rate = config.learning_rate
         self.plateau_scale = 1.0
