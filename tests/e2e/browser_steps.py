@@ -7,6 +7,8 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
+from core.training.presets import PRESETS
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 QUICK_RUN_CAPTION = "The compact CNN for three epochs on a stratified 5,000-image subset"
@@ -20,10 +22,13 @@ def wait_for_rerun(page: Page, timeout: float = 60_000) -> None:
 def start_quick_run(page: Page, epochs: int, dropout_steps: int = 0, timeout: float = 60_000) -> None:
     """On the Train page, pick the quick-run preset, ask for `epochs` epochs, nudge dropout and press Train."""
     page.get_by_text("Quick run (5,000 images)").click()
-    # The preset's rerun resets every setting; a value typed before it arrives is overwritten.
+    # The preset's rerun resets every setting; a value typed before it arrives is overwritten or, typed
+    # as it arrives, run into it ("3" then "1" made "31"). Its caption comes before the settings, and the
+    # status widget only shows on a rerun that has lasted a moment: wait for the preset's own epochs.
     expect(page.get_by_text(QUICK_RUN_CAPTION)).to_be_visible(timeout=timeout)
-    wait_for_rerun(page, timeout)
     field = page.get_by_label("Epochs", exact=True)
+    expect(field).to_have_value(str(PRESETS["quick"].config.epochs), timeout=timeout)
+    wait_for_rerun(page, timeout)
     field.fill(str(epochs))
     field.press("Enter")
     wait_for_rerun(page, timeout)
