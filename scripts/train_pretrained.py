@@ -22,9 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.architectures import ModelSpec, build_model  # noqa: E402
+from core.architectures import ModelSpec  # noqa: E402
 from core.datasets.files import sha256_file  # noqa: E402
 from core.pretrained import MANIFEST, PRETRAINED_DIR  # noqa: E402
+from core.runs.folder import as_deployed  # noqa: E402
 from core.runs.store import RunStore  # noqa: E402
 
 PRESET = "drawings"
@@ -53,13 +54,9 @@ def train(dataset: str, runs: Path) -> str:
 def install(store: RunStore, run_id: str, dataset: str) -> dict:
     """Save a trained run's model as the dataset's starter, slimmed, and return its manifest entry."""
     run = store.get(run_id)
-    trained = store.load_model(run.run_id)
     spec = ModelSpec.from_dict(run.config["model"])
-    # A fresh model of the same spec carries the weights without the optimizer's state.
-    slim = build_model(spec)
-    slim.set_weights(trained.get_weights())
     path = PRETRAINED_DIR / f"{dataset}.keras"
-    slim.save(path)
+    as_deployed(store.load_model(run.run_id)).save(path)
     folder = store.root / run.run_id
     print(f"{path.relative_to(ROOT)}: {path.stat().st_size / 1e6:.2f} MB, test accuracy {run.test_accuracy:.4f}")
     return {

@@ -181,8 +181,8 @@ def compare(
     callers = {key: partial(_one_image, answer) for key, answer in answerers.items()}
     latency = single_image_latency_ms(callers, dataset.x_test[:LATENCY_IMAGES], latency_repeats)
 
-    # The Keras row's size is its weights' bytes: model.keras also holds the optimizer's state (Adam
-    # keeps two more copies of every weight), which no deployed model carries.
+    # The Keras row's size is its weights' bytes: a run saved before core.runs.folder.as_deployed also holds
+    # the optimizer's state in model.keras (Adam's two more copies of every weight), which no deployed model carries.
     rows = [
         FormatResult(
             KERAS_KEY, KERAS_LABEL, MODEL_FILE, weights_bytes(model), keras_scores.test_accuracy, 1.0,

@@ -111,6 +111,19 @@ def write_tensorboard_logs(folder: Path, result: TrainingResult) -> None:
         writer.close()
 
 
+def as_deployed(model):
+    """The model without its training state: the same layers and weights, uncompiled, with no optimiser.
+
+    Nothing resumes training from a saved run, and Adam's two moments and the weight average are three
+    more copies of every weight: a run's model.keras is a quarter of the size without them.
+    """
+    if not getattr(model, "compiled", False):
+        return model
+    copy = model.__class__.from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def write_run(
     result: TrainingResult,
     dataset_source: str,
@@ -135,7 +148,7 @@ def write_run(
     folder.mkdir(parents=True)
     # Keras picks the format from the suffix, so the temporary name must end in .keras too.
     partial_model = folder / f".partial.{MODEL_FILE}"
-    result.model.save(partial_model)
+    as_deployed(result.model).save(partial_model)
     _fsync_and_replace(partial_model, folder / MODEL_FILE)
 
     settings = {"model": result.spec.to_dict(), "training": result.config.to_dict()}

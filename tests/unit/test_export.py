@@ -36,6 +36,7 @@ from core.export import (
     verified_exports,
 )
 from core.export.run_export import exporting
+from core.runs import folder as run_folder
 from core.runs.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,11 +79,13 @@ def test_every_format_loads_in_litert_and_agrees_with_keras_on_a_test_slice(expo
     assert keras.agreement == 1.0 and keras.test_accuracy == pytest.approx(np.mean(keras_answers == data.y_test))
 
 
-def test_the_keras_row_counts_the_weights_a_deployed_model_carries_not_the_optimizer_state(tmp_path):
-    """model.keras of a model trained with Adam holds two more copies of every weight; no device ships those."""
+def test_the_keras_row_counts_the_weights_a_deployed_model_carries_not_the_optimizer_state(tmp_path, monkeypatch):
+    """model.keras of a run saved with its Adam state (as runs were before as_deployed) holds two more copies of
+    every weight; no device ships those."""
     store, data, result = RunStore(tmp_path), tiny_mnist(60, 40), make_training_result(3)
     result.model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    result.model.fit(data.x_train[..., None], data.y_train, epochs=1, verbose=0)  # Adam's state is now saved too
+    result.model.fit(data.x_train[..., None], data.y_train, epochs=1, verbose=0)
+    monkeypatch.setattr(run_folder, "as_deployed", lambda model: model)  # saved as the compiled model it is
     run_id = store.save(result, "sample")
     comparison = export_run(store, run_id, data, parse_formats("float32"), by=LOCAL, latency_repeats=3)
     model = store.load_model(run_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -260,3 +261,29 @@ def test_renames_and_tag_edits_at_once_both_reach_the_folder(tmp_path):
     manifest = json.loads((tmp_path / run_id / "run.json").read_text())
     # Each rewrite read the other's last change: neither the last name nor the last tag was lost.
     assert manifest["name"] == "name 19" and manifest["tags"] == ["tag 19"]
+
+
+def test_a_trained_run_is_saved_without_its_optimiser_state_and_predicts_the_same(tmp_path):
+    import zipfile
+
+    import h5py
+    import keras
+
+    from core.training.engine import make_optimizer
+
+    result = make_training_result()
+    model = result.model
+    # Averaged weights: Adam's two moments and the average would be three more copies of every weight.
+    model.compile(make_optimizer(replace(result.config, average_weights=True), 4), "categorical_crossentropy")
+    model.fit(PIXELS, keras.utils.to_categorical([0, 1, 2, 3], 10), epochs=2, verbose=0)
+    store = RunStore(tmp_path)
+    run_id = store.save(result, "sample")
+
+    with zipfile.ZipFile(tmp_path / run_id / "model.keras") as archive:
+        archive.extract("model.weights.h5", tmp_path)
+    with h5py.File(tmp_path / "model.weights.h5") as weights:
+        assert "optimizer" not in weights
+    loaded = store.load_model(run_id)
+    assert not loaded.compiled
+    np.testing.assert_array_equal(loaded.predict(PIXELS, verbose=0), model.predict(PIXELS, verbose=0))
+    assert model.compiled  # the live model the app still shows is left as it was
