@@ -131,19 +131,23 @@ def render_actions(run: RunSummary) -> None:
             render_export(run)  # what an admin shipped, to read and download
             return
         name_column, tags_column = st.columns(2)
-        with name_column.form("rename_form", border=False):
-            new_name = st.text_input("Name", value=run.name, max_chars=80, key="rename_text")
+        # Keyed by run: Streamlit keeps a keyed widget's value, so one key for every run would show (and
+        # save) the previous run's name, tags or delete confirmation on the next run selected.
+        with name_column.form(f"rename_form_{run.run_id}", border=False):
+            new_name = st.text_input("Name", value=run.name, max_chars=80, key=f"rename_text_{run.run_id}")
             if st.form_submit_button("Rename"):
                 change_run(store.rename, run.run_id, new_name, by=caller)
-        with tags_column.form("tags_form", border=False):
-            tags = st.multiselect("Tags", sorted(set(run.tags) | {"baseline", "best", "overfits"}),
-                                  default=list(run.tags), accept_new_options=True, key="tags_select")  # fmt: skip
+        with tags_column.form(f"tags_form_{run.run_id}", border=False):
+            tags = st.multiselect(
+                "Tags", sorted(set(run.tags) | {"baseline", "best", "overfits"}), default=list(run.tags),
+                accept_new_options=True, key=f"tags_select_{run.run_id}",
+            )  # fmt: skip
             if st.form_submit_button("Save tags"):
                 change_run(store.set_tags, run.run_id, tags, by=caller)
         render_export(run)
     with st.expander("Delete this run"):
         st.write("Deletes the run's folder: its model, curves and logs. This cannot be undone.")
-        confirmed = st.checkbox("Yes, delete it", key="confirm_delete")
+        confirmed = st.checkbox("Yes, delete it", key=f"confirm_delete_{run.run_id}")
         if st.button("Delete", type="primary", key="delete_run", disabled=not confirmed):
             # The sidebar drops a deleted run from "Active model" on the rerun.
             change_run(store.delete, run.run_id, by=caller)

@@ -10,6 +10,7 @@ from app_driver import open_app
 from factories import make_training_result
 from streamlit.testing.v1 import AppTest
 
+from core.access import LOCAL
 from core.datasets import forget_loaded_datasets
 from core.runs.store import RunStore
 
@@ -64,15 +65,41 @@ def test_a_run_can_be_renamed_and_deleted_after_confirmation(store):
     app = open_runs_page()
     select_rows(app, [0])
     newest = store.list_runs()[0].run_id
-    app.text_input(key="rename_text").input("dropout off")
+    app.text_input(key=f"rename_text_{newest}").input("dropout off")
     next(button for button in app.button if button.label == "Rename").click().run()
     assert not app.exception
     assert store.get(newest).name == "dropout off"
     assert app.button(key="delete_run").disabled, "nothing is deleted without confirmation"
     others = [run.run_id for run in store.list_runs() if run.run_id != newest]
     assert len(others) == 1
-    app.checkbox(key="confirm_delete").check().run()
+    app.checkbox(key=f"confirm_delete_{newest}").check().run()
     app.button(key="delete_run").click().run()
     assert not app.exception
     assert [run.run_id for run in store.list_runs()] == others  # the selected run went, and only it
     assert not (store.root / newest).exists()
+
+
+def labelled(widgets, label: str):
+    """The one widget of a kind with this label (found by what a user reads, not by its key)."""
+    (widget,) = (widget for widget in widgets if widget.label == label)
+    return widget
+
+
+def test_another_run_selected_shows_its_own_name_tags_and_an_unticked_delete(store):
+    """Fields left with the previous run's values would rename, tag or delete the newly selected run with them."""
+    newest, oldest = (run.run_id for run in store.list_runs())
+    store.set_tags(oldest, ["best"], by=LOCAL)
+    app = open_runs_page()
+    select_rows(app, [0])
+    labelled(app.text_input, "Name").input("dropout off")
+    labelled(app.multiselect, "Tags").select("overfits")
+    labelled(app.checkbox, "Yes, delete it").check().run()
+    select_rows(app, [1])
+    assert labelled(app.text_input, "Name").value == ""
+    assert labelled(app.multiselect, "Tags").value == ["best"]
+    assert not labelled(app.checkbox, "Yes, delete it").value and app.button(key="delete_run").disabled
+    labelled(app.button, "Rename").click().run()
+    labelled(app.button, "Save tags").click().run()
+    assert not app.exception
+    assert store.get(oldest).name == "" and store.get(oldest).tags == ("best",)
+    assert store.get(newest).name == "" and len(store.list_runs()) == 2

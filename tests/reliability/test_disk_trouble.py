@@ -119,7 +119,7 @@ def test_the_app_on_a_read_only_runs_folder_explains_turns_training_off_and_keep
     assert any("cannot be written (read-only)" in warning.value for warning in runs.warning)
     runs.session_state["runs_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     runs.run()
-    runs.checkbox(key="confirm_delete").check().run()
+    runs.checkbox(key=f"confirm_delete_{earlier}").check().run()
     runs.button(key="delete_run").click().run()
     assert not runs.exception
     assert any("the run was not deleted" in error.value for error in runs.error)
