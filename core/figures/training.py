@@ -109,8 +109,16 @@ def _empty_curves_figure() -> go.Figure:
     return figure
 
 
-def _add_events(figure: go.Figure, events: Sequence[tuple[int, str]]) -> None:
+def _by_step(events: Sequence[tuple[int, str]]) -> list[tuple[int, str]]:
+    """One label per step: changes to several settings at once would otherwise be drawn over each other."""
+    grouped: dict[int, list[str]] = {}
     for step, text in events:
+        grouped.setdefault(step, []).append(text)
+    return [(step, ", ".join(texts)) for step, texts in grouped.items()]
+
+
+def _add_events(figure: go.Figure, events: Sequence[tuple[int, str]]) -> None:
+    for step, text in _by_step(events):
         for column in (1, 2):
             figure.add_vline(x=step, line=dict(color=EVENT_COLOUR, dash="dash", width=1), row=1, col=column)
         figure.add_annotation(
@@ -179,7 +187,9 @@ class LiveCurvesFigure:
                 col=column,
                 hovertemplate="after step %{x}: %{y:.4f}<extra>validation</extra>",
             )
-        self._events_drawn = 0
+        self._events_drawn: list[tuple[int, str]] = []
+        # The subplot titles are annotations too: only what comes after them is redrawn.
+        self._titles = len(self.figure.layout.annotations)
 
     def update(self, curves: Curves) -> go.Figure:
         """The figure showing `curves` (whose batch values are already bounded and smoothed)."""
@@ -193,9 +203,15 @@ class LiveCurvesFigure:
                 raw_trace.x = smoothed_trace.x = curves.batch_steps
                 raw_trace.y, smoothed_trace.y = raw, smoothed
                 validation_trace.x, validation_trace.y = curves.epoch_steps, validation
-        # Live changes are few: draw only the new ones.
-        _add_events(self.figure, curves.events[self._events_drawn :])
-        self._events_drawn = len(curves.events)
+        # Live changes are few: draw only the new ones, unless one changed what is drawn (a setting changed
+        # again before the next batch, or two settings at one step), which redraws them all.
+        events = _by_step(curves.events)
+        if events[: len(self._events_drawn)] != self._events_drawn:
+            self.figure.layout.shapes = ()
+            self.figure.layout.annotations = self.figure.layout.annotations[: self._titles]
+            self._events_drawn = []
+        _add_events(self.figure, events[len(self._events_drawn) :])
+        self._events_drawn = events
         return self.figure
 
 

@@ -117,8 +117,16 @@ class ProgressRecord:
             self._change(epochs=(*self.snapshot_state.epochs, record))
 
     def add_event(self, event: Event) -> None:
+        """Log a live change; changes of one setting with no batch between them are one change."""
         with self.lock:
-            self._change(events=(*self.snapshot_state.events, event))
+            events = list(self.snapshot_state.events)
+            # A slider moved step by step (or moved back) sends a command per step: log where it ended.
+            same = next((i for i in reversed(range(len(events))) if events[i].setting == event.setting), None)
+            if same is not None and events[same].step == event.step:
+                event = replace(event, old=events.pop(same).old)
+            if event.old != event.new:
+                events.append(event)
+            self._change(events=tuple(events))
 
     def elapsed(self) -> float:
         """Seconds spent training so far, not counting pauses."""

@@ -91,3 +91,28 @@ def test_the_live_figure_is_laid_out_once_and_only_new_events_are_added():
 )
 def test_the_refresh_interval_backs_off_when_slow_or_idle(state, redraw_s, current, expected):
     assert refresh_interval(state, redraw_s, current) == expected
+
+
+def test_a_setting_changed_step_by_step_before_the_next_batch_is_logged_and_drawn_as_one_change():
+    progress = ProgressRecord()
+    progress.add_batch(1, 1.0, 0.1)
+    live = LiveCurvesFigure()
+    for old, new in ((0.15, 0.2), (0.2, 0.25), (0.25, 0.3)):  # a slider's arrow key pressed three times
+        progress.add_event(Event(step=1, epoch=0, setting="dropout", old=old, new=new, elapsed_s=1.0))
+        figure = live.update(curves_from_snapshot("run", progress.snapshot(), progress.curves()))
+    (event,) = progress.snapshot().events
+    assert (event.old, event.new) == (0.15, 0.3)
+    labels = [annotation.text for annotation in figure.layout.annotations if "→" in annotation.text]
+    assert labels == ["dropout 0.15→0.3"] and len(figure.layout.shapes) == 2
+    progress.add_event(Event(step=1, epoch=0, setting="learning_rate", old=1e-3, new=5e-4, elapsed_s=1.0))
+    figure = live.update(curves_from_snapshot("run", progress.snapshot(), progress.curves()))
+    labels = [annotation.text for annotation in figure.layout.annotations if "→" in annotation.text]
+    assert labels == ["dropout 0.15→0.3, learning rate 0.001→0.0005"] and len(figure.layout.shapes) == 2
+    assert [annotation.text for annotation in figure.layout.annotations][:2] == ["Loss", "Accuracy"]
+    progress.add_event(Event(step=1, epoch=0, setting="dropout", old=0.3, new=0.15, elapsed_s=1.0))  # moved back
+    progress.add_batch(2, 0.9, 0.2)
+    progress.add_event(Event(step=2, epoch=0, setting="dropout", old=0.15, new=0.5, elapsed_s=2.0))
+    assert [(e.setting, e.step, e.old, e.new) for e in progress.snapshot().events] == [
+        ("learning_rate", 1, 1e-3, 5e-4),
+        ("dropout", 2, 0.15, 0.5),
+    ]
