@@ -10,6 +10,7 @@ import keras
 from keras import layers
 
 from core.architectures.fused_batch_norm import FusedBatchNorm
+from core.architectures.live_dropout import LiveDropout
 from core.architectures.registry import build_model
 from core.architectures.spec import ModelSpec
 from core.datasets.registry import NUM_CLASSES
@@ -51,8 +52,15 @@ def layer_table(model: keras.Model) -> list[LayerRow]:
 
 
 def parameter_count(model: keras.Model) -> int:
-    """Weights the model learns or normalises with; a live dropout rate is a setting, not a parameter."""
-    return sum(row.parameters for row in layer_table(model) if row.kind != "LiveDropout")
+    """Weights the model learns or normalises with; a live dropout rate is a setting, not a parameter.
+
+    Counted through nested models too (an ensemble's members), so a run's count matches its Train page's.
+    """
+    return sum(
+        parameter_count(layer) if isinstance(layer, keras.Model) else layer.count_params()
+        for layer in model.layers
+        if not isinstance(layer, LiveDropout)
+    )
 
 
 def flops_per_image(model: keras.Model) -> int:

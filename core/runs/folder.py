@@ -141,6 +141,8 @@ def write_run(
     trained by `fit` (an ensemble) describes itself there instead. `name` and `tags` go into the
     manifest, so a runs folder copied elsewhere or re-indexed keeps them.
     """
+    from core.architectures.facts import parameter_count  # needs Keras, loaded by whoever has a model to save
+
     if result.model is None:
         raise ValueError("There is no model to save.")
     run_id = run_id or new_run_id()
@@ -164,7 +166,7 @@ def write_run(
             "epochs_completed": len(result.epochs),
             "elapsed_s": round(result.elapsed_s, 2),
             "device": result.device,
-            "parameters": int(result.model.count_params()),
+            "parameters": parameter_count(result.model),
         },
     )
     write_tensorboard_logs(folder / "tensorboard", result)

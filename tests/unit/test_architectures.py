@@ -205,3 +205,11 @@ def test_bad_settings_are_refused_with_a_reason():
         ModelSpec.from_dict({"architecture": "compact", "drop_out": 0.3})
     spec = default_spec("resnet", l2=1e-4)
     assert ModelSpec.from_dict(spec.to_dict()) == spec
+
+
+def test_an_ensemble_counts_its_members_parameters_without_their_live_dropout_rates():
+    from core.ensemble import build_ensemble
+
+    members = [build_model(ModelSpec("compact", dropout=0.2), seed) for seed in (0, 1)]
+    assert parameter_count(build_ensemble(members)) == 2 * parameter_count(members[0])
+    assert parameter_count(members[0]) < members[0].count_params()  # Keras counts each live rate too

@@ -287,3 +287,12 @@ def test_a_trained_run_is_saved_without_its_optimiser_state_and_predicts_the_sam
     assert not loaded.compiled
     np.testing.assert_array_equal(loaded.predict(PIXELS, verbose=0), model.predict(PIXELS, verbose=0))
     assert model.compiled  # the live model the app still shows is left as it was
+
+
+def test_a_run_records_the_parameter_count_the_train_page_shows(tmp_path):
+    from core.architectures import ModelSpec, build_model, model_facts
+
+    spec = ModelSpec("compact", dropout=0.2)  # live dropout rates are variables Keras counts, not parameters
+    result = replace(make_training_result(), spec=spec, model=build_model(spec))
+    store = RunStore(tmp_path)
+    assert store.get(store.save(result, "sample")).parameters == model_facts(spec).parameters
