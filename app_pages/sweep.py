@@ -223,7 +223,7 @@ def trials_table(rows) -> pd.DataFrame:
             "validation accuracy (%)": [_percent(row.value) for row in rows],
             TEST_ACCURACY: [_percent(row.test_accuracy) for row in rows],
             "duration": [describe_time(row.duration_s) if row.duration_s is not None else "" for row in rows],
-            "pruned at epoch": [row.pruned_at_epoch for row in rows],
+            "pruned at epoch": [str(row.pruned_at_epoch) if row.pruned_at_epoch else "" for row in rows],
             "run": [row.run_id or "" for row in rows],
             "where": [row.where for row in rows],
             "note": [row.note for row in rows],

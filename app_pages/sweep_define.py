@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import streamlit as st
 
 from core.architectures import ARCHITECTURES
@@ -51,6 +53,8 @@ BASE_PRESETS = ("quick", "default")
 
 def render_define(dataset: Dataset) -> SweepSpec | None:
     """The new-sweep widgets; the spec they describe, or None after saying why it cannot be used."""
+    # A name to start from, unique to the minute: creating a sweep should not begin with an error.
+    st.session_state.setdefault("sweep_new_name", f"{dataset.name.replace('_', '-')}-{datetime.now():%Y%m%d-%H%M}")
     st.text_input("Name", key="sweep_new_name", placeholder="e.g. dropout-and-lr", max_chars=100)
     left, middle, right = st.columns(3)
     left.number_input("Trials", 1, 500, value=12, key="sweep_trials", help="How many models to train in all.")

@@ -56,6 +56,17 @@ def test_a_sweep_defined_with_widgets_is_created_and_opened(runs):
     assert app.button(key="sweep_start").label == "Start"
 
 
+def test_a_sweep_can_be_created_without_typing_a_name_and_unpruned_trials_show_no_epoch(runs):
+    app = open_app("sweep")
+    name = app.text_input(key="sweep_new_name").value
+    assert name.startswith("mnist-")
+    app.number_input(key="sweep_trials").set_value(2).run()
+    app.button(key="sweep_create").click().run()
+    assert not app.exception and not errors(app)
+    assert load_sweep(name, connect(None, runs)).spec.trials == 2
+    assert list(trials_table(app)["pruned at epoch"]) == ["", ""]
+
+
 def test_trials_can_be_judged_on_the_last_steps_weights_instead(runs):
     app = open_app("sweep")
     app.text_input(key="sweep_new_name").input("last-step").run()
