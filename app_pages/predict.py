@@ -15,7 +15,7 @@ from core.datasets import Dataset
 from core.export import FormatResult
 from core.figures.prediction import probability_bars_html
 from core.figures.steps import STEP_SIDE, step_thumbnail
-from core.inference import UNSURE_BELOW, top_classes
+from core.inference import answer_certainty, top_classes
 from core.insight.probes import ensemble_members
 from core.insight.saliency import overlay
 from core.preprocessing import (
@@ -60,8 +60,15 @@ def render_steps(result: PreprocessResult, original, show_naive: bool) -> None:
 def render_prediction(dataset: Dataset, probabilities: np.ndarray) -> None:
     best = top_classes(probabilities)
     label, confidence = dataset.class_names[best[0][0]], best[0][1]
-    if confidence < UNSURE_BELOW:
+    certainty = answer_certainty(confidence)
+    if certainty == "unsure":
         st.warning(f"Not sure. Best guess: **{label}** at {100 * confidence:.0f} %.", icon=":material/help:")
+    elif certainty == "probable":
+        runner_up, chance = dataset.class_names[best[1][0]], best[1][1]
+        st.info(
+            f"Probably **{label}** ({100 * confidence:.1f} % confident), maybe {runner_up} ({100 * chance:.0f} %).",
+            icon=":material/help_outline:",
+        )
     else:
         st.success(f"**{label}** ({100 * confidence:.1f} % confident)", icon=":material/check_circle:")
     st.markdown(" · ".join(f"{dataset.class_names[c]} {100 * p:.1f} %" for c, p in best), help=STEADY_HELP)

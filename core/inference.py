@@ -14,6 +14,15 @@ from core.steady_reading import steady_probabilities
 
 # Below this top probability the answer is shown as a guess, not a prediction.
 UNSURE_BELOW = 0.6
+# From this one it is shown as confident; in between as probable, with its runner-up beside it.
+CONFIDENT_FROM = 0.85
+
+
+def answer_certainty(top_probability: float) -> str:
+    """How sure an answer reads: "unsure", "probable" or "confident"."""
+    if top_probability < UNSURE_BELOW:
+        return "unsure"
+    return "probable" if top_probability < CONFIDENT_FROM else "confident"
 
 
 class Predictor:

@@ -11,7 +11,7 @@ from PIL import Image
 from core.access import LOCAL
 from core.architectures import ModelSpec
 from core.datasets import load_dataset
-from core.inference import Predictor, top_classes
+from core.inference import Predictor, answer_certainty, top_classes
 from core.preprocessing import preprocess_image
 from core.steady_reading import views
 from core.training import TrainConfig, TrainingJob, TrainingScheduler
@@ -62,3 +62,12 @@ def test_a_real_digit_photographed_large_and_off_centre_keeps_its_prediction(dig
         before = predictor.probabilities(digit).argmax()
         unchanged += int(predictor.probabilities(result.model_input).argmax() == before)
     assert unchanged >= 9, f"{unchanged} of 10 kept their prediction"
+
+
+@pytest.mark.parametrize(
+    ("top", "certainty"),
+    [(0.31, "unsure"), (0.599, "unsure"), (0.6, "probable"), (0.617, "probable"), (0.849, "probable"),
+     (0.85, "confident"), (0.99, "confident")],
+)  # fmt: skip
+def test_an_answer_reads_confident_only_well_above_a_guess(top, certainty):
+    assert answer_certainty(top) == certainty
