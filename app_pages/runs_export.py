@@ -14,8 +14,10 @@ from app_pages.resources import run_store
 from app_pages.sidebar import data_folder
 from core.access import AccessDenied
 from core.export import (
+    EXPORTS_DIR,
     FORMATS,
     KERAS_KEY,
+    SAVED_MODEL_DIR,
     Comparison,
     ExportError,
     FormatResult,
@@ -23,6 +25,7 @@ from core.export import (
     load_exported,
     read_exported_bytes,
     saved_comparison,
+    saved_model_archive,
     shipping_sentence,
     verified_exports,
 )
@@ -121,8 +124,7 @@ def render_comparison(run: RunSummary, comparison: Comparison) -> None:
         + (f" and {comparison.drawn_images:,} drawn ones" if comparison.drawn_images else "")
         + f"; latency is the median of {comparison.latency_repeats} single-image calls with "
         f"{comparison.num_threads} LiteRT thread{'s' if comparison.num_threads > 1 else ''}. "
-        f"Exported {comparison.created_utc} UTC. The Keras model's size is its weights' bytes, "
-        "without the optimizer state its model.keras file also keeps for further training."
+        f"Exported {comparison.created_utc} UTC. The Keras model's size is its weights' bytes."
     )
     st.plotly_chart(size_accuracy_figure(comparison), key="export_chart")
     render_downloads(run, verified)
@@ -132,12 +134,19 @@ def render_downloads(run: RunSummary, rows: tuple[FormatResult, ...]) -> None:
     if not rows:
         st.warning("The exported files changed since they were measured: export again to download them.")
         return
-    columns = st.columns(len(rows))
+    *columns, last = st.columns(len(rows) + 1)
     for column, row in zip(columns, rows, strict=True):
         column.download_button(
             f"{row.label}", data=functools.partial(read_exported_bytes, run_store(), run.run_id, row.key),
             file_name=f"{run.run_id}_{row.file_name}", mime="application/octet-stream", key=f"download_{row.key}",
             icon=":material/download:", on_click="ignore", width="stretch",
+        )  # fmt: skip
+    if (run_store().root / run.run_id / EXPORTS_DIR / SAVED_MODEL_DIR).is_dir():
+        last.download_button(
+            "SavedModel (zip)", data=functools.partial(saved_model_archive, run_store(), run.run_id),
+            file_name=f"{run.run_id}_saved_model.zip", mime="application/zip", key="download_saved_model",
+            icon=":material/download:", on_click="ignore", width="stretch",
+            help="For TensorFlow Serving or tf.saved_model.load: its `serve` signature takes raw 0-255 pixels.",
         )  # fmt: skip
 
 

@@ -10,6 +10,7 @@ from core.export.run_export import (
     load_exported,
     read_exported_bytes,
     saved_comparison,
+    saved_model_archive,
     verified_exports,
 )
 from core.export.runner import TfliteModel
@@ -30,6 +31,7 @@ __all__ = [
     "parse_formats",
     "read_exported_bytes",
     "saved_comparison",
+    "saved_model_archive",
     "shipping_sentence",
     "verified_exports",
 ]

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import io
 import os
+import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -265,6 +267,20 @@ def load_exported(store: RunStore, run_id: str, key: str, num_threads: int = DEF
 def read_exported_bytes(store: RunStore, run_id: str, key: str) -> bytes:
     """The bytes of a verified exported file, for a download button."""
     return _verified_bytes(store, run_id, key, "export it again")
+
+
+def saved_model_archive(store: RunStore, run_id: str) -> bytes:
+    """A run's exported SavedModel folder as a zip (its `saved_model/` folder at the top), for a download button."""
+    folder = store.root / run_id / EXPORTS_DIR / SAVED_MODEL_DIR
+    if not (folder / "saved_model.pb").is_file():
+        raise ExportError(f"Run {run_id} has no exported SavedModel: export it again.")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            # Regular files only: a link planted in the folder must not serve what it points to.
+            if path.is_file() and not path.is_symlink():
+                archive.write(path, Path(SAVED_MODEL_DIR) / path.relative_to(folder))
+    return buffer.getvalue()
 
 
 def _verified_bytes(store: RunStore, run_id: str, key: str, advice: str) -> bytes:

@@ -97,7 +97,7 @@ def test_exporting_from_the_runs_page_shows_the_table_chart_sentence_and_downloa
         for markdown in app.markdown
     )
     downloads = {button.proto.label for button in app.get("download_button")}
-    assert {"TFLite float32", "TFLite full INT8"} <= downloads
+    assert {"TFLite float32", "TFLite full INT8", "SavedModel (zip)"} <= downloads
 
 
 def test_a_saved_comparison_is_shown_again_without_exporting(store):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 import re
 import subprocess
 import sys
 import threading
 import warnings
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -32,6 +34,7 @@ from core.export import (
     parse_formats,
     read_exported_bytes,
     saved_comparison,
+    saved_model_archive,
     shipping_sentence,
     verified_exports,
 )
@@ -368,3 +371,24 @@ def test_tests_never_read_the_users_keras_cache():
 
     assert not keras_home().is_relative_to(Path.home() / ".keras")
     assert not (keras_home() / "datasets" / "mnist.npz").exists()
+
+
+def test_the_saved_model_downloads_as_a_zip_that_loads_and_answers_like_keras(exported, tmp_path):
+    import tensorflow as tf
+
+    store, run_id, data, _, _ = exported
+    with zipfile.ZipFile(io.BytesIO(saved_model_archive(store, run_id))) as archive:
+        assert all(name.startswith("saved_model/") for name in archive.namelist())
+        archive.extractall(tmp_path)
+    served = tf.saved_model.load(str(tmp_path / "saved_model"))
+    images = data.x_test[:16, ..., None].astype(np.float32)
+    np.testing.assert_allclose(
+        served.serve(images).numpy(), store.load_model(run_id)(images, training=False).numpy(), atol=1e-5
+    )
+
+
+def test_a_run_without_an_exported_saved_model_has_none_to_download(tmp_path):
+    store = RunStore(tmp_path)
+    run_id = store.save(make_training_result(), "sample")
+    with pytest.raises(ExportError, match="has no exported SavedModel: export it again"):
+        saved_model_archive(store, run_id)
