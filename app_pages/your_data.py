@@ -10,11 +10,12 @@ from app_pages.access_gate import access_settings, current_caller, is_serving
 from app_pages.sidebar import DATASET_KEY
 from app_pages.wording import counted
 from app_pages.your_data_draw import (
-    DRAFT_KEY,
     DRAFT_SOURCE_KEY,
     RECIPES,
     draft,
     existing_owner,
+    forget_draft,
+    keep_draft,
     load_into_draft,
     render_canvas,
     render_classes,
@@ -100,6 +101,7 @@ def _name_and_recipe(prefix: str) -> tuple[str, str | None, DrawingRecipe]:
 
 
 def render_draw() -> None:
+    examples = draft()  # first: a draft kept from an earlier visit also brings back its name and recipe
     saved = custom_dataset_names()
     caller = current_caller()
     own = [name for name in saved if caller.is_admin or existing_owner(name) == caller.owner]
@@ -112,7 +114,6 @@ def render_draw() -> None:
             load_into_draft(chosen)
             st.rerun()
     display_name, name, recipe = _name_and_recipe("your_data")
-    examples = draft()
     if name in saved and st.session_state.get(DRAFT_SOURCE_KEY) != name:
         st.warning(f"There is already a dataset called {name}: pick another name, or load it above to add to it.")
         name = None
@@ -123,9 +124,9 @@ def render_draw() -> None:
     if saved_name or (st.session_state.get(DRAFT_SOURCE_KEY) in saved and examples):
         target = saved_name or st.session_state[DRAFT_SOURCE_KEY]
         train_on_button(target, f"Train on {target}", "train_on_drawn", type="primary")
+    keep_draft(examples)
     if examples and st.button("Start over", key="clear_draft", icon=":material/restart_alt:"):
-        st.session_state.pop(DRAFT_KEY)
-        st.session_state.pop(DRAFT_SOURCE_KEY, None)
+        forget_draft()
         st.rerun()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import streamlit as st
 
@@ -12,12 +14,15 @@ from core.access import AccessDenied
 from core.datasets import DatasetError, DrawingRecipe, load_dataset
 from core.datasets.custom import MAX_CLASSES, MIN_CLASSES, MIN_PER_CLASS, check_class_name, custom_manifest
 from core.datasets.custom_build import build_custom_dataset
+from core.datasets.drafts import Draft, load_draft, save_draft
 from core.preprocessing import ImageInputError, preprocess_image
 
 # The drawings so far, by class name: {name: [28x28 uint8, ...]}, kept for this session only.
 DRAFT_KEY = "your_data_draft"
 # Set when the draft was loaded from a saved dataset, so saving replaces that one.
 DRAFT_SOURCE_KEY = "your_data_draft_source"
+# What the copy on disk holds (core.datasets.drafts), so an unchanged draft is not written again.
+DRAFT_SAVED_KEY = "your_data_draft_saved"
 CANVAS_ROUND_KEY = "your_data_canvas_round"
 BRUSH_DEFAULT = 22
 GRID_COLUMNS = 10
@@ -28,8 +33,59 @@ RECIPES = {
 
 
 def draft() -> dict[str, list[np.ndarray]]:
-    """This session's drawings by class, created empty on first use."""
-    return st.session_state.setdefault(DRAFT_KEY, {})
+    """This session's drawings by class: on first use, the ones this person left unsaved (a reload loses none)."""
+    if DRAFT_KEY not in st.session_state:
+        st.session_state[DRAFT_KEY] = {}
+        try:
+            kept = load_draft(current_caller().owner)
+        except DatasetError as error:
+            st.warning(str(error), icon=":material/warning:")
+            kept = None
+        if kept is not None:
+            st.session_state[DRAFT_KEY] = kept.examples
+            st.session_state[DRAFT_SAVED_KEY] = _fingerprint(kept)
+            st.session_state.setdefault("your_data_name", kept.display_name)
+            if kept.recipe in RECIPES:
+                st.session_state.setdefault("your_data_recipe", kept.recipe)
+            if kept.source:
+                st.session_state[DRAFT_SOURCE_KEY] = kept.source
+            st.toast(f"Your unsaved drawings are back: {counted(sum(map(len, kept.examples.values())), 'drawing')}.")
+    return st.session_state[DRAFT_KEY]
+
+
+def keep_draft(examples: dict[str, list[np.ndarray]]) -> None:
+    """Write the draft to disk when it changed since it was last written (each drawing, delete or class)."""
+    kept = Draft(
+        examples,
+        st.session_state.get("your_data_name", ""),
+        st.session_state.get("your_data_recipe", ""),
+        st.session_state.get(DRAFT_SOURCE_KEY),
+    )
+    fingerprint = _fingerprint(kept)
+    if st.session_state.get(DRAFT_SAVED_KEY) == fingerprint:
+        return
+    try:
+        save_draft(current_caller().owner, kept)
+    except OSError as error:
+        st.warning(f"Your drawings could not be kept on disk ({error.strerror or error}): save them as a dataset soon.")
+        return
+    st.session_state[DRAFT_SAVED_KEY] = fingerprint
+
+
+def forget_draft() -> None:
+    """Start over: the session's drawings and the copy on disk."""
+    for key in (DRAFT_KEY, DRAFT_SOURCE_KEY, DRAFT_SAVED_KEY):
+        st.session_state.pop(key, None)
+    save_draft(current_caller().owner, Draft())
+
+
+def _fingerprint(kept: Draft) -> str:
+    digest = hashlib.sha256(repr((kept.display_name, kept.recipe, kept.source)).encode())
+    for name, images in kept.examples.items():
+        digest.update(name.encode() + b"\0" + len(images).to_bytes(4, "big"))
+        for image in images:
+            digest.update(image.tobytes())
+    return digest.hexdigest()
 
 
 def missing_to_train(examples: dict[str, list[np.ndarray]]) -> list[str]:

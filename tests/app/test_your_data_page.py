@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import shutil
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +17,7 @@ from core.access import LOCAL
 from core.architectures import ModelSpec
 from core.datasets import dataset_names, forget_loaded_datasets, load_dataset
 from core.datasets.custom_import import import_custom_dataset
+from core.datasets.drafts import DRAFTS_FOLDER
 from core.datasets.registry import DrawingRecipe
 from core.runs.store import RunStore
 from core.training import TrainConfig, TrainingJob, TrainingScheduler
@@ -57,6 +60,7 @@ def shapes_run(tmp_path_factory) -> tuple[str, str]:
 @pytest.fixture
 def runs_folder(shapes_run, monkeypatch) -> str:
     monkeypatch.setenv("EXPLORER_RUNS_DIR", shapes_run[0])
+    shutil.rmtree(Path(shapes_run[0]) / DRAFTS_FOLDER, ignore_errors=True)  # each test starts with no kept draft
     st.cache_resource.clear()
     st.cache_data.clear()
     forget_loaded_datasets()
@@ -131,6 +135,22 @@ def test_drawings_are_counted_deleted_saved_and_trained_on(runs_folder):
     assert app.session_state["dataset_name"] == "drawn-shapes"
     assert app.session_state["preset"] == "small_data" and app.session_state["epochs"] == 15
     assert app.title[0].value.startswith("Train")
+
+
+def test_unsaved_drawings_come_back_in_a_new_session_until_started_over(runs_folder):
+    page_with_draft({"circle": drawings(3, 0), "cross": drawings(2, 1)}, name="Half done")
+    later = open_app()  # a reload: a new session, with nothing in it
+    switch_to(later, "your_data")
+    assert not later.exception
+    kept = later.session_state["your_data_draft"]
+    assert {name: len(images) for name, images in kept.items()} == {"circle": 3, "cross": 2}
+    np.testing.assert_array_equal(kept["circle"][0], drawings(3, 0)[0])
+    assert later.text_input(key="your_data_name").value == "Half done"
+    later.button(key="clear_draft").click().run()
+    assert not later.exception
+    again = open_app()
+    switch_to(again, "your_data")
+    assert again.session_state["your_data_draft"] == {}
 
 
 def test_classes_are_added_by_name_and_unsafe_names_refused(runs_folder):
