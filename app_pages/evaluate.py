@@ -170,7 +170,11 @@ def render_drawings(dataset: Dataset, run: RunSummary, lens) -> None:
         reading = ensemble_gap_reading(sample_evaluation.accuracy, accuracies)
     st.markdown(reading)
     columns = st.columns(len(styles) + 1)
-    columns[0].metric("Test images", f"{100 * sample_evaluation.accuracy:.1f} %")
+    columns[0].metric(
+        "The same test images", f"{100 * sample_evaluation.accuracy:.1f} %",
+        help=f"The {len(sample_evaluation.labels):,} test images that were drawn, read steadily as Predict reads "
+        "one: not the whole test set the accuracy at the top is measured on.",
+    )  # fmt: skip
     for column, (style, accuracy) in zip(columns[1:], accuracies.items(), strict=True):
         column.metric(f"Drawn: {style}", f"{100 * accuracy:.1f} %",
                       delta=f"{100 * (accuracy - sample_evaluation.accuracy):+.1f} points")  # fmt: skip

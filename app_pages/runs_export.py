@@ -120,7 +120,7 @@ def render_comparison(run: RunSummary, comparison: Comparison) -> None:
     st.markdown(f"**{shipping_sentence(comparison)}**")
     st.dataframe(comparison_table(comparison, verified), hide_index=True, column_config=COLUMNS, key=TABLE_KEY)
     st.caption(
-        f"Measured on {comparison.test_images:,} test images of {comparison.dataset_source}"
+        f"Measured on {comparison.test_images:,} test images ({comparison.dataset_source})"
         + (f" and {comparison.drawn_images:,} drawn ones" if comparison.drawn_images else "")
         + f"; latency is the median of {comparison.latency_repeats} single-image calls with "
         f"{comparison.num_threads} LiteRT thread{'s' if comparison.num_threads > 1 else ''}. "

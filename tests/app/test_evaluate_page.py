@@ -115,7 +115,7 @@ def test_the_drawings_tab_compares_test_images_with_the_same_images_drawn(app, t
         )
     sample = drawn.test_indices
     same_images = evaluate_steadily(model, dataset.x_test[sample], dataset.y_test[sample]).accuracy
-    assert metrics["Test images"] == f"{100 * same_images:.1f} %"
+    assert metrics["The same test images"] == f"{100 * same_images:.1f} %"
     # Trained without drawings: whatever the gap, the advice (if any) is to train with them.
     reading = " ".join(m.value for m in app.markdown)
     assert "Reads drawings about as well" in reading or "train with *Robust to drawings* to close the gap" in reading
