@@ -9,6 +9,7 @@ from streamlit.errors import StreamlitAPIException
 
 from core.access import (
     LOCAL,
+    SESSION_OWNER_PREFIX,
     AccessSettings,
     Caller,
     LoginThrottle,
@@ -87,7 +88,7 @@ def require_sign_in() -> Caller:
 
 def _new_session_caller(role: Role) -> Caller:
     # Each signed-in session owns its own jobs and runs, even when everyone shares one password.
-    return Caller(role, f"session-{uuid.uuid4().hex[:10]}")
+    return Caller(role, f"{SESSION_OWNER_PREFIX}{uuid.uuid4().hex[:10]}")
 
 
 def _sign_in(settings: AccessSettings) -> Caller | None:

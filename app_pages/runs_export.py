@@ -215,7 +215,7 @@ def render_exported_answer(
     run_id: str, row: FormatResult, class_names: tuple[str, ...], image: np.ndarray, keras: np.ndarray
 ) -> None:
     """The exported format's answer for this image beside the Keras model's, and both sets of probabilities."""
-    from core.inference import UNSURE_BELOW  # with TensorFlow, which Predict has loaded already
+    from core.inference import CONFIDENT_FROM, UNSURE_BELOW, answer_certainty  # with TensorFlow, loaded by Predict
 
     try:
         probabilities = exported_model(run_id, row.key, row.sha256).probabilities(image)
@@ -232,6 +232,9 @@ def render_exported_answer(
             f"{answer}, but the Keras model says **{class_names[keras_best]}** ({100 * keras[keras_best]:.1f} %).",
             icon=":material/compare_arrows:",
         )
-    if probabilities[best] < UNSURE_BELOW:
+    certainty = answer_certainty(float(probabilities[best]))
+    if certainty == "unsure":
         st.caption(f"Below {100 * UNSURE_BELOW:.0f} % confidence this answer is a guess, not a prediction.")
+    elif certainty == "probable":
+        st.caption(f"Below {100 * CONFIDENT_FROM:.0f} % confidence this answer is probable, not certain.")
     st.plotly_chart(answers_figure(class_names, keras, probabilities, row.label), key="exported_probabilities")

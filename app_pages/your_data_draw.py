@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 
 import numpy as np
@@ -17,12 +18,14 @@ from core.datasets.custom_build import build_custom_dataset
 from core.datasets.drafts import Draft, load_draft, save_draft
 from core.preprocessing import ImageInputError, preprocess_image
 
-# The drawings so far, by class name: {name: [28x28 uint8, ...]}, kept for this session only.
+# The drawings so far, by class name: {name: [28x28 uint8, ...]}; unsaved ones are also kept on disk (keep_draft).
 DRAFT_KEY = "your_data_draft"
 # Set when the draft was loaded from a saved dataset, so saving replaces that one.
 DRAFT_SOURCE_KEY = "your_data_draft_source"
 # What the copy on disk holds (core.datasets.drafts), so an unchanged draft is not written again.
 DRAFT_SAVED_KEY = "your_data_draft_saved"
+# The draft's dataset name and recipe, outside their widgets (whose values go when another page is shown).
+DRAFT_META_KEY = "your_data_draft_meta"
 CANVAS_ROUND_KEY = "your_data_canvas_round"
 BRUSH_DEFAULT = 22
 GRID_COLUMNS = 10
@@ -36,47 +39,76 @@ def draft() -> dict[str, list[np.ndarray]]:
     """This session's drawings by class: on first use, the ones this person left unsaved (a reload loses none)."""
     if DRAFT_KEY not in st.session_state:
         st.session_state[DRAFT_KEY] = {}
+        caller = current_caller()
         try:
-            kept = load_draft(current_caller().owner)
+            kept = load_draft(caller.owner) if caller.is_lasting else None
         except DatasetError as error:
             st.warning(str(error), icon=":material/warning:")
             kept = None
         if kept is not None:
             st.session_state[DRAFT_KEY] = kept.examples
-            st.session_state[DRAFT_SAVED_KEY] = _fingerprint(kept)
-            st.session_state.setdefault("your_data_name", kept.display_name)
-            if kept.recipe in RECIPES:
-                st.session_state.setdefault("your_data_recipe", kept.recipe)
+            st.session_state[DRAFT_META_KEY] = (kept.display_name, kept.recipe)
             if kept.source:
                 st.session_state[DRAFT_SOURCE_KEY] = kept.source
+            st.session_state[DRAFT_SAVED_KEY] = _fingerprint(_current_draft(kept.examples))
             st.toast(f"Your unsaved drawings are back: {counted(sum(map(len, kept.examples.values())), 'drawing')}.")
+    # Streamlit forgets a widget's value while its page is not shown: the name and recipe come back from here.
+    name, recipe = st.session_state.get(DRAFT_META_KEY, ("", ""))
+    st.session_state.setdefault("your_data_name", name)
+    if recipe in RECIPES:
+        st.session_state.setdefault("your_data_recipe", recipe)
     return st.session_state[DRAFT_KEY]
 
 
 def keep_draft(examples: dict[str, list[np.ndarray]]) -> None:
-    """Write the draft to disk when it changed since it was last written (each drawing, delete or class)."""
-    kept = Draft(
-        examples,
-        st.session_state.get("your_data_name", ""),
-        st.session_state.get("your_data_recipe", ""),
-        st.session_state.get(DRAFT_SOURCE_KEY),
-    )
-    fingerprint = _fingerprint(kept)
-    if st.session_state.get(DRAFT_SAVED_KEY) == fingerprint:
+    """Write the draft to disk when it changed since this session last wrote or read it.
+
+    Only for someone who comes back as the same owner (not a shared-password session, which a reload
+    makes somebody new). A session that has drawn nothing leaves whatever is on disk alone.
+    """
+    current = _current_draft(examples)
+    st.session_state[DRAFT_META_KEY] = (current.display_name, current.recipe)
+    caller = current_caller()
+    fingerprint = _fingerprint(current)
+    written = st.session_state.get(DRAFT_SAVED_KEY)
+    if not caller.is_lasting or written == fingerprint or (written is None and not examples):
         return
     try:
-        save_draft(current_caller().owner, kept)
+        save_draft(caller.owner, current)
     except OSError as error:
         st.warning(f"Your drawings could not be kept on disk ({error.strerror or error}): save them as a dataset soon.")
         return
     st.session_state[DRAFT_SAVED_KEY] = fingerprint
 
 
+def draft_is_saved(examples: dict[str, list[np.ndarray]]) -> None:
+    """The draft is now a saved dataset: nothing unsaved to keep on disk until it changes again."""
+    caller = current_caller()
+    if caller.is_lasting:
+        with contextlib.suppress(OSError):  # a copy left behind only comes back as a draft to save again
+            save_draft(caller.owner, Draft())
+    st.session_state[DRAFT_SAVED_KEY] = _fingerprint(_current_draft(examples))
+
+
 def forget_draft() -> None:
     """Start over: the session's drawings and the copy on disk."""
-    for key in (DRAFT_KEY, DRAFT_SOURCE_KEY, DRAFT_SAVED_KEY):
+    for key in (DRAFT_KEY, DRAFT_SOURCE_KEY, DRAFT_SAVED_KEY, DRAFT_META_KEY):
         st.session_state.pop(key, None)
-    save_draft(current_caller().owner, Draft())
+    caller = current_caller()
+    if caller.is_lasting:
+        try:
+            save_draft(caller.owner, Draft())
+        except OSError as error:
+            st.warning(f"The kept copy of your drawings could not be removed ({error.strerror or error}).")
+
+
+def _current_draft(examples: dict[str, list[np.ndarray]]) -> Draft:
+    return Draft(
+        examples,
+        st.session_state.get("your_data_name", ""),
+        st.session_state.get("your_data_recipe", ""),
+        st.session_state.get(DRAFT_SOURCE_KEY),
+    )
 
 
 def _fingerprint(kept: Draft) -> str:
@@ -132,6 +164,7 @@ def load_into_draft(name: str) -> None:
     st.session_state["your_data_name"] = dataset.info.display_name
     st.session_state["your_data_recipe"] = dataset.info.drawing_recipe.value
     st.session_state["drawing_class"] = dataset.class_names[0]
+    draft_is_saved(st.session_state[DRAFT_KEY])
 
 
 def render_classes() -> None:
@@ -230,6 +263,7 @@ def render_save(
         f" {counted(report.duplicates_dropped, 'identical drawing')} kept once." if report.duplicates_dropped else ""
     )
     st.session_state[DRAFT_SOURCE_KEY] = name
+    draft_is_saved(examples)
     st.success(
         f"Saved {manifest.info.display_name}: {sum(manifest.train_counts)} drawings to train on and "
         f"{sum(manifest.test_counts)} to test.{dropped}"

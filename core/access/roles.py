@@ -45,7 +45,14 @@ class Caller:
     def is_admin(self) -> bool:
         return self.role is Role.ADMIN
 
+    @property
+    def is_lasting(self) -> bool:
+        """Whether the same person comes back as this owner after a reload (not a shared-password session)."""
+        return not self.owner.startswith(SESSION_OWNER_PREFIX)
 
+
+# Owners of shared-password sign-ins: one per browser session, so a reload is somebody new.
+SESSION_OWNER_PREFIX = "session-"
 # The person at the keyboard when the app is not served to anyone else.
 LOCAL = Caller(Role.ADMIN, "local")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -16,8 +17,8 @@ from core.datasets.registry import IMAGE_SIDE
 from core.datasets.splits import DatasetError
 
 DRAFTS_FOLDER = "drafts"
-# Far more than anyone draws by hand (20 classes of 2,500), and a bound on what a damaged file can make us read.
-MAX_DRAWINGS = 50_000
+# Far more than anyone draws by hand (50,000 drawings), and a bound on what a damaged file can make us read.
+MAX_BYTES = 50_000 * IMAGE_SIDE * IMAGE_SIDE
 
 
 @dataclass
@@ -59,27 +60,36 @@ def save_draft(owner: str, draft: Draft, runs_folder: str | Path | None = None) 
 
 
 def load_draft(owner: str, runs_folder: str | Path | None = None) -> Draft | None:
-    """The owner's saved draft, None if there is none; DatasetError if the file cannot be read as one."""
+    """The owner's saved draft, None if there is none.
+
+    DatasetError if the file cannot be read as one; it is then moved aside (`.damaged`), never deleted,
+    and the next drawing starts a new draft.
+    """
     path = draft_path(owner, runs_folder)
     if not path.is_file():
         return None
     try:
+        with zipfile.ZipFile(path) as archive:
+            # Sizes as stored, before anything is decompressed: a damaged file cannot make us read more.
+            if sum(entry.file_size for entry in archive.infolist()) > MAX_BYTES:
+                raise ValueError("too large")
         with np.load(path, allow_pickle=False) as content:
             meta = json.loads(str(content["meta"]))
             names = [check_class_name(str(name)) for name in meta["classes"]]
             if len(names) > MAX_CLASSES or len({name.lower() for name in names}) != len(names):
                 raise ValueError("wrong classes")
-            examples, total = {}, 0
+            examples = {}
             for index, name in enumerate(names):
                 images = content[f"class_{index}"]
-                total += len(images)
-                if images.dtype != np.uint8 or images.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE) or total > MAX_DRAWINGS:
+                if images.dtype != np.uint8 or images.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
                     raise ValueError("wrong images")
                 examples[name] = list(images)
         source = meta.get("source")
         return Draft(examples, str(meta.get("display_name", "")), str(meta.get("recipe", "")), source and str(source))
-    except (OSError, ValueError, KeyError, TypeError, DatasetError, EOFError, zipfile.BadZipFile) as error:
+    except Exception as error:  # whatever a damaged file raises (zlib, zip, NumPy, JSON): one line, and it is kept
+        with contextlib.suppress(OSError):
+            path.replace(path.with_suffix(".damaged"))
         raise DatasetError(
-            f"Your unsaved drawings could not be read back ({type(error).__name__}); start again, and they will "
-            "be kept from the next drawing on."
+            f"Your unsaved drawings could not be read back ({type(error).__name__}); the file was kept aside "
+            f"as {path.with_suffix('.damaged').name}, and new drawings start a new draft."
         ) from error

@@ -37,7 +37,7 @@ from core.export.formats import (
 from core.export.measure import LATENCY_REPEATS, Progress, agreement, score, single_image_latency_ms
 from core.export.runner import DEFAULT_THREADS, TfliteModel
 from core.export.table import KERAS_KEY, Comparison, FormatResult, load_comparison, save_comparison
-from core.runs.folder import MODEL_FILE, write_bytes_atomically
+from core.runs.folder import MODEL_FILE, is_valid_run_id, write_bytes_atomically
 from core.runs.store import RunStore, RunStoreError
 
 if TYPE_CHECKING:
@@ -271,15 +271,22 @@ def read_exported_bytes(store: RunStore, run_id: str, key: str) -> bytes:
 
 def saved_model_archive(store: RunStore, run_id: str) -> bytes:
     """A run's exported SavedModel folder as a zip (its `saved_model/` folder at the top), for a download button."""
+    if not is_valid_run_id(run_id):
+        raise ExportError(f"{run_id!r} is not a run id.")
     folder = store.root / run_id / EXPORTS_DIR / SAVED_MODEL_DIR
-    if not (folder / "saved_model.pb").is_file():
+    if folder.is_symlink() or not (folder / "saved_model.pb").is_file():
         raise ExportError(f"Run {run_id} has no exported SavedModel: export it again.")
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(folder.rglob("*")):
-            # Regular files only: a link planted in the folder must not serve what it points to.
-            if path.is_file() and not path.is_symlink():
-                archive.write(path, Path(SAVED_MODEL_DIR) / path.relative_to(folder))
+    try:
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(folder.rglob("*")):
+                # Regular files only: a link planted in the folder must not serve what it points to.
+                if path.is_file() and not path.is_symlink():
+                    archive.write(path, Path(SAVED_MODEL_DIR) / path.relative_to(folder))
+    except OSError as error:  # an export running again swaps the folder out
+        raise ExportError(
+            f"Run {run_id}'s SavedModel could not be read ({error.strerror or error}): try again."
+        ) from error
     return buffer.getvalue()
 
 

@@ -119,8 +119,11 @@ def as_deployed(model):
     """
     if not getattr(model, "compiled", False):
         return model
-    copy = model.__class__.from_config(model.get_config())
-    copy.set_weights(model.get_weights())
+    try:
+        copy = model.__class__.from_config(model.get_config())
+        copy.set_weights(model.get_weights())
+    except Exception:  # a model whose config does not rebuild it is saved as it is: bigger, never lost
+        return model
     return copy
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -124,7 +125,8 @@ class ProgressRecord:
             same = next((i for i in reversed(range(len(events))) if events[i].setting == event.setting), None)
             if same is not None and events[same].step == event.step:
                 event = replace(event, old=events.pop(same).old)
-            if event.old != event.new:
+            # Dropout's old rate is read back rounded, so a slider moved back may differ from it in the last digits.
+            if not _same_value(event.old, event.new):
                 events.append(event)
             self._change(events=tuple(events))
 
@@ -142,3 +144,9 @@ class ProgressRecord:
         """The per-batch curves so far, at most `max_points` per metric (see `BatchCurves.view`)."""
         with self.lock:
             return self.batch_curves.view(max_points, keep_extremes)
+
+
+def _same_value(old: float | str, new: float | str) -> bool:
+    if isinstance(old, str) or isinstance(new, str):
+        return old == new
+    return math.isclose(old, new, rel_tol=1e-6, abs_tol=1e-9)

@@ -129,6 +129,7 @@ def test_drawings_are_counted_deleted_saved_and_trained_on(runs_folder):
     assert "drawn-shapes" in dataset_names()
     assert any("Saved Drawn shapes: 24 drawings to train on and 6 to test." in s.value for s in app.success)
     assert np.bincount(load_dataset("drawn-shapes").y_test).tolist() == [2, 2, 2]
+    assert not list((Path(runs_folder) / DRAFTS_FOLDER).glob("*.npz")), "saved drawings are no unsaved draft"
 
     app.button(key="train_on_drawn").click().run()
     assert not app.exception
@@ -138,7 +139,12 @@ def test_drawings_are_counted_deleted_saved_and_trained_on(runs_folder):
 
 
 def test_unsaved_drawings_come_back_in_a_new_session_until_started_over(runs_folder):
-    page_with_draft({"circle": drawings(3, 0), "cross": drawings(2, 1)}, name="Half done")
+    app = page_with_draft({"circle": drawings(3, 0), "cross": drawings(2, 1)}, name="Half done")
+    app.radio(key="your_data_recipe").set_value(DrawingRecipe.FILL_FRAME.value).run()
+    switch_to(app, "data")
+    switch_to(app, "your_data")  # Streamlit forgot the widgets' values on the other page; the draft did not
+    assert app.text_input(key="your_data_name").value == "Half done"
+    assert app.radio(key="your_data_recipe").value == DrawingRecipe.FILL_FRAME.value
     later = open_app()  # a reload: a new session, with nothing in it
     switch_to(later, "your_data")
     assert not later.exception
@@ -146,6 +152,7 @@ def test_unsaved_drawings_come_back_in_a_new_session_until_started_over(runs_fol
     assert {name: len(images) for name, images in kept.items()} == {"circle": 3, "cross": 2}
     np.testing.assert_array_equal(kept["circle"][0], drawings(3, 0)[0])
     assert later.text_input(key="your_data_name").value == "Half done"
+    assert later.radio(key="your_data_recipe").value == DrawingRecipe.FILL_FRAME.value
     later.button(key="clear_draft").click().run()
     assert not later.exception
     again = open_app()

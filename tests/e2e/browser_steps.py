@@ -60,3 +60,12 @@ def save_screenshot(page: Page, name: str) -> None:
     """Keep what the page shows now as a test artifact, next to the one taken when each test ends."""
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+# The Predict page's answer box, whichever of its three forms it takes.
+ANSWER = re.compile(r"\((\d+(\.\d)?) % confident\)|Not sure")
+
+
+def top_answer(name: str) -> re.Pattern:
+    """The answer naming `name` first: "Probably X, maybe Y" also names the runner-up Y."""
+    return re.compile(rf"{re.escape(name)}\S* \(\d+(\.\d)? % confident\)|Best guess: {re.escape(name)}")

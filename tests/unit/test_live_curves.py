@@ -109,7 +109,8 @@ def test_a_setting_changed_step_by_step_before_the_next_batch_is_logged_and_draw
     labels = [annotation.text for annotation in figure.layout.annotations if "→" in annotation.text]
     assert labels == ["dropout 0.15→0.3, learning rate 0.001→0.0005"] and len(figure.layout.shapes) == 2
     assert [annotation.text for annotation in figure.layout.annotations][:2] == ["Loss", "Accuracy"]
-    progress.add_event(Event(step=1, epoch=0, setting="dropout", old=0.3, new=0.15, elapsed_s=1.0))  # moved back
+    # Moved back: dropout's old rate is read back rounded, the slider's new one is a float sum.
+    progress.add_event(Event(step=1, epoch=0, setting="dropout", old=0.3, new=0.05 + 0.1, elapsed_s=1.0))
     progress.add_batch(2, 0.9, 0.2)
     progress.add_event(Event(step=2, epoch=0, setting="dropout", old=0.15, new=0.5, elapsed_s=2.0))
     assert [(e.setting, e.step, e.old, e.new) for e in progress.snapshot().events] == [
