@@ -66,7 +66,7 @@ def render_prediction(dataset: Dataset, probabilities: np.ndarray) -> None:
     elif certainty == "probable":
         runner_up, chance = dataset.class_names[best[1][0]], best[1][1]
         st.info(
-            f"Probably **{label}** ({100 * confidence:.1f} % confident), maybe {runner_up} ({100 * chance:.0f} %).",
+            f"Probably **{label}** ({100 * confidence:.1f} %), maybe {runner_up} at {100 * chance:.0f} %.",
             icon=":material/help_outline:",
         )
     else:

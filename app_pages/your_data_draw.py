@@ -50,7 +50,7 @@ def draft() -> dict[str, list[np.ndarray]]:
             st.session_state[DRAFT_META_KEY] = (kept.display_name, kept.recipe)
             if kept.source:
                 st.session_state[DRAFT_SOURCE_KEY] = kept.source
-            st.session_state[DRAFT_SAVED_KEY] = _fingerprint(_current_draft(kept.examples))
+            st.session_state[DRAFT_SAVED_KEY] = _fingerprint(kept)  # as on disk: not written again
             st.toast(f"Your unsaved drawings are back: {counted(sum(map(len, kept.examples.values())), 'drawing')}.")
     # Streamlit forgets a widget's value while its page is not shown: the name and recipe come back from here.
     name, recipe = st.session_state.get(DRAFT_META_KEY, ("", ""))

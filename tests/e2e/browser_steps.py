@@ -63,9 +63,9 @@ def save_screenshot(page: Page, name: str) -> None:
 
 
 # The Predict page's answer box, whichever of its three forms it takes.
-ANSWER = re.compile(r"\((\d+(\.\d)?) % confident\)|Not sure")
+ANSWER = re.compile(r"% confident\)|Probably |Not sure")
 
 
 def top_answer(name: str) -> re.Pattern:
-    """The answer naming `name` first: "Probably X, maybe Y" also names the runner-up Y."""
-    return re.compile(rf"{re.escape(name)}\S* \(\d+(\.\d)? % confident\)|Best guess: {re.escape(name)}")
+    """The answer naming `name` first: "Probably X (61.7 %), maybe Y at 13 %" also names the runner-up Y."""
+    return re.compile(rf"{re.escape(name)}\S* \(\d+(\.\d)? %( confident)?\)|Best guess: {re.escape(name)}")

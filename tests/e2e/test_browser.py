@@ -8,7 +8,7 @@ import json
 import re
 
 import pytest
-from browser_steps import save_screenshot, saved_run_id, start_quick_run, wait_for_rerun
+from browser_steps import ANSWER, save_screenshot, saved_run_id, start_quick_run, wait_for_rerun
 from factories import make_training_result
 from PIL import Image
 from playwright.sync_api import Page, expect
@@ -107,7 +107,7 @@ def test_drawing_a_digit_with_the_mouse_gives_a_prediction_and_its_steps(page: P
     for step in range(30):  # a vertical stroke: a "1"
         page.mouse.move(x + 140, y + 40 + step * 7)
     page.mouse.up()
-    expect(page.get_by_text(re.compile(r"confident\)|Not sure")).first).to_be_visible()
+    expect(page.get_by_text(ANSWER).first).to_be_visible()
     expect(page.get_by_text("cropped to the ink")).to_be_visible()
     expect(page.get_by_text("Prediction for your drawing")).to_be_visible()
     # The canvas came from the app's copy with the short send delay (app_pages/canvas.py), not the stock build.
@@ -132,7 +132,7 @@ def test_uploads_good_and_broken_keep_the_app_working(page: Page):
     photo.save(buffer, "PNG")
     upload.set_input_files(files=[{"name": "digit.png", "mimeType": "image/png", "buffer": buffer.getvalue()}])
     expect(page.get_by_text("Prediction for the uploaded file digit.png")).to_be_visible()
-    expect(page.get_by_text(re.compile(r"confident\)|Not sure")).first).to_be_visible()
+    expect(page.get_by_text(ANSWER).first).to_be_visible()
     expect(page.get_by_text(re.compile("damaged or truncated|not an image"))).to_have_count(0)
 
 
