@@ -14,14 +14,13 @@ from app_pages.resources import run_store
 from app_pages.sidebar import data_folder
 from core.access import AccessDenied
 from core.export import (
-    EXPORTS_DIR,
     FORMATS,
     KERAS_KEY,
-    SAVED_MODEL_DIR,
     Comparison,
     ExportError,
     FormatResult,
     TfliteModel,
+    has_saved_model,
     load_exported,
     read_exported_bytes,
     saved_comparison,
@@ -141,7 +140,7 @@ def render_downloads(run: RunSummary, rows: tuple[FormatResult, ...]) -> None:
             file_name=f"{run.run_id}_{row.file_name}", mime="application/octet-stream", key=f"download_{row.key}",
             icon=":material/download:", on_click="ignore", width="stretch",
         )  # fmt: skip
-    if (run_store().root / run.run_id / EXPORTS_DIR / SAVED_MODEL_DIR).is_dir():
+    if has_saved_model(run_store(), run.run_id):
         last.download_button(
             "SavedModel (zip)", data=functools.partial(saved_model_archive, run_store(), run.run_id),
             file_name=f"{run.run_id}_saved_model.zip", mime="application/zip", key="download_saved_model",

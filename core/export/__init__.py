@@ -7,6 +7,7 @@ with the Keras model and single-image latency.
 from core.export.formats import EXPORTS_DIR, FORMATS, SAVED_MODEL_DIR, ExportError, ExportFormat, parse_formats
 from core.export.run_export import (
     export_run,
+    has_saved_model,
     load_exported,
     read_exported_bytes,
     saved_comparison,
@@ -27,6 +28,7 @@ __all__ = [
     "FormatResult",
     "TfliteModel",
     "export_run",
+    "has_saved_model",
     "load_exported",
     "parse_formats",
     "read_exported_bytes",

@@ -269,13 +269,17 @@ def read_exported_bytes(store: RunStore, run_id: str, key: str) -> bytes:
     return _verified_bytes(store, run_id, key, "export it again")
 
 
+def has_saved_model(store: RunStore, run_id: str) -> bool:
+    """Whether the run has an exported SavedModel folder of its own (not a link to one elsewhere)."""
+    folder = store.root / run_id / EXPORTS_DIR / SAVED_MODEL_DIR
+    return is_valid_run_id(run_id) and not folder.is_symlink() and (folder / "saved_model.pb").is_file()
+
+
 def saved_model_archive(store: RunStore, run_id: str) -> bytes:
     """A run's exported SavedModel folder as a zip (its `saved_model/` folder at the top), for a download button."""
-    if not is_valid_run_id(run_id):
-        raise ExportError(f"{run_id!r} is not a run id.")
-    folder = store.root / run_id / EXPORTS_DIR / SAVED_MODEL_DIR
-    if folder.is_symlink() or not (folder / "saved_model.pb").is_file():
+    if not has_saved_model(store, run_id):
         raise ExportError(f"Run {run_id} has no exported SavedModel: export it again.")
+    folder = store.root / run_id / EXPORTS_DIR / SAVED_MODEL_DIR
     buffer = io.BytesIO()
     try:
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
