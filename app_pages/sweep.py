@@ -11,7 +11,7 @@ from app_pages.sidebar import data_folder, require_dataset
 from app_pages.sweep_define import render_define
 from app_pages.sweep_ensemble import render_top_ensemble
 from app_pages.sweep_workers import running_sweeps
-from app_pages.wording import TEST_ACCURACY_HELP, counted, describe_time
+from app_pages.wording import TEST_ACCURACY_HELP, counted
 from core.access import AccessDenied, Action, allows
 from core.datasets import DatasetError, load_dataset
 from core.sweep import (
@@ -205,7 +205,10 @@ def render_trials(sweep: Sweep, url: str) -> None:
             hide_index=True,
             key="sweep_trials_table",
             width="stretch",
-            column_config={TEST_ACCURACY: st.column_config.NumberColumn(help=TEST_ACCURACY_HELP)},
+            column_config={
+                TEST_ACCURACY: st.column_config.NumberColumn(help=TEST_ACCURACY_HELP),
+                "duration (s)": st.column_config.NumberColumn(format="%.1f"),
+            },
         )
     render_best(rows, sweep)
 
@@ -222,8 +225,9 @@ def trials_table(rows) -> pd.DataFrame:
             "settings": [format_params(row.params) for row in rows],
             "validation accuracy (%)": [_percent(row.value) for row in rows],
             TEST_ACCURACY: [_percent(row.test_accuracy) for row in rows],
-            "duration": [describe_time(row.duration_s) if row.duration_s is not None else "" for row in rows],
-            "pruned at epoch": [str(row.pruned_at_epoch) if row.pruned_at_epoch else "" for row in rows],
+            # Numbers, not text, so both sort as numbers (a text "10" sorted before "2"); missing ones stay empty.
+            "duration (s)": [None if row.duration_s is None else round(row.duration_s, 1) for row in rows],
+            "pruned at epoch": pd.array([row.pruned_at_epoch for row in rows], dtype="Int64"),
             "run": [row.run_id or "" for row in rows],
             "where": [row.where for row in rows],
             "note": [row.note for row in rows],

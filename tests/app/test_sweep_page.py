@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import optuna
 import pytest
 import streamlit as st
+from optuna.trial import TrialState
 from app_driver import figure_of, open_app
 
 from core.access import LOCAL
 from core.datasets import forget_loaded_datasets
 from core.runs.store import RunStore
 from core.sweep import Param, SweepSpec, connect, create_sweep, load_sweep
+from core.sweep.trial import PRUNED_AT
 from core.training import shared_scheduler
 
 
@@ -64,7 +69,26 @@ def test_a_sweep_can_be_created_without_typing_a_name_and_unpruned_trials_show_n
     app.button(key="sweep_create").click().run()
     assert not app.exception and not errors(app)
     assert load_sweep(name, connect(None, runs)).spec.trials == 2
-    assert list(trials_table(app)["pruned at epoch"]) == ["", ""]
+    assert trials_table(app)["pruned at epoch"].isna().all()
+
+
+def test_pruned_epochs_and_durations_sort_as_numbers(runs):
+    spec = SweepSpec("mnist", params=(Param("dropout", 0.0, 0.5),), trials=1, sampler="random", pruner="median")
+    sweep = create_sweep(spec, "sorted", connect(None, runs), by=LOCAL)
+    for epoch, seconds in ((10, 95.0), (2, 9.5)):
+        trial = optuna.trial.create_trial(
+            state=TrialState.PRUNED, value=0.5, params={"dropout": 0.1},
+            distributions={"dropout": optuna.distributions.FloatDistribution(0.0, 0.5)},
+            user_attrs={PRUNED_AT: epoch}, intermediate_values={epoch - 1: 0.5},
+        )  # fmt: skip
+        trial.datetime_start = trial.datetime_complete - timedelta(seconds=seconds)
+        sweep.study.add_trial(trial)
+    app = open_app("sweep")
+    app.selectbox(key="sweep_study").select("sorted").run()
+    table = trials_table(app)
+    pruned = table[table["state"] == "pruned"]
+    assert sorted(pruned["pruned at epoch"]) == [2, 10]  # as text, "10" sorted before "2"
+    assert sorted(pruned["duration (s)"]) == [9.5, 95.0]
 
 
 def test_trials_can_be_judged_on_the_last_steps_weights_instead(runs):
