@@ -230,7 +230,7 @@ def render() -> None:
     except RunStoreError as error:
         st.error(f"This run cannot be evaluated: {error}")
         return
-    st.caption(f"Run `{run.run_id}` ({run.name or run.architecture}) on the {dataset.source}.")
+    st.caption(f"Run `{run.run_id}` ({run.label}) on the {dataset.source}.")
     accuracy, loss, errors, trained = st.columns(4)
     accuracy.metric("Test accuracy", f"{100 * evaluation.accuracy:.2f} %")
     loss.metric("Test loss", f"{evaluation.loss:.3f}")

@@ -101,7 +101,7 @@ def choose_model(dataset: Dataset) -> ChosenModel | None:
             run = run_store().get(run_id)
             return ChosenModel(
                 run_predictor(run.run_id, run.model_sha256),
-                f"your run `{run.run_id}` ({run.name or run.architecture})",
+                f"your run `{run.run_id}` ({run.label})",
                 model_key(run),
             )
         starter = pretrained_model(dataset.name)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pandas as pd
 import streamlit as st
 
@@ -12,7 +14,7 @@ from app_pages.runs_export import render_export
 from app_pages.sidebar import current_dataset
 from app_pages.wording import TEST_ACCURACY_HELP
 from core.access import AccessDenied
-from core.figures.training import curves_from_history, training_curves_figure
+from core.figures.training import curves_from_history, in_epochs, training_curves_figure
 from core.runs.store import RunStoreError, RunSummary
 
 TABLE_KEY = "runs_table"
@@ -29,8 +31,12 @@ def run_table(runs: list[RunSummary], owner: str | None = None) -> pd.DataFrame:
         augmentation = model.get("augmentation", {})
         rows.append(
             {
-                "name": run.name or run.architecture or "",
+                "name": run.label,
                 **({"yours": run.owner == owner} if owner else {}),
+                # Results first: at a laptop's width the columns after the first ten or so are scrolled to.
+                "test accuracy": run.test_accuracy,
+                "drawn accuracy": run.drawn_accuracy,
+                "best validation": run.best_val_accuracy,
                 "dataset": run.dataset,
                 "architecture": run.architecture,
                 "dropout": model.get("dropout"),
@@ -39,11 +45,9 @@ def run_table(runs: list[RunSummary], owner: str | None = None) -> pd.DataFrame:
                 # The recipe only says how drawings would be drawn; it is no augmentation by itself.
                 "augmented": any(bool(value) for name, value in augmentation.items() if name != "drawing_recipe"),
                 "robust to drawings": augmentation.get("drawing_rate") or 0.0,
-                "parameters": run.parameters,
+                "learning rate": training.get("learning_rate"),
                 "epochs": run.epochs_completed,
-                "best validation": run.best_val_accuracy,
-                "test accuracy": run.test_accuracy,
-                "drawn accuracy": run.drawn_accuracy,
+                "parameters": run.parameters,
                 "time (s)": run.elapsed_s,
                 "device": run.device,
                 "state": run.state,
@@ -51,7 +55,6 @@ def run_table(runs: list[RunSummary], owner: str | None = None) -> pd.DataFrame:
                 "created": run.created_utc,
                 "run id": run.run_id,
                 "problem": run.problem or "",
-                "learning rate": training.get("learning_rate"),
             }
         )
     return pd.DataFrame(rows)
@@ -89,23 +92,45 @@ def render_filters(runs: list[RunSummary], dataset_name: str) -> list[RunSummary
     ]
 
 
+OVERLAY_AXES = {"epochs": "Epochs", "batches": "Batches"}
+
+
 def render_overlay(selected: list[RunSummary]) -> None:
+    complete = [run for run in selected if run.complete]
+    labels = distinct_labels(complete)
     curves = []
-    for run in selected:
-        if not run.complete:
-            continue
+    for run in complete:
         try:
-            curves.append(curves_from_history(run.name or run.run_id[-6:], run_store().history(run.run_id)))
+            curves.append(curves_from_history(labels[run.run_id], run_store().history(run.run_id)))
         except RunStoreError as error:
             st.warning(str(error))
-    if curves:
-        st.plotly_chart(training_curves_figure(curves), key="runs_overlay")
+    if not curves:
+        return
+    axis = st.segmented_control(
+        "Along", list(OVERLAY_AXES), format_func=OVERLAY_AXES.get, default="epochs", required=True,
+        key="runs_overlay_axis",
+        help="Epochs line up runs with different training sets or batch sizes; batches show each step as taken.",
+    )  # fmt: skip
+    if axis == "epochs":
+        placed = {curve.label: in_epochs(curve) for curve in curves}
+        unplaced = [label for label, curve in placed.items() if curve is None]
+        if unplaced:
+            st.caption(f"Not drawn along epochs (no epoch finished): {', '.join(unplaced)}.")
+        curves = [curve for curve in placed.values() if curve is not None]
+    st.plotly_chart(training_curves_figure(curves, by_epoch=axis == "epochs"), key="runs_overlay")
+
+
+def distinct_labels(runs: list[RunSummary]) -> dict[str, str]:
+    """Each run's label, with the end of its id added where two would read alike in a legend."""
+    counts = Counter(run.label for run in runs)
+    return {run.run_id: run.label if counts[run.label] == 1 else f"{run.label} · {run.run_id[-6:]}" for run in runs}
 
 
 def render_actions(run: RunSummary) -> None:
     store = run_store()
     caller = current_caller()
-    st.subheader(f"Run {run.name or run.run_id}")
+    st.subheader(f"Run {run.label}")
+    st.caption(f"Run id `{run.run_id}`" + (f", trained on {run.dataset}" if run.dataset else ""))
     if not run.complete:
         who = "It can only be deleted" if caller.is_admin else "Only an admin can delete it"
         st.warning(f"This run is {run.state}: {run.problem} {who}.")

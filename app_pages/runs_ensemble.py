@@ -96,7 +96,7 @@ def render_built(run_id: str) -> None:
         return
     best = max((member.test_accuracy for member in member_scores(run)), default=None)
     against = f" (best member: {100 * best:.2f} %)" if best is not None else ""
-    st.success(f"Saved **{run.name or run.run_id}**: {100 * (run.test_accuracy or 0):.2f} % test accuracy{against}.",
+    st.success(f"Saved **{run.label}**: {100 * (run.test_accuracy or 0):.2f} % test accuracy{against}.",
                icon=":material/check_circle:")  # fmt: skip
     st.button("Make the ensemble active", key="activate_ensemble", icon=":material/star:",
               on_click=activate_built, args=(run_id,))  # fmt: skip
@@ -114,7 +114,7 @@ def render_member_comparison(run: RunSummary) -> None:
     if not members:
         return
     present = {other.run_id: other for other in run_store().list_runs()}
-    names = [f"ensemble: {run.name or run.run_id}"]
+    names = [f"ensemble: {run.label}"]
     notes = ["this run"]
     for member in members:
         current = present.get(member.run_id)

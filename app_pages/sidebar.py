@@ -22,6 +22,7 @@ from core.datasets import (
     load_dataset,
 )
 from core.runs.store import RunSummary
+from core.runs.summary import trained_at
 
 DATASET_KEY = "dataset_name"
 DATA_DIR_KEY = "data_dir"
@@ -96,7 +97,8 @@ def _checked_data_folder() -> Path | None:
 
 def _run_label(run: RunSummary) -> str:
     accuracy = f"{100 * run.test_accuracy:.1f} %" if run.test_accuracy is not None else "no test score"
-    return f"{run.name or run.architecture} · {accuracy} · {run.run_id[:15]}"
+    # An unnamed run's label says when it was trained; a named one is told from its namesakes the same way.
+    return f"{run.label} · {accuracy}" + (f" · {trained_at(run.run_id)}" if run.name else "")
 
 
 def _active_run_picker(dataset_name: str) -> None:

@@ -162,7 +162,7 @@ def _member_record(run: RunSummary, scored) -> dict[str, Any]:
     (_, accuracy, _), drawn = scored
     return {
         "run_id": run.run_id,
-        "name": run.name or run.architecture or run.run_id,
+        "name": run.label,
         "architecture": run.architecture,
         "test_accuracy": accuracy,
         "drawn_accuracy": mean_drawn_accuracy(drawn),

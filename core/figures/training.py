@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import plotly.graph_objects as go
@@ -27,22 +27,57 @@ class Curves:
     """The curves of one run, in plain numbers: per-batch training values and per-epoch validation."""
 
     label: str
-    batch_steps: Sequence[int]
+    # Training steps (batches), or epochs once `in_epochs` has placed them.
+    batch_steps: Sequence[float]
     batch_loss: Sequence[float]
     batch_accuracy: Sequence[float]
-    epoch_steps: Sequence[int]
+    epoch_steps: Sequence[float]
     val_loss: Sequence[float]
     val_accuracy: Sequence[float]
     # (step, text) of each live change.
-    events: Sequence[tuple[int, str]] = ()
+    events: Sequence[tuple[float, str]] = ()
     # Already smoothed per-batch values, when the source keeps them (a live job does); else smoothed here.
     smoothed_loss: Sequence[float] | None = None
     smoothed_accuracy: Sequence[float] | None = None
 
 
-def training_curves_figure(runs: Sequence[Curves], smoothing: float = SMOOTHING) -> go.Figure:
-    """Loss and accuracy side by side; batches as lines, validation as markers, live changes as dashed lines."""
+def in_epochs(curves: Curves) -> Curves | None:
+    """The same curves along epochs instead of batches (None before its first epoch ends, with nothing to place it).
+
+    Runs with different training sets or batch sizes take different numbers of batches per epoch: along
+    epochs they line up. Each epoch's batches are spread evenly over it (a live batch-size change makes
+    epochs unequal in batches); batches after the last finished epoch go on at that epoch's pace.
+    """
+    ends = np.asarray(curves.epoch_steps, dtype=float)
+    if not len(ends) or ends[0] <= 0 or np.any(np.diff(ends) <= 0):
+        return None
+    boundaries = np.concatenate([[0.0], ends])
+    last_length = boundaries[-1] - boundaries[-2]
+
+    def place(steps: Sequence[float]) -> list[float]:
+        steps = np.asarray(steps, dtype=float)
+        epochs = np.interp(steps, boundaries, np.arange(len(boundaries), dtype=float))
+        beyond = steps > boundaries[-1]
+        epochs[beyond] = len(ends) + (steps[beyond] - boundaries[-1]) / last_length
+        return epochs.tolist()
+
+    return replace(
+        curves,
+        batch_steps=place(curves.batch_steps),
+        epoch_steps=place(curves.epoch_steps),
+        events=list(zip(place([step for step, _ in curves.events]), [text for _, text in curves.events], strict=True)),
+    )
+
+
+def training_curves_figure(runs: Sequence[Curves], smoothing: float = SMOOTHING, by_epoch: bool = False) -> go.Figure:
+    """Loss and accuracy side by side; batches as lines, validation as markers, live changes as dashed lines.
+
+    With `by_epoch` the curves' steps are epochs (`in_epochs`), and the axes and hover text say so.
+    """
     figure = _empty_curves_figure()
+    if by_epoch:
+        figure.update_xaxes(title_text="epoch")
+    where, after = ("epoch %{x:.2f}", "after epoch %{x:.0f}") if by_epoch else ("step %{x}", "after step %{x}")
     single = len(runs) == 1
     for index, run in enumerate(runs):
         train_colour = TRAIN_COLOUR if single else RUN_COLOURS[index % len(RUN_COLOURS)]
@@ -78,7 +113,7 @@ def training_curves_figure(runs: Sequence[Curves], smoothing: float = SMOOTHING)
                     showlegend=first,
                     row=1,
                     col=column,
-                    hovertemplate="step %{x}: %{y:.4f}<extra>training</extra>",
+                    hovertemplate=f"{where}: %{{y:.4f}}<extra>training</extra>",
                 )
             if len(val_values):
                 figure.add_scatter(
@@ -92,7 +127,7 @@ def training_curves_figure(runs: Sequence[Curves], smoothing: float = SMOOTHING)
                     showlegend=first,
                     row=1,
                     col=column,
-                    hovertemplate="after step %{x}: %{y:.4f}<extra>validation</extra>",
+                    hovertemplate=f"{after}: %{{y:.4f}}<extra>validation</extra>",
                 )
         _add_events(figure, run.events)
     return figure
@@ -109,15 +144,15 @@ def _empty_curves_figure() -> go.Figure:
     return figure
 
 
-def _by_step(events: Sequence[tuple[int, str]]) -> list[tuple[int, str]]:
+def _by_step(events: Sequence[tuple[float, str]]) -> list[tuple[float, str]]:
     """One label per step: changes to several settings at once would otherwise be drawn over each other."""
-    grouped: dict[int, list[str]] = {}
+    grouped: dict[float, list[str]] = {}
     for step, text in events:
         grouped.setdefault(step, []).append(text)
     return [(step, ", ".join(texts)) for step, texts in grouped.items()]
 
 
-def _add_events(figure: go.Figure, events: Sequence[tuple[int, str]]) -> None:
+def _add_events(figure: go.Figure, events: Sequence[tuple[float, str]]) -> None:
     for step, text in _by_step(events):
         for column in (1, 2):
             figure.add_vline(x=step, line=dict(color=EVENT_COLOUR, dash="dash", width=1), row=1, col=column)

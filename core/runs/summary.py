@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,31 @@ class RunSummary:
     owner: str | None = None
     name: str = ""
     tags: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """Its name, or for an unnamed run what tells it apart: architecture, dropout and when it was trained.
+
+        "compact · dropout 0.25 · 4 Dec 14:02": one word per run ("compact") made a table and a legend of
+        runs compared for their dropout read alike.
+        """
+        if self.name:
+            return self.name
+        parts = [self.architecture or "run"]
+        dropout = self.config.get("model", {}).get("dropout")
+        if isinstance(dropout, (int, float)):
+            parts.append(f"dropout {dropout:g}")
+        parts.append(trained_at(self.run_id))
+        return " · ".join(parts)
+
+
+def trained_at(run_id: str) -> str:
+    """When a run was saved, from its id, in the server's time zone ("4 Dec 14:02")."""
+    try:
+        saved = datetime.strptime(run_id[:15], "%Y%m%d-%H%M%S").replace(tzinfo=UTC).astimezone()
+    except ValueError:
+        return run_id
+    return f"{saved.day} {saved:%b %H:%M}"
 
 
 def read_json(path: Path) -> dict[str, Any]:

@@ -46,6 +46,10 @@ def test_runs_are_listed_with_their_settings_and_results(store):
     assert sorted(table["dropout"]) == [0.0, 0.5]
     assert sorted(round(value, 2) for value in table["test accuracy"]) == [0.71, 0.72]
     assert set(table["state"]) == {"finished"}
+    # Unnamed runs read apart by what differs, and the results come before the settings that explain them.
+    assert sorted(name.split(" · ")[1] for name in table["name"]) == ["dropout 0", "dropout 0.5"]
+    columns = list(table.columns)
+    assert columns[:4] == ["name", "test accuracy", "drawn accuracy", "best validation"]
 
 
 def test_selected_runs_are_overlaid_and_one_can_be_made_active(store):
@@ -54,6 +58,13 @@ def test_selected_runs_are_overlaid_and_one_can_be_made_active(store):
     traces = json.loads(app.get("plotly_chart")[0].proto.spec)["data"]
     training_curves = {trace["name"] for trace in traces if "training" in trace["name"]}
     assert len(training_curves) == 2  # one curve per selected run, each named after its run
+    # Along epochs by default: the factory's runs end their three epochs at steps 10, 20 and 30.
+    validation = next(trace for trace in traces if "validation" in trace["name"])
+    assert validation["x"] == pytest.approx([1.0, 2.0, 3.0])
+    app.segmented_control(key="runs_overlay_axis").set_value("batches").run()
+    traces = json.loads(app.get("plotly_chart")[0].proto.spec)["data"]
+    validation = next(trace for trace in traces if "validation" in trace["name"])
+    assert validation["x"] == [10, 20, 30]
     app.button(key="activate_run").click().run()
     assert not app.exception
     newest = store.list_runs()[0].run_id

@@ -179,7 +179,10 @@ def test_a_finished_run_is_listed_overlaid_and_made_active(page: Page):
     expect(table.locator("canvas").first).to_be_visible()  # the grid is drawn and takes clicks
     box = table.bounding_box()
     page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)  # the only row's tick box
-    expect(page.get_by_role("heading", name=f"Run {run_id}")).to_be_visible()
+    # Unnamed, it is called by what tells it apart; its id is said beside it.
+    label = re.compile(r"^Run compact · dropout [\d.]+ · \d+ \w{3} \d\d:\d\d")
+    expect(page.get_by_role("heading", name=label)).to_be_visible()
+    expect(page.locator('[data-testid="stMain"]').get_by_text(run_id)).to_be_visible()
     expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(1)
     page.get_by_role("button", name="Make active").click()
     expect(page.get_by_role("button", name="Active model", exact=True)).to_be_disabled()

@@ -1,6 +1,8 @@
-"""Live curves: smoothing matches TensorBoard's formula, and a redraw's size does not grow with the run."""
+"""Curves: smoothing matches TensorBoard's, a live redraw stays bounded, and saved runs line up by epoch."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import plotly.io
@@ -8,7 +10,7 @@ import pytest
 
 from app_pages.live_panel import IDLE_REFRESH_SECONDS, MAX_REFRESH_SECONDS, REFRESH_SECONDS, refresh_interval
 from core.curves import LIVE_POINTS, BatchCurves, min_max_indices, smooth
-from core.figures.training import LiveCurvesFigure, curves_from_snapshot
+from core.figures.training import Curves, LiveCurvesFigure, curves_from_snapshot, in_epochs, training_curves_figure
 from core.training import JobState
 from core.training.progress import EpochRecord, Event, ProgressRecord
 
@@ -117,3 +119,22 @@ def test_a_setting_changed_step_by_step_before_the_next_batch_is_logged_and_draw
         ("learning_rate", 1, 1e-3, 5e-4),
         ("dropout", 2, 0.15, 0.5),
     ]
+
+
+def test_runs_with_different_batches_per_epoch_line_up_along_epochs():
+    # 40 batches per epoch, then a live batch-size change halves the third epoch to 20; stopped 10 batches later.
+    curves = Curves(
+        label="run", batch_steps=[20, 40, 80, 90, 100, 110], batch_loss=[1.0] * 6, batch_accuracy=[0.5] * 6,
+        epoch_steps=[40, 80, 100], val_loss=[1.0] * 3, val_accuracy=[0.5] * 3, events=[(80, "batch size 64→128")],
+    )  # fmt: skip
+    placed = in_epochs(curves)
+    assert placed.batch_steps == pytest.approx([0.5, 1.0, 2.0, 2.5, 3.0, 3.5])
+    assert placed.epoch_steps == pytest.approx([1.0, 2.0, 3.0])
+    assert placed.events == [(pytest.approx(2.0), "batch size 64→128")]
+    other = in_epochs(replace(curves, batch_steps=[10, 20], epoch_steps=[20], val_loss=[1.0], val_accuracy=[0.5]))
+    assert other.epoch_steps == placed.epoch_steps[:1]  # a run with half the batches ends its epoch at the same x
+    figure = training_curves_figure([placed, other], by_epoch=True)
+    assert figure.layout.xaxis.title.text == "epoch"
+    assert "epoch" in figure.data[0].hovertemplate
+    # Before its first epoch ends a run has nothing to place its batches by.
+    assert in_epochs(replace(curves, epoch_steps=[], val_loss=[], val_accuracy=[])) is None

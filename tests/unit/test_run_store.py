@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -296,3 +297,16 @@ def test_a_run_records_the_parameter_count_the_train_page_shows(tmp_path):
     result = replace(make_training_result(), spec=spec, model=build_model(spec))
     store = RunStore(tmp_path)
     assert store.get(store.save(result, "sample")).parameters == model_facts(spec).parameters
+
+
+def test_an_unnamed_run_is_labelled_by_what_tells_it_apart_and_a_named_one_by_its_name(tmp_path):
+    store = RunStore(tmp_path)
+    first = store.save(make_training_result(0, dropout=0.25), "sample")
+    second = store.save(make_training_result(1, dropout=0.5), "sample")
+    labels = {run.run_id: run.label for run in store.list_runs()}
+    assert labels[first].startswith("softmax · dropout 0.25 · ")
+    assert labels[second].startswith("softmax · dropout 0.5 · ")
+    saved = datetime.strptime(first[:15], "%Y%m%d-%H%M%S").replace(tzinfo=UTC).astimezone()
+    assert labels[first].endswith(f"{saved.day} {saved:%b %H:%M}")  # when, in the server's time zone
+    store.rename(first, "baseline", by=LOCAL)
+    assert store.get(first).label == "baseline"
