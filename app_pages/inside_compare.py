@@ -64,13 +64,13 @@ def render(dataset: Dataset, chosen: ChosenModel, image) -> None:
     pairs = twin_runs(run_store().list_runs())
     if pairs:
         picked = st.selectbox("Recipe", range(len(pairs)), format_func=lambda i: pair_label(pairs[i]), key="twin_pair")
-        render_sides([run_side(run) for run in pairs[picked]])
+        render_sides([run_side(run) for run in pairs[picked]], starters=False)
     else:
         st.info("None of your runs has been trained on both datasets yet, so here are the shipped starter models: "
                 "the *Reads drawings too* recipe, one trained on each dataset (clothing with a wider model and "
                 "fewer, longer epochs; see scripts/train_pretrained.py). Train your own pair to compare one "
                 "recipe exactly.", icon=":material/compare_arrows:")  # fmt: skip
-        render_sides([starter_side(name) for name in DATASETS])
+        render_sides([starter_side(name) for name in DATASETS], starters=True)
     offer_twin_training(dataset)
 
 
@@ -80,7 +80,7 @@ def pair_label(pair: tuple[RunSummary, RunSummary]) -> str:
     return f"{mnist.architecture} · seed {seed} · {mnist.run_id} / {fashion.run_id}"
 
 
-def render_sides(sides: list[Side | None]) -> None:
+def render_sides(sides: list[Side | None], starters: bool) -> None:
     """The two datasets in columns, then what the gap between them means."""
     for column, side in zip(st.columns(2, gap="large"), sides, strict=True):
         with column:
@@ -90,9 +90,13 @@ def render_sides(sides: list[Side | None]) -> None:
         return
     mnist, fashion = (side.evaluation.accuracy for side in sides)
     gap = mnist - fashion
+    # The starters are two networks (the clothing one wider, trained otherwise): not "the same network".
+    subject, than = "The clothing starter", "the digit starter on MNIST"
+    if not starters:
+        subject, than = "The same recipe", "on MNIST"
     st.markdown(
-        f"The same network is **{100 * abs(gap):.1f} points** {'less' if gap > 0 else 'more'} accurate on "
-        "Fashion-MNIST. Digits differ in shape; clothes often do not: shirts, T-shirts, pullovers and coats "
+        f"{subject} is **{100 * abs(gap):.1f} points** {'less' if gap > 0 else 'more'} accurate on Fashion-MNIST "
+        f"than {than}. Digits differ in shape; clothes often do not: shirts, T-shirts, pullovers and coats "
         "share a silhouette at 28x28, and their textures are mostly lost. The confused pairs show where."
     )
 

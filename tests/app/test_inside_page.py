@@ -149,6 +149,7 @@ def test_the_active_runs_recipe_can_be_trained_on_the_other_dataset_and_then_com
     assert job.wait(180) and job.result.saved_run_id, job.result.error
     show(app, "MNIST vs Fashion")
     assert [s.value for s in app.subheader] == ["MNIST", "Fashion-MNIST"]
+    assert any(m.value.startswith("The same recipe is **") and "than on MNIST" in m.value for m in app.markdown)
 
 
 def test_a_flipping_clothing_recipe_trained_on_digits_does_not_flip_them(runs):
@@ -193,6 +194,9 @@ def test_without_runs_the_default_recipe_is_queued_on_both_datasets(runs):
         assert metric.value == f"{100 * accuracy:.2f} %"
     assert any(c.value.startswith("The starter model, trained and tested on the embedded sample of MNIST")
                for c in app.caption)  # fmt: skip
+    # Two starters, the clothing one wider: the gap is between them, not "the same network" on two datasets.
+    assert any(m.value.startswith("The clothing starter is **") and "than the digit starter on MNIST" in m.value
+               for m in app.markdown)  # fmt: skip
     app.button(key="train_both").click().run()
     assert not app.exception
     scheduler = training_scheduler()
