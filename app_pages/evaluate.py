@@ -21,7 +21,7 @@ from app_pages.resources import (
 )
 from app_pages.runs_ensemble import render_member_comparison
 from app_pages.sidebar import require_dataset
-from app_pages.wording import STEADY_READING_WORDS, counted
+from app_pages.wording import STEADY_READING_WORDS, counted, epochs_words
 from core.datasets import Dataset
 from core.drawn_test_set import GAP_POINTS, PER_CLASS, drawing_gap_reading, drawn_styles
 from core.ensemble_info import ensemble_gap_reading, is_ensemble, member_scores
@@ -241,7 +241,7 @@ def render() -> None:
         trained.metric("Ensemble of", counted(len(member_scores(run)), "run"))
         render_member_comparison(run)
     else:
-        trained.metric("Trained for", counted(run.epochs_completed, "epoch"))
+        trained.metric("Trained for", epochs_words(run.epochs_completed))
 
     lens = choose_lens(model_key(run), load_run_model(run.run_id, run.model_sha256))
     if lens is not None and is_ensemble(run):

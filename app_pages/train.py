@@ -10,12 +10,13 @@ from app_pages.resources import JOB_KEY, activate_run, run_store, training_sched
 from app_pages.server_jobs import render_server_jobs
 from app_pages.sidebar import require_dataset
 from app_pages.train_settings import read_settings, render_settings
-from app_pages.wording import counted, describe_time
+from app_pages.wording import describe_time, epochs_words
 from core.access import AccessDenied, Action, allows
 from core.architectures import ModelSpec
 from core.figures.training import curves_from_snapshot, training_curves_figure
 from core.training import JobState, TrainingJob
 from core.training.isolated import prepare_worker
+from core.training.progress import epochs_trained
 from core.training.scheduler import QueueFull
 
 
@@ -55,7 +56,8 @@ def render_finished(job: TrainingJob) -> None:
         verb = "Stopped early" if result.state is JobState.STOPPED else "Finished"
         st.success(
             f"{verb}: **{100 * result.test_accuracy:.2f} % test accuracy** (test loss {result.test_loss:.3f}) "
-            f"after {counted(len(result.epochs), 'epoch')} in {describe_time(result.elapsed_s)} on {result.device}.",
+            f"after {epochs_words(epochs_trained(result.epochs))} in {describe_time(result.elapsed_s)} "
+            f"on {result.device}.",
             icon=":material/check_circle:",
         )
     batches = job.curves()

@@ -28,6 +28,11 @@ def describe_time(seconds: float | None) -> str:
     return time.strftime("%-M:%S", time.gmtime(seconds)) if seconds < 3600 else f"{seconds / 3600:.1f} h"
 
 
+def epochs_words(epochs: float) -> str:
+    """'1 epoch', '3 epochs', or '2.4 epochs' for a run stopped partway through its third."""
+    return counted(int(epochs), "epoch") if float(epochs).is_integer() else f"{epochs:.1f} epochs"
+
+
 def counted(number: int, noun: str) -> str:
     """'1 epoch', '3 epochs', '1,000 images'."""
     return f"{number:,} {noun}{'' if number == 1 else 's'}"

@@ -39,26 +39,31 @@ class Curves:
     # Already smoothed per-batch values, when the source keeps them (a live job does); else smoothed here.
     smoothed_loss: Sequence[float] | None = None
     smoothed_accuracy: Sequence[float] | None = None
+    # The share of each epoch trained (EpochRecord.fraction): below 1 for an epoch a stop cut short.
+    epoch_fractions: Sequence[float] = ()
 
 
 def in_epochs(curves: Curves) -> Curves | None:
     """The same curves along epochs instead of batches (None before its first epoch ends, with nothing to place it).
 
     Runs with different training sets or batch sizes take different numbers of batches per epoch: along
-    epochs they line up. Each epoch's batches are spread evenly over it (a live batch-size change makes
-    epochs unequal in batches); batches after the last finished epoch go on at that epoch's pace.
+    epochs they line up. Each epoch's batches are spread evenly over it, and an epoch a stop cut short
+    ends at its share (2.4, not 3); batches after the last validated one go on at that epoch's pace.
     """
     ends = np.asarray(curves.epoch_steps, dtype=float)
     if not len(ends) or ends[0] <= 0 or np.any(np.diff(ends) <= 0):
         return None
+    fractions = np.ones(len(ends))
+    fractions[: len(curves.epoch_fractions)] = curves.epoch_fractions[: len(ends)]
     boundaries = np.concatenate([[0.0], ends])
-    last_length = boundaries[-1] - boundaries[-2]
+    positions = np.concatenate([[0.0], np.arange(len(ends)) + fractions])
+    pace = (boundaries[-1] - boundaries[-2]) / (positions[-1] - positions[-2])  # batches per epoch, at the end
 
     def place(steps: Sequence[float]) -> list[float]:
         steps = np.asarray(steps, dtype=float)
-        epochs = np.interp(steps, boundaries, np.arange(len(boundaries), dtype=float))
+        epochs = np.interp(steps, boundaries, positions)
         beyond = steps > boundaries[-1]
-        epochs[beyond] = len(ends) + (steps[beyond] - boundaries[-1]) / last_length
+        epochs[beyond] = positions[-1] + (steps[beyond] - boundaries[-1]) / pace
         return epochs.tolist()
 
     return replace(
@@ -263,6 +268,8 @@ def curves_from_history(label: str, history: dict) -> Curves:
         val_loss=[e["val_loss"] if e["val_loss"] is not None else np.nan for e in epochs],
         val_accuracy=[e["val_accuracy"] if e["val_accuracy"] is not None else np.nan for e in epochs],
         events=[(e["step"], event_label(e["setting"], e["old"], e["new"])) for e in history.get("events", [])],
+        # Runs saved before epochs had a share recorded validated whole epochs, or cut one short unrecorded.
+        epoch_fractions=[e.get("fraction", 1.0) for e in epochs],
     )
 
 
@@ -279,6 +286,7 @@ def curves_from_snapshot(label: str, snapshot, batches: CurvesView) -> Curves:
         events=[(e.step, event_label(e.setting, e.old, e.new)) for e in snapshot.events],
         smoothed_loss=batches.smoothed_loss,
         smoothed_accuracy=batches.smoothed_accuracy,
+        epoch_fractions=[e.fraction for e in snapshot.epochs],
     )
 
 

@@ -145,6 +145,7 @@ def write_run(
     manifest, so a runs folder copied elsewhere or re-indexed keeps them.
     """
     from core.architectures.facts import parameter_count  # needs Keras, loaded by whoever has a model to save
+    from core.training.progress import epochs_trained  # core.training loads Keras too
 
     if result.model is None:
         raise ValueError("There is no model to save.")
@@ -166,7 +167,8 @@ def write_run(
             "test_loss": _finite(result.test_loss),
             "drawn_accuracy": {style: _finite(value) for style, value in result.drawn_accuracy.items()},
             "best_val_accuracy": max((e.val_accuracy for e in result.epochs), default=None),
-            "epochs_completed": len(result.epochs),
+            # A run stopped partway through an epoch counts that epoch by its share (2.4, not 3).
+            "epochs_completed": epochs_trained(result.epochs),
             "elapsed_s": round(result.elapsed_s, 2),
             "device": result.device,
             "parameters": parameter_count(result.model),

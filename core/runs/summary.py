@@ -30,7 +30,8 @@ class RunSummary:
     # The mean accuracy over the drawn versions of the test set (None for runs saved before they existed).
     drawn_accuracy: float | None = None
     best_val_accuracy: float | None = None
-    epochs_completed: int | None = None
+    # A share of an epoch counts: 2.4 for a run stopped partway through its third (runs saved before: whole ones).
+    epochs_completed: float | None = None
     elapsed_s: float | None = None
     device: str | None = None
     parameters: int | None = None

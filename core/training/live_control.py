@@ -74,6 +74,7 @@ class LiveControl(keras.callbacks.Callback):
         self._epoch_started = 0.0
         self._speed = 0.0
         self._cut_short = False  # a stop came before the epoch's last batch
+        self._share_trained = 1.0  # ...after this share of its batches
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -182,6 +183,7 @@ class LiveControl(keras.callbacks.Callback):
         if self.stop_requested.is_set():
             self.model.stop_training = True
             self._cut_short = batch + 1 < self.batches_per_epoch
+            self._share_trained = (batch + 1) / self.batches_per_epoch
             self.progress.update(state=JobState.STOPPING)
 
     def on_epoch_end(self, epoch, logs=None):
@@ -204,6 +206,7 @@ class LiveControl(keras.callbacks.Callback):
                 val_accuracy=val_accuracy,
                 learning_rate=self.learning_rate(),
                 seconds=time.monotonic() - self._epoch_started,
+                fraction=self._share_trained if self._cut_short else 1.0,
             )
         )
         self._track_plateau(val_loss)

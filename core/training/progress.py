@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
@@ -52,6 +53,14 @@ class EpochRecord:
     val_accuracy: float
     learning_rate: float
     seconds: float
+    # The share of the epoch's batches trained: below 1 only for the last epoch of a run stopped partway through it.
+    fraction: float = 1.0
+
+
+def epochs_trained(epochs: Sequence[EpochRecord]) -> float:
+    """Epochs trained, counting a last epoch a stop cut short by its share: 2.4, or 3 for three whole ones."""
+    total = round(sum(record.fraction for record in epochs), 2)
+    return int(total) if total.is_integer() else total
 
 
 @dataclass(frozen=True)

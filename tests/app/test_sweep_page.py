@@ -7,8 +7,8 @@ from datetime import timedelta
 import optuna
 import pytest
 import streamlit as st
-from optuna.trial import TrialState
 from app_driver import figure_of, open_app
+from optuna.trial import TrialState
 
 from core.access import LOCAL
 from core.datasets import forget_loaded_datasets

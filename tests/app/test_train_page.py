@@ -10,9 +10,11 @@ from app_driver import open_app, switch_to
 from processes import training_processes
 from streamlit.testing.v1 import AppTest
 
+from app_pages.wording import epochs_words
 from core.access import LOCAL
 from core.datasets import forget_loaded_datasets
 from core.training import JobState, shared_scheduler
+from core.training.progress import epochs_trained
 
 
 @pytest.fixture
@@ -84,6 +86,8 @@ def test_a_live_run_can_be_watched_changed_and_stopped(app):
     assert not app.exception
     finished = " ".join(success.value for success in app.success)
     assert "Stopped early" in finished and "test accuracy" in finished
+    # Stopped partway through an epoch, the run says the share it trained (2.4 epochs), not the epochs it began.
+    assert f"after {epochs_words(epochs_trained(job.result.epochs))} in " in finished
     assert job.result.saved_run_id and job.result.saved_run_id in " ".join(c.value for c in app.caption)
 
 

@@ -12,7 +12,7 @@ import pytest
 from core.architectures import ModelSpec, build_model
 from core.training import TrainConfig
 from core.training.live_control import LiveControl
-from core.training.progress import ProgressRecord
+from core.training.progress import ProgressRecord, epochs_trained
 from core.training.stop_signal import StopSignal
 
 BATCHES = 3
@@ -56,12 +56,14 @@ def test_a_user_stop_mid_epoch_records_the_part_epoch_it_validated():
     (record,) = progress.snapshot().epochs
     assert record.step == 1 and record.val_accuracy == pytest.approx(0.8)
     assert control.model.stop_training
+    # A third of the epoch's batches: the run says 0.3 epochs, not 1, and its curves end a third of the way.
+    assert record.fraction == pytest.approx(1 / BATCHES) and epochs_trained([record]) == 0.33
 
 
 @pytest.mark.parametrize("score_after", [False, True])
 def test_a_stop_after_the_last_batch_keeps_that_whole_epoch_and_ends_training(score_after):
     control, progress = epoch_with_stop(None, score_after=score_after)
     (record,) = progress.snapshot().epochs
-    assert record.step == BATCHES and len(control.confusion_matrices) == 1
+    assert record.step == BATCHES and len(control.confusion_matrices) == 1 and record.fraction == 1.0
     # Without this, Keras would train one batch of the next epoch before the stop was seen.
     assert control.model.stop_training

@@ -122,16 +122,22 @@ def test_a_setting_changed_step_by_step_before_the_next_batch_is_logged_and_draw
 
 
 def test_runs_with_different_batches_per_epoch_line_up_along_epochs():
-    # 40 batches per epoch, then a live batch-size change halves the third epoch to 20; stopped 10 batches later.
+    # 40 batches per epoch, stopped (and validated) halfway through the third.
     curves = Curves(
-        label="run", batch_steps=[20, 40, 80, 90, 100, 110], batch_loss=[1.0] * 6, batch_accuracy=[0.5] * 6,
-        epoch_steps=[40, 80, 100], val_loss=[1.0] * 3, val_accuracy=[0.5] * 3, events=[(80, "batch size 64→128")],
+        label="run", batch_steps=[20, 40, 80, 90, 100], batch_loss=[1.0] * 5, batch_accuracy=[0.5] * 5,
+        epoch_steps=[40, 80, 100], val_loss=[1.0] * 3, val_accuracy=[0.5] * 3, events=[(80, "dropout 0.5→0.2")],
+        epoch_fractions=[1.0, 1.0, 0.5],
     )  # fmt: skip
     placed = in_epochs(curves)
-    assert placed.batch_steps == pytest.approx([0.5, 1.0, 2.0, 2.5, 3.0, 3.5])
-    assert placed.epoch_steps == pytest.approx([1.0, 2.0, 3.0])
-    assert placed.events == [(pytest.approx(2.0), "batch size 64→128")]
-    other = in_epochs(replace(curves, batch_steps=[10, 20], epoch_steps=[20], val_loss=[1.0], val_accuracy=[0.5]))
+    assert placed.batch_steps == pytest.approx([0.5, 1.0, 2.0, 2.25, 2.5])
+    assert placed.epoch_steps == pytest.approx([1.0, 2.0, 2.5])  # its last point is at 2.5 epochs, not 3
+    assert placed.events == [(pytest.approx(2.0), "dropout 0.5→0.2")]
+    # A run saved before shares were recorded counts each validated epoch whole; batches after it keep its pace.
+    older = in_epochs(replace(curves, batch_steps=[20, 100, 120], epoch_fractions=()))
+    assert older.epoch_steps == pytest.approx([1.0, 2.0, 3.0]) and older.batch_steps == pytest.approx([0.5, 3.0, 4.0])
+    other = in_epochs(
+        replace(curves, batch_steps=[10, 20], epoch_steps=[20], val_loss=[1.0], val_accuracy=[0.5], epoch_fractions=[1])
+    )
     assert other.epoch_steps == placed.epoch_steps[:1]  # a run with half the batches ends its epoch at the same x
     figure = training_curves_figure([placed, other], by_epoch=True)
     assert figure.layout.xaxis.title.text == "epoch"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app_pages.wording import counted, describe_time
+from app_pages.wording import counted, describe_time, epochs_words
 
 
 @pytest.mark.parametrize(
@@ -18,3 +18,7 @@ def test_counts_agree_with_their_noun():
     assert counted(1, "epoch") == "1 epoch"
     assert counted(0, "source") == "0 sources"
     assert counted(1000, "selected test image") == "1,000 selected test images"
+
+
+def test_a_share_of_an_epoch_is_said_as_one():
+    assert [epochs_words(n) for n in (1, 3, 2.4, 0.33)] == ["1 epoch", "3 epochs", "2.4 epochs", "0.3 epochs"]
