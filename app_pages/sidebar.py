@@ -21,6 +21,7 @@ from core.datasets import (
     forget_loaded_datasets,
     load_dataset,
 )
+from core.pretrained import PretrainedError, pretrained_model
 from core.runs.store import RunSummary
 from core.runs.summary import trained_at
 
@@ -111,9 +112,19 @@ def _active_run_picker(dataset_name: str) -> None:
         list(runs),
         key=ACTIVE_RUN_KEY,
         format_func=lambda run_id: _run_label(runs[run_id]),
-        placeholder="Pick a trained run" if runs else "None yet: train one",
-        help="The trained run the Evaluate and Predict pages use.",
+        placeholder=_no_run_words(dataset_name, bool(runs)),
+        help="The trained run the Evaluate, Predict and Inside pages use. Until you pick one, Predict and Inside "
+        "use the starter model shipped for MNIST and Fashion-MNIST.",
     )
+
+
+def _no_run_words(dataset_name: str, has_runs: bool) -> str:
+    """What the pages use while no run is picked: the shipped starter where there is one."""
+    try:
+        accuracy = f"{100 * pretrained_model(dataset_name).test_accuracy:.1f} %"
+    except PretrainedError:  # a dataset of your own has no starter
+        return "Pick a trained run" if has_runs else "None yet: train one"
+    return f"The starter model · {accuracy}"
 
 
 def current_dataset() -> Dataset | None:

@@ -14,7 +14,7 @@ from app_pages.quick_canvas import COMPONENT_ID
 from core.datasets import forget_loaded_datasets, load_dataset
 from core.inference import Predictor
 from core.preprocessing import preprocess_image
-from core.pretrained import load_pretrained
+from core.pretrained import load_pretrained, pretrained_model
 
 
 @pytest.fixture
@@ -40,6 +40,10 @@ def photo_of(digit: np.ndarray) -> bytes:
 def test_a_newcomer_gets_the_starter_model_and_an_invitation(app):
     assert "starter model" in " ".join(caption.value for caption in app.caption)
     assert any("Draw something, or upload an image" in info.value for info in app.info)
+    # The sidebar says what answers while no run is picked, rather than "None yet".
+    picker = app.sidebar.selectbox(key="active_run_id")
+    assert picker.value is None
+    assert picker.proto.placeholder == f"The starter model · {100 * pretrained_model('mnist').test_accuracy:.1f} %"
 
 
 def test_the_canvas_is_the_copy_that_sends_a_stroke_without_the_stock_wait(app):
