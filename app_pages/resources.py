@@ -14,6 +14,8 @@ ACTIVE_RUN_KEY = "active_run_id"
 LAST_INPUT_KEY = "last_input"
 # This session's latest training job.
 JOB_KEY = "train_job_id"
+# The last of this session's jobs whose finished run was made the active model (each is adopted once).
+ADOPTED_JOB_KEY = "adopted_train_job_id"
 
 
 @st.cache_resource(show_spinner=False)
@@ -25,6 +27,23 @@ def run_store() -> RunStore:
 def activate_run(run_id: str | None) -> None:
     """Widget callback: make a run the model every page uses."""
     st.session_state[ACTIVE_RUN_KEY] = run_id
+
+
+def adopt_finished_run(dataset_name: str) -> None:
+    """Once this session's training job is over, its saved run (of this dataset) becomes the active model.
+
+    Called before the sidebar draws its Active model box: a person who trains a model and opens Predict
+    expects their model to answer, not the starter. Each job is adopted once, so a run picked afterwards stays.
+    """
+    job_id = st.session_state.get(JOB_KEY)
+    if not job_id or st.session_state.get(ADOPTED_JOB_KEY) == job_id:
+        return  # no job yet: nothing to look up (and the scheduler, which loads TensorFlow, is left alone)
+    job = training_scheduler().find(job_id)
+    if job is None or not job.wait(0):  # over, with its result
+        return
+    st.session_state[ADOPTED_JOB_KEY] = job_id
+    if job.result.saved_run_id and job.config.dataset == dataset_name:
+        st.session_state[ACTIVE_RUN_KEY] = job.result.saved_run_id
 
 
 def training_scheduler():

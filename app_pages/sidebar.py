@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from app_pages.access_gate import access_settings, current_caller, is_serving
-from app_pages.resources import ACTIVE_RUN_KEY, run_store
+from app_pages.resources import ACTIVE_RUN_KEY, adopt_finished_run, run_store
 from app_pages.wording import counted
 from core.access import AccessDenied, checked_data_folder
 from core.datasets import (
@@ -52,6 +52,7 @@ def render_sidebar() -> None:
         dataset = _load_or_report()
         if dataset is not None:
             _source_line(dataset)
+            adopt_finished_run(dataset.name)
             _active_run_picker(dataset.name)
         with st.expander("Data folder", expanded=False):
             _data_folder_setting()

@@ -6,7 +6,7 @@ import streamlit as st
 
 from app_pages.access_gate import current_caller
 from app_pages.live_panel import live_panel
-from app_pages.resources import JOB_KEY, activate_run, run_store, training_scheduler
+from app_pages.resources import ACTIVE_RUN_KEY, JOB_KEY, activate_run, run_store, training_scheduler
 from app_pages.server_jobs import render_server_jobs
 from app_pages.sidebar import require_dataset
 from app_pages.train_settings import read_settings, render_settings
@@ -67,10 +67,14 @@ def render_finished(job: TrainingJob) -> None:
     if result.saved_run_id:
         left, right = st.columns(2)
         left.caption(f"Saved as run `{result.saved_run_id}`; compare it with others on the Runs page.")
-        right.button(
-            "Use this model on the other pages", key="activate_new_run", icon=":material/star:",
-            on_click=activate_run, args=(result.saved_run_id,),
-        )  # fmt: skip
+        if st.session_state.get(ACTIVE_RUN_KEY) == result.saved_run_id:
+            # Made active when it finished (resources.adopt_finished_run).
+            right.caption(":material/star: It is the active model: Evaluate, Predict and Inside use it.")
+        else:  # another model was picked since, or the sidebar shows another dataset
+            right.button(
+                "Use this model on the other pages", key="activate_new_run", icon=":material/star:",
+                on_click=activate_run, args=(result.saved_run_id,),
+            )  # fmt: skip
 
 
 def regularisation_words(spec: ModelSpec) -> str:

@@ -7,12 +7,14 @@ import time
 import pytest
 import streamlit as st
 from app_driver import open_app, switch_to
+from factories import make_training_result
 from processes import training_processes
 from streamlit.testing.v1 import AppTest
 
 from app_pages.wording import epochs_words
 from core.access import LOCAL
 from core.datasets import forget_loaded_datasets
+from core.runs.store import RunStore
 from core.training import JobState, shared_scheduler
 from core.training.progress import epochs_trained
 
@@ -55,7 +57,7 @@ def test_train_page_shows_the_architecture_and_its_cost(app):
     assert app.slider(key="dropout").value == 0.5 and app.toggle(key="batch_norm").value is False
 
 
-def test_a_live_run_can_be_watched_changed_and_stopped(app):
+def test_a_live_run_can_be_watched_changed_and_stopped(app, tmp_path):
     app.toggle(key="average_weights").set_value(True).run()
     app.button(key="train").click().run()
     assert not app.exception
@@ -89,6 +91,16 @@ def test_a_live_run_can_be_watched_changed_and_stopped(app):
     # Stopped partway through an epoch, the run says the share it trained (2.4 epochs), not the epochs it began.
     assert f"after {epochs_words(epochs_trained(job.result.epochs))} in " in finished
     assert job.result.saved_run_id and job.result.saved_run_id in " ".join(c.value for c in app.caption)
+    # The run this person just trained is the model the other pages use now, and the page says so...
+    assert app.sidebar.selectbox(key="active_run_id").value == job.result.saved_run_id
+    assert any("It is the active model" in c.value for c in app.caption)
+    # ...once: a model picked after that stays picked.
+    other = RunStore(tmp_path / "runs").save(make_training_result(0), "embedded sample of MNIST")
+    app.run()
+    app.sidebar.selectbox(key="active_run_id").select(other).run()
+    app.run()
+    assert app.sidebar.selectbox(key="active_run_id").value == other
+    assert app.button(key="activate_new_run").label == "Use this model on the other pages"
 
 
 def test_leaving_the_page_does_not_interrupt_training(app):
