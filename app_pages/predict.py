@@ -37,7 +37,11 @@ def read_input(dataset: Dataset) -> tuple[object | None, str]:
         hint = "a digit" if dataset.name == "mnist" else "a piece of clothing (a T-shirt, a shoe, a bag…)"
         if dataset.info.custom:
             hint = f"one of your classes ({', '.join(dataset.class_names)})"
-        st.caption(f"Draw {hint}, white on black. Undo and clear are in the toolbar above the canvas.")
+        # The canvas shows its toolbar only while pointed at (it is pinned only without real-time updates).
+        st.caption(
+            f"Draw {hint}, white on black. Undo and clear are in the toolbar that appears above the canvas "
+            "when you point at it."
+        )
         brush = st.slider("Brush width", 8, 40, DEFAULT_BRUSH_WIDTH, key="brush_width")
         drawing = drawing_canvas(f"canvas_{dataset.name}", brush)
     with upload:
