@@ -68,7 +68,7 @@ def render() -> None:
     st.session_state.setdefault(MODE_KEY, OPEN if names else NEW)
     mode = st.segmented_control("What to do", [OPEN, NEW], key=MODE_KEY, label_visibility="collapsed")
     if mode == NEW:
-        render_new(dataset, storage, url)
+        render_new(dataset, storage, names)
         return
     if not names:
         st.info("There is no study in this storage yet: define one under *New sweep*.")
@@ -84,8 +84,8 @@ def render() -> None:
     render_study(sweep, storage, url)
 
 
-def render_new(dataset, storage, url: str) -> None:
-    spec = render_define(dataset)
+def render_new(dataset, storage, names: list[str]) -> None:
+    spec = render_define(dataset, names)
     st.button(
         "Create sweep", type="primary", key="sweep_create", icon=":material/add:", disabled=spec is None,
         on_click=create_study, args=(spec, storage),
@@ -108,6 +108,7 @@ def create_study(spec, storage) -> None:
         return
     st.session_state[STUDY_KEY] = name
     st.session_state[MODE_KEY] = OPEN
+    st.session_state.pop("sweep_new_name")  # the next new sweep starts from a fresh name, not this taken one
 
 
 def render_study(sweep: Sweep, storage, url: str) -> None:

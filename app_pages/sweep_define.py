@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 import streamlit as st
@@ -51,10 +52,19 @@ DEFAULT_VARIED = ["dropout", "learning_rate"]
 BASE_PRESETS = ("quick", "default")
 
 
-def render_define(dataset: Dataset) -> SweepSpec | None:
+def default_sweep_name(dataset_name: str, taken: Collection[str]) -> str:
+    """'fashion-mnist-20261204-1402', with '-2', '-3'… if a study of that minute already has the name."""
+    base = f"{dataset_name.replace('_', '-')}-{datetime.now():%Y%m%d-%H%M}"
+    name, number = base, 2
+    while name in taken:
+        name, number = f"{base}-{number}", number + 1
+    return name
+
+
+def render_define(dataset: Dataset, taken: Collection[str] = ()) -> SweepSpec | None:
     """The new-sweep widgets; the spec they describe, or None after saying why it cannot be used."""
-    # A name to start from, unique to the minute: creating a sweep should not begin with an error.
-    st.session_state.setdefault("sweep_new_name", f"{dataset.name.replace('_', '-')}-{datetime.now():%Y%m%d-%H%M}")
+    # A name to start from that no study in `taken` has: creating a sweep should not begin with an error.
+    st.session_state.setdefault("sweep_new_name", default_sweep_name(dataset.name, taken))
     st.text_input("Name", key="sweep_new_name", placeholder="e.g. dropout-and-lr", max_chars=100)
     left, middle, right = st.columns(3)
     left.number_input("Trials", 1, 500, value=12, key="sweep_trials", help="How many models to train in all.")

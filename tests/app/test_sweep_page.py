@@ -70,6 +70,13 @@ def test_a_sweep_can_be_created_without_typing_a_name_and_unpruned_trials_show_n
     assert not app.exception and not errors(app)
     assert load_sweep(name, connect(None, runs)).spec.trials == 2
     assert trials_table(app)["pruned at epoch"].isna().all()
+    # A second sweep in the same minute starts from a name of its own, and is created without an error.
+    app.segmented_control(key="sweep_mode").set_value("New sweep").run()
+    second = app.text_input(key="sweep_new_name").value
+    assert second != name and second.startswith("mnist-")
+    app.button(key="sweep_create").click().run()
+    assert not app.exception and not errors(app)
+    assert app.selectbox(key="sweep_study").value == second
 
 
 def test_pruned_epochs_and_durations_sort_as_numbers(runs):
