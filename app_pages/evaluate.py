@@ -222,7 +222,10 @@ def render() -> None:
     st.title("Evaluate")
     run_id = st.session_state.get(ACTIVE_RUN_KEY)
     if not run_id:
-        st.info("Pick a trained run as the **Active model** in the sidebar, or train one on the Train page.")
+        message = "Evaluate measures your own runs: pick one as the **Active model** in the sidebar, or train one."
+        if not dataset.info.custom:
+            message += " Until then, the starter model answers on Predict and Inside."
+        st.info(message)
         return
     try:
         run = run_store().get(run_id)

@@ -23,6 +23,7 @@ from core.insight.robustness import SWEEPS, Perturbation, perturb
 from core.insight.saliency import heat_colours, overlay
 from core.insight.uncertainty import calibration, dropout_rates, mc_dropout, plain_probabilities
 from core.runs.store import RunStoreError
+from core.runs.summary import distinct_labels
 
 
 def render_feature_maps(dataset: Dataset, chosen: ChosenModel, image: np.ndarray) -> None:
@@ -94,8 +95,7 @@ def render_uncertainty(dataset: Dataset, chosen: ChosenModel, image: np.ndarray)
 
 def render_calibration(dataset: Dataset, chosen: ChosenModel) -> None:
     runs = [run for run in run_store().list_runs() if run.complete and run.dataset == dataset.name]
-    labels = {run.run_id: f"{run.name or run.architecture} · dropout {run.config.get('model', {}).get('dropout', 0):g}"
-              f" · {run.run_id[-6:]}" for run in runs}  # fmt: skip
+    labels = distinct_labels(runs)
     compared = st.multiselect("Compare with runs (for example, different dropout)", list(labels),
                               format_func=labels.get, key="calibration_runs", max_selections=4)  # fmt: skip
     evaluations = {"this model": test_set_evaluation(chosen.key, dataset.source, chosen.model, dataset)}

@@ -80,9 +80,9 @@ def _state_line(snapshot: Snapshot) -> str:
 def _numbers_line(snapshot: Snapshot) -> str:
     """Speed, time left, time taken and device, in one line."""
     # Paused, nothing moves: the speed of the last batch before the pause would say it still trains.
-    speed = "**Paused**" if snapshot.state is JobState.PAUSED else f"**{snapshot.samples_per_second:,.0f}** images/s"
+    speed = "–" if snapshot.state is JobState.PAUSED else f"{snapshot.samples_per_second:,.0f}"
     return (
-        f"{speed} · **{describe_time(snapshot.eta_s)}** left · "
+        f"**{speed}** images/s · **{describe_time(snapshot.eta_s)}** left · "
         f"**{describe_time(snapshot.elapsed_s)}** elapsed · on {snapshot.device or '–'}"
     )
 

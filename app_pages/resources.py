@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
+from app_pages.access_gate import current_caller
 from core.datasets import Dataset
 from core.runs.store import RunStore, RunStoreError
 
@@ -27,13 +28,20 @@ def run_store() -> RunStore:
 def activate_run(run_id: str | None) -> None:
     """Widget callback: make a run the model every page uses."""
     st.session_state[ACTIVE_RUN_KEY] = run_id
+    keep_picked_run()
+
+
+def keep_picked_run() -> None:
+    """Widget callback: a model picked by hand stays picked when this session's training job finishes."""
+    st.session_state[ADOPTED_JOB_KEY] = st.session_state.get(JOB_KEY)
 
 
 def adopt_finished_run(dataset_name: str) -> None:
     """Once this session's training job is over, its saved run (of this dataset) becomes the active model.
 
     Called before the sidebar draws its Active model box: a person who trains a model and opens Predict
-    expects their model to answer, not the starter. Each job is adopted once, so a run picked afterwards stays.
+    expects their model to answer, not the starter. Each job is adopted once, and not at all if a model
+    was picked by hand since it started (`keep_picked_run`), it failed, or someone else started it.
     """
     job_id = st.session_state.get(JOB_KEY)
     if not job_id or st.session_state.get(ADOPTED_JOB_KEY) == job_id:
@@ -41,8 +49,13 @@ def adopt_finished_run(dataset_name: str) -> None:
     job = training_scheduler().find(job_id)
     if job is None or not job.wait(0):  # over, with its result
         return
+    from core.training import JobState  # loaded already: the job trained with it
+
     st.session_state[ADOPTED_JOB_KEY] = job_id
-    if job.result.saved_run_id and job.config.dataset == dataset_name:
+    # A failed run is kept to read why, not to answer; an admin following another person's job by its link
+    # has not trained it.
+    usable = job.result.saved_run_id and job.result.state is not JobState.FAILED
+    if usable and job.config.dataset == dataset_name and job.owner == current_caller().owner:
         st.session_state[ACTIVE_RUN_KEY] = job.result.saved_run_id
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 import pandas as pd
 import streamlit as st
 
@@ -14,8 +12,10 @@ from app_pages.runs_export import render_export
 from app_pages.sidebar import current_dataset
 from app_pages.wording import TEST_ACCURACY_HELP
 from core.access import AccessDenied
+from core.ensemble_info import display_name, is_ensemble
 from core.figures.training import curves_from_history, in_epochs, training_curves_figure
 from core.runs.store import RunStoreError, RunSummary
+from core.runs.summary import distinct_labels
 
 TABLE_KEY = "runs_table"
 # The run ids the table listed last, row by row: a selection is kept by run, not by row position.
@@ -88,7 +88,7 @@ def render_filters(runs: list[RunSummary], dataset_name: str) -> list[RunSummary
         for run in runs
         if (not chosen or run.dataset in chosen)
         and (not kinds or run.architecture in kinds)
-        and (not text or text in f"{run.name} {' '.join(run.tags)} {run.run_id}".lower())
+        and (not text or text in f"{run.label} {' '.join(run.tags)} {run.run_id}".lower())
     ]
 
 
@@ -96,10 +96,11 @@ OVERLAY_AXES = {"epochs": "Epochs", "batches": "Batches"}
 
 
 def render_overlay(selected: list[RunSummary]) -> None:
-    complete = [run for run in selected if run.complete]
-    labels = distinct_labels(complete)
+    # An ensemble is built from trained runs, not trained itself: it has no curves to draw.
+    trained = [run for run in selected if run.complete and not is_ensemble(run)]
+    labels = distinct_labels(trained)
     curves = []
-    for run in complete:
+    for run in trained:
         try:
             curves.append(curves_from_history(labels[run.run_id], run_store().history(run.run_id)))
         except RunStoreError as error:
@@ -107,30 +108,29 @@ def render_overlay(selected: list[RunSummary]) -> None:
     if not curves:
         return
     axis = st.segmented_control(
-        "Along", list(OVERLAY_AXES), format_func=OVERLAY_AXES.get, default="epochs", required=True,
+        "Along",
+        list(OVERLAY_AXES),
+        format_func=OVERLAY_AXES.get,
+        default="epochs",
+        required=True,
         key="runs_overlay_axis",
         help="Epochs line up runs with different training sets or batch sizes; batches show each step as taken.",
-    )  # fmt: skip
+    )
     if axis == "epochs":
         placed = {curve.label: in_epochs(curve) for curve in curves}
         unplaced = [label for label, curve in placed.items() if curve is None]
         if unplaced:
             st.caption(f"Not drawn along epochs (no epoch finished): {', '.join(unplaced)}.")
         curves = [curve for curve in placed.values() if curve is not None]
-    st.plotly_chart(training_curves_figure(curves, by_epoch=axis == "epochs"), key="runs_overlay")
-
-
-def distinct_labels(runs: list[RunSummary]) -> dict[str, str]:
-    """Each run's label, with the end of its id added where two would read alike in a legend."""
-    counts = Counter(run.label for run in runs)
-    return {run.run_id: run.label if counts[run.label] == 1 else f"{run.label} · {run.run_id[-6:]}" for run in runs}
+    if curves:
+        st.plotly_chart(training_curves_figure(curves, by_epoch=axis == "epochs"), key="runs_overlay")
 
 
 def render_actions(run: RunSummary) -> None:
     store = run_store()
     caller = current_caller()
     st.subheader(f"Run {run.label}")
-    st.caption(f"Run id `{run.run_id}`" + (f", trained on {run.dataset}" if run.dataset else ""))
+    st.caption(f"Run id `{run.run_id}`" + (f", on {display_name(run.dataset)}" if run.dataset else ""))
     if not run.complete:
         who = "It can only be deleted" if caller.is_admin else "Only an admin can delete it"
         st.warning(f"This run is {run.state}: {run.problem} {who}.")

@@ -118,7 +118,7 @@ def render_member_comparison(run: RunSummary) -> None:
     notes = ["this run"]
     for member in members:
         current = present.get(member.run_id)
-        names.append(f"{(current.name if current else '') or member.name} · {member.run_id[-6:]}")
+        names.append(f"{current.label if current else member.name} · {member.run_id[-6:]}")
         notes.append("" if current else "deleted since")
     test = [run.test_accuracy or 0.0, *(member.test_accuracy for member in members)]
     drawn = [run.drawn_accuracy, *(member.drawn_accuracy for member in members)]

@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from app_pages.access_gate import access_settings, current_caller, is_serving
-from app_pages.resources import ACTIVE_RUN_KEY, adopt_finished_run, run_store
+from app_pages.resources import ACTIVE_RUN_KEY, adopt_finished_run, keep_picked_run, run_store
 from app_pages.wording import counted
 from core.access import AccessDenied, checked_data_folder
 from core.datasets import (
@@ -108,24 +108,26 @@ def _active_run_picker(dataset_name: str) -> None:
     if st.session_state.get(ACTIVE_RUN_KEY) not in runs:
         # A run of another dataset, or one deleted meanwhile, cannot stay active.
         st.session_state[ACTIVE_RUN_KEY] = None
+    starter = _starter_words(dataset_name)
     st.selectbox(
         "Active model",
         list(runs),
         key=ACTIVE_RUN_KEY,
         format_func=lambda run_id: _run_label(runs[run_id]),
-        placeholder=_no_run_words(dataset_name, bool(runs)),
-        help="The trained run the Evaluate, Predict and Inside pages use. Until you pick one, Predict and Inside "
-        "use the starter model shipped for MNIST and Fashion-MNIST.",
+        on_change=keep_picked_run,
+        # Says what answers while no run is picked: the shipped starter, where the dataset has one.
+        placeholder=starter or ("Pick a trained run" if runs else "None yet: train one"),
+        help="The trained run the Evaluate, Predict and Inside pages use."
+        + (" Until you pick one, Predict and Inside use the starter model." if starter else ""),
     )
 
 
-def _no_run_words(dataset_name: str, has_runs: bool) -> str:
-    """What the pages use while no run is picked: the shipped starter where there is one."""
+def _starter_words(dataset_name: str) -> str | None:
+    """'The starter model · 91.2 %', or None for a dataset of your own (it has no starter)."""
     try:
-        accuracy = f"{100 * pretrained_model(dataset_name).test_accuracy:.1f} %"
-    except PretrainedError:  # a dataset of your own has no starter
-        return "Pick a trained run" if has_runs else "None yet: train one"
-    return f"The starter model · {accuracy}"
+        return f"The starter model · {100 * pretrained_model(dataset_name).test_accuracy:.1f} %"
+    except PretrainedError:
+        return None
 
 
 def current_dataset() -> Dataset | None:

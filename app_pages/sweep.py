@@ -108,7 +108,6 @@ def create_study(spec, storage) -> None:
         return
     st.session_state[STUDY_KEY] = name
     st.session_state[MODE_KEY] = OPEN
-    st.session_state.pop("sweep_new_name")  # the next new sweep starts from a fresh name, not this taken one
 
 
 def render_study(sweep: Sweep, storage, url: str) -> None:

@@ -61,7 +61,7 @@ def default_sweep_name(dataset_name: str, taken: Collection[str]) -> str:
     return name
 
 
-def render_define(dataset: Dataset, taken: Collection[str] = ()) -> SweepSpec | None:
+def render_define(dataset: Dataset, taken: Collection[str]) -> SweepSpec | None:
     """The new-sweep widgets; the spec they describe, or None after saying why it cannot be used."""
     # A name to start from that no study in `taken` has: creating a sweep should not begin with an error.
     st.session_state.setdefault("sweep_new_name", default_sweep_name(dataset.name, taken))

@@ -29,8 +29,8 @@ def describe_time(seconds: float | None) -> str:
 
 
 def epochs_words(epochs: float) -> str:
-    """'1 epoch', '3 epochs', or '2.4 epochs' for a run stopped partway through its third."""
-    return counted(int(epochs), "epoch") if float(epochs).is_integer() else f"{epochs:.1f} epochs"
+    """'1 epoch', '3 epochs', or '2.96 epochs' for a run stopped partway through its third."""
+    return counted(int(epochs), "epoch") if float(epochs).is_integer() else f"{epochs:g} epochs"
 
 
 def counted(number: int, noun: str) -> str:

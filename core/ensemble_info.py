@@ -73,7 +73,7 @@ def ensemble_problem(runs: Sequence[RunSummary]) -> str | None:
     # An ensemble inside an ensemble would weigh its own members less than the others, without saying so.
     nested = [run for run in runs if is_ensemble(run)]
     if nested:
-        return (f"{nested[0].name or nested[0].run_id} is already an ensemble; select its members instead, "
+        return (f"{nested[0].label} is already an ensemble; select its members instead, "
                 "so that every model counts equally.")  # fmt: skip
     datasets = {run.dataset for run in runs}
     if len(datasets) > 1:

@@ -82,7 +82,8 @@ def training_curves_figure(runs: Sequence[Curves], smoothing: float = SMOOTHING,
     figure = _empty_curves_figure()
     if by_epoch:
         figure.update_xaxes(title_text="epoch")
-    where, after = ("epoch %{x:.2f}", "after epoch %{x:.0f}") if by_epoch else ("step %{x}", "after step %{x}")
+    # "~" trims zeros: "after epoch 3", or "after epoch 2.4" for a part epoch.
+    where, after = ("epoch %{x:.2f}", "after epoch %{x:.2~f}") if by_epoch else ("step %{x}", "after step %{x}")
     single = len(runs) == 1
     for index, run in enumerate(runs):
         train_colour = TRAIN_COLOUR if single else RUN_COLOURS[index % len(RUN_COLOURS)]

@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS runs (
     test_accuracy REAL,
     drawn_accuracy REAL,
     best_val_accuracy REAL,
-    epochs_completed INTEGER,
+    epochs_completed INTEGER, -- a part epoch counts by its share, stored as REAL (2.4)
     elapsed_s REAL,
     device TEXT,
     parameters INTEGER,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,6 +59,12 @@ class RunSummary:
             parts.append(f"dropout {dropout:g}")
         parts.append(trained_at(self.run_id))
         return " · ".join(parts)
+
+
+def distinct_labels(runs: Sequence[RunSummary]) -> dict[str, str]:
+    """Each run's label by run id, with the end of its id added where two would read alike (in a legend or a list)."""
+    counts = Counter(run.label for run in runs)
+    return {run.run_id: run.label if counts[run.label] == 1 else f"{run.label} · {run.run_id[-6:]}" for run in runs}
 
 
 def trained_at(run_id: str) -> str:

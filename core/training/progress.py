@@ -59,7 +59,7 @@ class EpochRecord:
 
 def epochs_trained(epochs: Sequence[EpochRecord]) -> float:
     """Epochs trained, counting a last epoch a stop cut short by its share: 2.4, or 3 for three whole ones."""
-    total = round(sum(record.fraction for record in epochs), 2)
+    total = round(sum((record.fraction for record in epochs), 0.0), 2)
     return int(total) if total.is_integer() else total
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import keras
+import numpy as np
 import pytest
 import streamlit as st
 from app_driver import open_app
@@ -11,8 +13,10 @@ from factories import make_training_result
 from streamlit.testing.v1 import AppTest
 
 from core.access import LOCAL
-from core.datasets import forget_loaded_datasets
+from core.architectures import ModelSpec
+from core.datasets import forget_loaded_datasets, load_dataset
 from core.runs.store import RunStore
+from core.training import JobState, TrainConfig, TrainingJob
 
 
 @pytest.fixture
@@ -114,3 +118,50 @@ def test_another_run_selected_shows_its_own_name_tags_and_an_unticked_delete(sto
     assert not app.exception
     assert store.get(oldest).name == "" and store.get(oldest).tags == ("best",)
     assert store.get(newest).name == "" and len(store.list_runs()) == 2
+
+
+class PoisonWeights(keras.callbacks.Callback):
+    """Makes a run diverge at its second batch, as too high a learning rate would."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == 1:
+            kernel = self.model.layers[-1].kernel
+            kernel.assign(np.full(kernel.shape, np.nan, np.float32))
+
+
+def test_a_finished_run_becomes_active_once_unless_it_failed_or_a_model_was_picked(store):
+    from app_pages.resources import training_scheduler
+
+    data = load_dataset("mnist")
+
+    def trained(*callbacks: keras.callbacks.Callback) -> TrainingJob:
+        job = TrainingJob(
+            data, ModelSpec("softmax"), TrainConfig(dataset="mnist", epochs=1, train_size=300),
+            on_finish=store.saver(data.source), extra_callbacks=list(callbacks),
+        )  # fmt: skip
+        training_scheduler().submit(job, by=LOCAL)
+        assert job.wait(120)
+        return job
+
+    app = open_runs_page()
+
+    def picker():
+        return app.sidebar.selectbox(key="active_run_id")
+
+    finished = trained()
+    app.session_state["train_job_id"] = finished.id
+    app.run()
+    assert picker().value == finished.result.saved_run_id
+    # A model picked by hand after a job ended, before any page noticed the end, stays picked.
+    older = store.list_runs()[-1].run_id
+    app.session_state["train_job_id"] = trained().id
+    picker().select(older).run()
+    assert picker().value == older
+    app.run()
+    assert picker().value == older
+    # A run that failed is kept, to read why, but does not answer.
+    failed = trained(PoisonWeights())
+    assert failed.result.state is JobState.FAILED and failed.result.saved_run_id
+    app.session_state["train_job_id"] = failed.id
+    app.run()
+    assert picker().value == older and not app.exception

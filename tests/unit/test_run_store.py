@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import replace
-from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -14,8 +14,9 @@ from factories import make_training_result, tensorboard_scalars
 from core.access import LOCAL
 from core.runs import folder as run_folder
 from core.runs.store import RunStore, RunStoreError
-from core.runs.summary import RunSummary, read_folder
+from core.runs.summary import RunSummary, distinct_labels, read_folder
 from core.training import JobState
+from core.training.progress import epochs_trained
 
 PIXELS = np.random.default_rng(0).integers(0, 256, (4, 28, 28, 1)).astype(np.uint8)
 
@@ -306,7 +307,36 @@ def test_an_unnamed_run_is_labelled_by_what_tells_it_apart_and_a_named_one_by_it
     labels = {run.run_id: run.label for run in store.list_runs()}
     assert labels[first].startswith("softmax · dropout 0.25 · ")
     assert labels[second].startswith("softmax · dropout 0.5 · ")
-    saved = datetime.strptime(first[:15], "%Y%m%d-%H%M%S").replace(tzinfo=UTC).astimezone()
-    assert labels[first].endswith(f"{saved.day} {saved:%b %H:%M}")  # when, in the server's time zone
     store.rename(first, "baseline", by=LOCAL)
     assert store.get(first).label == "baseline"
+
+
+def unnamed(run_id: str, dropout: float = 0.5) -> RunSummary:
+    return RunSummary(run_id, "finished", True, architecture="compact", config={"model": {"dropout": dropout}})
+
+
+def test_a_run_is_labelled_with_when_it_was_trained_in_the_servers_time_zone(monkeypatch):
+    monkeypatch.setenv("TZ", "Asia/Kolkata")  # UTC+5:30: run ids are UTC
+    time.tzset()
+    try:
+        assert unnamed("20261204-211500-3fa9c1").label == "compact · dropout 0.5 · 5 Dec 02:45"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_runs_that_read_alike_are_told_apart_by_their_ids_end():
+    twins = [unnamed("20261204-140201-aaaaaa"), unnamed("20261204-140259-bbbbbb")]  # the same minute
+    other = unnamed("20261204-140230-cccccc", dropout=0.0)
+    labels = distinct_labels([*twins, other])
+    assert labels == {
+        "20261204-140201-aaaaaa": f"{twins[0].label} · aaaaaa",
+        "20261204-140259-bbbbbb": f"{twins[1].label} · bbbbbb",
+        "20261204-140230-cccccc": other.label,  # unique already: left as it is
+    }
+
+
+def test_an_ensemble_or_a_run_that_never_finished_an_epoch_is_saved_with_no_epochs(tmp_path):
+    assert epochs_trained(()) == 0  # a sum of nothing, not an error
+    run_id = RunStore(tmp_path).save(replace(make_training_result(0), epochs=(), confusion_matrices=[]), "sample")
+    assert RunStore(tmp_path).get(run_id).epochs_completed == 0

@@ -21,4 +21,5 @@ def test_counts_agree_with_their_noun():
 
 
 def test_a_share_of_an_epoch_is_said_as_one():
-    assert [epochs_words(n) for n in (1, 3, 2.4, 0.33)] == ["1 epoch", "3 epochs", "2.4 epochs", "0.3 epochs"]
+    words = [epochs_words(n) for n in (1, 3, 2.4, 2.96, 0.04)]
+    assert words == ["1 epoch", "3 epochs", "2.4 epochs", "2.96 epochs", "0.04 epochs"]  # never "3.0" or "0.0"
