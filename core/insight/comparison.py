@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from core.architectures import ModelSpec
 from core.ensemble_info import is_ensemble
 from core.runs.store import RunSummary
 from core.training.config import TrainConfig
@@ -20,7 +21,16 @@ def recipe(run: RunSummary) -> str:
     # A run saved before a setting existed trained as its default says: fill it in, so it pairs with newer runs.
     training = {**TRAINING_DEFAULTS, **run.config.get("training", {})}
     training = {key: value for key, value in training.items() if key not in IGNORED}
-    return json.dumps({"model": run.config.get("model", {}), "training": training}, sort_keys=True)
+    return json.dumps({"model": _model_as_on_mnist(run.config.get("model", {})), "training": training}, sort_keys=True)
+
+
+def _model_as_on_mnist(model: dict) -> dict:
+    """The model settings as they apply to MNIST: a recipe's drawings and flips follow the dataset it trains on
+    (ModelSpec.for_dataset), so its Fashion-MNIST twin reads the same once both are put on one dataset."""
+    try:
+        return ModelSpec.from_dict(model).for_dataset("mnist").to_dict()
+    except (TypeError, ValueError):  # settings this version does not know: compared as saved
+        return model
 
 
 def twin_runs(runs: Sequence[RunSummary]) -> list[tuple[RunSummary, RunSummary]]:

@@ -149,7 +149,9 @@ def test_the_active_runs_recipe_can_be_trained_on_the_other_dataset_and_then_com
     assert job.wait(180) and job.result.saved_run_id, job.result.error
     show(app, "MNIST vs Fashion")
     assert [s.value for s in app.subheader] == ["MNIST", "Fashion-MNIST"]
-    assert any(m.value.startswith("The same recipe is **") and "than on MNIST" in m.value for m in app.markdown)
+    assert any(m.value.startswith("The same recipe is **") and "than on MNIST" in m.value for m in app.markdown), [
+        m.value for m in app.markdown
+    ]
 
 
 def test_a_flipping_clothing_recipe_trained_on_digits_does_not_flip_them(runs):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import keras
 import numpy as np
 import pytest
 from factories import make_training_result
 
-from core.architectures import ModelSpec, build_model
+from core.architectures import Augmentation, ModelSpec, build_model
 from core.datasets import load_dataset
 from core.insight.comparison import twin_runs
 from core.insight.embeddings import TSNE_ROUNDS, FeatureSpace, penultimate_features, project_pca, project_tsne
@@ -211,6 +213,16 @@ def test_twin_runs_pair_the_same_recipe_on_both_datasets(tmp_path):
     store.save(make_training_result(1, dataset="mnist"), "sample")  # another seed
     pairs = twin_runs(store.list_runs())
     assert [(a.run_id, b.run_id) for a, b in pairs] == [(mnist, fashion)]
+
+
+def test_a_recipe_trained_on_each_dataset_pairs_though_its_drawings_and_flips_follow_the_dataset(tmp_path):
+    store = RunStore(tmp_path)
+    spec = ModelSpec("compact", augmentation=Augmentation(horizontal_flip=True, drawing_rate=0.3))
+    twins = {}
+    for dataset in ("mnist", "fashion_mnist"):  # as the Inside page trains a recipe on the other dataset
+        result = replace(make_training_result(0, dataset=dataset), spec=spec.for_dataset(dataset))
+        twins[dataset] = store.save(result, "sample")
+    assert [(a.run_id, b.run_id) for a, b in twin_runs(store.list_runs())] == [(twins["mnist"], twins["fashion_mnist"])]
 
 
 def test_a_run_saved_before_a_training_setting_existed_pairs_with_one_trained_at_its_default(tmp_path):
