@@ -237,8 +237,9 @@ def render() -> None:
     accuracy, loss, errors, trained = st.columns(4)
     accuracy.metric("Test accuracy", f"{100 * evaluation.accuracy:.2f} %")
     loss.metric("Test loss", f"{evaluation.loss:.3f}")
+    # The total goes in the label: "1,028 of 10,000" as the value was cut off in a quarter of a laptop screen.
     errors.metric(
-        "Mistakes", f"{int((evaluation.predictions != evaluation.labels).sum()):,} of {len(evaluation.labels):,}"
+        f"Mistakes (of {len(evaluation.labels):,})", f"{int((evaluation.predictions != evaluation.labels).sum()):,}"
     )
     if is_ensemble(run):
         trained.metric("Ensemble of", counted(len(member_scores(run)), "run"))

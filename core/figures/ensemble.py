@@ -33,7 +33,11 @@ def ensemble_accuracy_figure(
     low = min([100 * value for value in test_accuracy] + [v for v in figure.data[-1].x if v is not None])
     figure.update_xaxes(title_text="accuracy (%)", range=[max(0.0, low - 5), 100])
     figure.update_yaxes(autorange="reversed", type="category")
+    # The legend above the bars: below them, a horizontal legend covered the axis title.
     figure.update_layout(
-        barmode="group", height=90 + 45 * len(names), margin=dict(l=0, r=0, t=10, b=0), legend_orientation="h"
+        barmode="group",
+        height=110 + 45 * len(names),
+        margin=dict(l=0, r=0, t=30, b=0),
+        legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom"),
     )
     return figure

@@ -137,6 +137,7 @@ def test_evaluate_shows_the_ensemble_next_to_each_member_and_a_deleted_member_sa
     assert list(table["note"]) == ["this run", "", "", "deleted since"]
     chart = figure_of(app.get("plotly_chart")[0])
     assert list(chart.data[0].x) == pytest.approx([100 * value for value in table["test accuracy"]])
+    assert chart.layout.legend.y >= 1 and chart.layout.legend.yanchor == "bottom"  # above the bars, off the axis
     assert any("its best member" in markdown.value for markdown in app.markdown)
     assert any("An ensemble is not trained" in info.value for info in app.info)
     assert any(f"test images of the {SOURCE}" in caption.value for caption in app.caption)  # what scored it

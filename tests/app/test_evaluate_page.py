@@ -55,6 +55,7 @@ def test_evaluate_page_reports_the_test_set(app, trained_run):
     predictions = model.predict(dataset.x_test[..., None], verbose=0).argmax(1)
     metrics = {metric.label: metric.value for metric in app.metric}
     assert metrics["Test accuracy"] == f"{100 * np.mean(predictions == dataset.y_test):.2f} %"
+    assert metrics[f"Mistakes (of {len(dataset.y_test):,})"] == f"{int(np.sum(predictions != dataset.y_test)):,}"
     assert [tab.label for tab in app.tabs] == ["Curves", "Confusion matrix", "Per class", "Mistakes", "Drawings"]
     assert any(word in " ".join(m.value for m in app.markdown) for word in ("Overfitting", "Underfitting", "good fit"))
     # The heatmap holds the same counts as a confusion matrix computed here.
