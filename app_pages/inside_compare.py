@@ -68,7 +68,7 @@ def render(dataset: Dataset, chosen: ChosenModel, image) -> None:
     else:
         st.info("None of your runs has been trained on both datasets yet, so here are the shipped starter models: "
                 "the *Reads drawings too* recipe, one trained on each dataset (clothing with a wider model and "
-                "fewer, longer epochs; see scripts/train_pretrained.py). Train your own pair to compare one "
+                "fewer, longer epochs). Train your own pair to compare one "
                 "recipe exactly.", icon=":material/compare_arrows:")  # fmt: skip
         render_sides([starter_side(name) for name in DATASETS], starters=True)
     offer_twin_training(dataset)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pandas as pd
 import streamlit as st
 
@@ -57,7 +59,12 @@ def run_table(runs: list[RunSummary], owner: str | None = None) -> pd.DataFrame:
                 "problem": run.problem or "",
             }
         )
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if len(table):
+        # A date to read, in the server's time zone like the labels, not "2026-12-04T15:07:50Z".
+        created = pd.to_datetime(table["created"], utc=True, errors="coerce")
+        table["created"] = created.dt.tz_convert(datetime.now().astimezone().tzinfo).dt.tz_localize(None)
+    return table
 
 
 COLUMNS = {
@@ -71,6 +78,7 @@ COLUMNS = {
     "robust to drawings": st.column_config.NumberColumn(format="percent", help="Share of training images redrawn."),
     "parameters": st.column_config.NumberColumn(format="localized"),
     "time (s)": st.column_config.NumberColumn(format="%.1f"),
+    "created": st.column_config.DatetimeColumn(format="D MMM YYYY, HH:mm"),
 }
 
 
@@ -78,7 +86,11 @@ def render_filters(runs: list[RunSummary], dataset_name: str) -> list[RunSummary
     left, middle, right = st.columns(3)
     datasets = sorted({run.dataset for run in runs if run.dataset})
     chosen = left.multiselect(
-        "Dataset", datasets, default=[dataset_name] if dataset_name in datasets else [], key="filter_dataset"
+        "Dataset",
+        datasets,
+        default=[dataset_name] if dataset_name in datasets else [],
+        format_func=display_name,
+        key="filter_dataset",
     )
     architectures = sorted({run.architecture for run in runs if run.architecture})
     kinds = middle.multiselect("Architecture", architectures, key="filter_architecture")

@@ -45,9 +45,10 @@ def render_builder(selected: list[RunSummary]) -> None:
             st.warning(f"Pick {display_name(dataset_name)} in the sidebar: the ensemble is scored on its test set.")
             return
         st.write(
-            f"One model that averages the class probabilities of these {len(selected)} runs, scored on the "
-            f"test set of the {dataset.source} and saved as a new run that every page can use."
+            f"One model that averages the class probabilities of these {len(selected)} runs, saved as a new run "
+            "that every page can use."
         )
+        st.caption(f"Scored on the test set of the {dataset.source}.")
         name = st.text_input("Name", value=f"Ensemble of {len(selected)}", max_chars=80, key="ensemble_name")
         if st.button("Build the ensemble", key="build_ensemble", type="primary", icon=":material/stacks:",
                      disabled=building, help="One build at a time." if building else None):  # fmt: skip

@@ -99,8 +99,9 @@ def _checked_data_folder() -> Path | None:
 
 def _run_label(run: RunSummary) -> str:
     accuracy = f"{100 * run.test_accuracy:.1f} %" if run.test_accuracy is not None else "no test score"
-    # An unnamed run's label says when it was trained; a named one is told from its namesakes the same way.
-    return f"{run.label} · {accuracy}" + (f" · {trained_at(run.run_id)}" if run.name else "")
+    # The accuracy first: the box cuts a long label's end. An unnamed run's label says when it was trained;
+    # a named one is told from its namesakes the same way.
+    return f"{accuracy} · {run.label}" + (f" · {trained_at(run.run_id)}" if run.name else "")
 
 
 def _active_run_picker(dataset_name: str) -> None:

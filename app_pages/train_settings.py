@@ -193,7 +193,14 @@ def render_regularisation(dataset: Dataset) -> None:
 
 def render_training_settings(dataset: Dataset) -> None:
     st.segmented_control(
-        "Optimizer", list(OPTIMIZERS), key="optimizer", **KEEP, format_func=OPTIMIZERS.get, required=True
+        "Optimizer",
+        list(OPTIMIZERS),
+        key="optimizer",
+        **KEEP,
+        # "SGD with momentum" was cut off in this column at a laptop's width; the help says the rest.
+        format_func=lambda name: "SGD" if name == "sgd" else OPTIMIZERS[name],
+        required=True,
+        help="Adam adapts each weight's step size; AdamW adds weight decay to it; SGD uses Nesterov momentum 0.9.",
     )
     st.select_slider(
         "Learning rate", LEARNING_RATE_CHOICES, key="learning_rate", **KEEP, format_func=lambda v: f"{v:g}"

@@ -77,13 +77,12 @@ def in_epochs(curves: Curves) -> Curves | None:
 def training_curves_figure(runs: Sequence[Curves], smoothing: float = SMOOTHING, by_epoch: bool = False) -> go.Figure:
     """Loss and accuracy side by side; batches as lines, validation as markers, live changes as dashed lines.
 
-    With `by_epoch` the curves' steps are epochs (`in_epochs`), and the axes and hover text say so.
+    With `by_epoch` the curves' steps are epochs (`in_epochs`), and the axes and hover text say so. The hover
+    box, one per position, heads with the step or epoch and names each run's line beside its value.
     """
     figure = _empty_curves_figure()
     if by_epoch:
-        figure.update_xaxes(title_text="epoch")
-    # "~" trims zeros: "after epoch 3", or "after epoch 2.4" for a part epoch.
-    where, after = ("epoch %{x:.2f}", "after epoch %{x:.2~f}") if by_epoch else ("step %{x}", "after step %{x}")
+        figure.update_xaxes(title_text="epoch", hoverformat=".2f")
     single = len(runs) == 1
     for index, run in enumerate(runs):
         train_colour = TRAIN_COLOUR if single else RUN_COLOURS[index % len(RUN_COLOURS)]
@@ -95,6 +94,7 @@ def training_curves_figure(runs: Sequence[Curves], smoothing: float = SMOOTHING,
         )
         for column, (batch_values, smoothed, val_values) in enumerate(pairs, start=1):
             first = column == 1
+            value = "%{y:.4f}" if first else "%{y:.2%}"  # the accuracy axis is in percent
             if len(batch_values):
                 smoothed = smooth(batch_values, smoothing) if smoothed is None else smoothed
                 if single:
@@ -119,7 +119,7 @@ def training_curves_figure(runs: Sequence[Curves], smoothing: float = SMOOTHING,
                     showlegend=first,
                     row=1,
                     col=column,
-                    hovertemplate=f"{where}: %{{y:.4f}}<extra>training</extra>",
+                    hovertemplate=f"{value}<extra>{prefix}training</extra>",
                 )
             if len(val_values):
                 figure.add_scatter(
@@ -133,7 +133,7 @@ def training_curves_figure(runs: Sequence[Curves], smoothing: float = SMOOTHING,
                     showlegend=first,
                     row=1,
                     col=column,
-                    hovertemplate=f"{after}: %{{y:.4f}}<extra>validation</extra>",
+                    hovertemplate=f"{value}<extra>{prefix}validation</extra>",
                 )
         _add_events(figure, run.events)
     return figure

@@ -54,6 +54,8 @@ def test_runs_are_listed_with_their_settings_and_results(store):
     assert sorted(name.split(" · ")[1] for name in table["name"]) == ["dropout 0", "dropout 0.5"]
     columns = list(table.columns)
     assert columns[:4] == ["name", "test accuracy", "drawn accuracy", "best validation"]
+    assert str(table["created"].dtype).startswith("datetime64")  # a date to read, not an ISO string
+    assert app.multiselect(key="filter_dataset").format_func("fashion_mnist") == "Fashion-MNIST"
 
 
 def test_selected_runs_are_overlaid_and_one_can_be_made_active(store):

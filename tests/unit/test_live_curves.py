@@ -140,7 +140,9 @@ def test_runs_with_different_batches_per_epoch_line_up_along_epochs():
     )
     assert other.epoch_steps == placed.epoch_steps[:1]  # a run with half the batches ends its epoch at the same x
     figure = training_curves_figure([placed, other], by_epoch=True)
-    assert figure.layout.xaxis.title.text == "epoch"
-    assert "epoch" in figure.data[0].hovertemplate
+    assert figure.layout.xaxis.title.text == "epoch" and figure.layout.xaxis.hoverformat == ".2f"
+    # Each line of the hover box names its run, and accuracy reads in percent like its axis.
+    accuracy = [trace for trace in figure.data if trace.xaxis == "x2" and "validation" in trace.name]
+    assert accuracy[0].hovertemplate == "%{y:.2%}<extra>run: validation</extra>"
     # Before its first epoch ends a run has nothing to place its batches by.
     assert in_epochs(replace(curves, epoch_steps=[], val_loss=[], val_accuracy=[])) is None
