@@ -70,10 +70,11 @@ class LiveDrawing:
         self.redraw_s += REDRAW_TIME_WEIGHT * (seconds - self.redraw_s)
 
 
-def _state_line(snapshot: Snapshot) -> str:
+def state_line(snapshot: Snapshot) -> str:
     if snapshot.state is JobState.QUEUED:
         return f"Waiting in the queue: position {snapshot.queue_position or 1}. Another training run is using the CPU."
-    batch = f"batch {snapshot.batch} of {snapshot.batches_per_epoch}"
+    # Until the first batch is reported the epoch's size is unknown: "batch 0 of 0" said nothing.
+    batch = f"batch {snapshot.batch} of {snapshot.batches_per_epoch}" if snapshot.batches_per_epoch else "starting"
     return f"{snapshot.state.value.capitalize()}: {snapshot.epoch_words}, {batch}"
 
 
@@ -89,7 +90,7 @@ def _numbers_line(snapshot: Snapshot) -> str:
 
 def render_progress(snapshot: Snapshot) -> None:
     """Progress bar, key numbers and live changes."""
-    st.progress(snapshot.fraction_done, text=_state_line(snapshot))
+    st.progress(snapshot.fraction_done, text=state_line(snapshot))
     st.markdown(_numbers_line(snapshot))
     if snapshot.events:
         st.caption("Live changes: " + "; ".join(event.describe() for event in snapshot.events))

@@ -8,7 +8,13 @@ import numpy as np
 import plotly.io
 import pytest
 
-from app_pages.live_panel import IDLE_REFRESH_SECONDS, MAX_REFRESH_SECONDS, REFRESH_SECONDS, refresh_interval
+from app_pages.live_panel import (
+    IDLE_REFRESH_SECONDS,
+    MAX_REFRESH_SECONDS,
+    REFRESH_SECONDS,
+    refresh_interval,
+    state_line,
+)
 from core.curves import LIVE_POINTS, BatchCurves, min_max_indices, smooth
 from core.figures.training import Curves, LiveCurvesFigure, curves_from_snapshot, in_epochs, training_curves_figure
 from core.training import JobState
@@ -146,3 +152,11 @@ def test_runs_with_different_batches_per_epoch_line_up_along_epochs():
     assert accuracy[0].hovertemplate == "%{y:.2%}<extra>run: validation</extra>"
     # Before its first epoch ends a run has nothing to place its batches by.
     assert in_epochs(replace(curves, epoch_steps=[], val_loss=[], val_accuracy=[])) is None
+
+
+def test_the_progress_line_says_starting_until_the_first_batch_gives_the_epochs_size():
+    progress = ProgressRecord()
+    progress.update(state=JobState.RUNNING, total_epochs=3)
+    assert state_line(progress.snapshot()).endswith(", starting")  # not "batch 0 of 0"
+    progress.update(batch=6, batches_per_epoch=29)
+    assert state_line(progress.snapshot()).endswith(", batch 6 of 29")
