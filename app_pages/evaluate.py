@@ -21,7 +21,7 @@ from app_pages.resources import (
 )
 from app_pages.runs_ensemble import render_member_comparison
 from app_pages.sidebar import require_dataset
-from app_pages.wording import STEADY_READING_WORDS, counted, epochs_words
+from app_pages.wording import STEADY_READING_WORDS, counted, epochs_words, percent_column
 from core.datasets import Dataset
 from core.drawn_test_set import GAP_POINTS, PER_CLASS, drawing_gap_reading, drawn_styles
 from core.ensemble_info import ensemble_gap_reading, is_ensemble, member_scores
@@ -263,7 +263,7 @@ def render() -> None:
         st.plotly_chart(class_scores_figure(scores, dataset.class_names), key="class_scores")
         table = pd.DataFrame({"class": dataset.class_names, "precision": scores.precision, "recall": scores.recall,
                               "F1": scores.f1, "support": scores.support})  # fmt: skip
-        percent = st.column_config.NumberColumn(format="percent")
+        percent = percent_column()
         st.dataframe(table, hide_index=True, key="class_table",
                      column_config={"precision": percent, "recall": percent, "F1": percent})  # fmt: skip
     with mistakes:

@@ -15,6 +15,7 @@ from app_pages.insight_cache import (
     robustness_sweep,
 )
 from app_pages.resources import ChosenModel, run_evaluation, run_store, test_set_evaluation
+from app_pages.wording import percent_column
 from core.datasets import Dataset
 from core.figures.insight import mc_dropout_figure, mosaic_figure, reliability_figure, robustness_figure
 from core.insight.feature_maps import first_layer_filters, mosaic
@@ -112,7 +113,7 @@ def render_calibration(dataset: Dataset, chosen: ChosenModel) -> None:
         "test accuracy": [e.accuracy for e in evaluations.values()],
         "mean confidence": [float(e.confidence.mean()) for e in evaluations.values()],
     })  # fmt: skip
-    percent = st.column_config.NumberColumn(format="percent")
+    percent = percent_column()
     st.dataframe(table, hide_index=True, key="calibration_table", column_config={
         "expected calibration error": percent, "test accuracy": percent, "mean confidence": percent})  # fmt: skip
     st.caption("Points below the diagonal are overconfident answers. Expected calibration error is the average "

@@ -12,7 +12,7 @@ from app_pages.resources import ACTIVE_RUN_KEY, activate_run, run_store
 from app_pages.runs_ensemble import render_builder as render_ensemble_builder
 from app_pages.runs_export import render_export
 from app_pages.sidebar import current_dataset
-from app_pages.wording import TEST_ACCURACY_HELP
+from app_pages.wording import TEST_ACCURACY_HELP, percent_column
 from core.access import AccessDenied
 from core.ensemble_info import display_name, is_ensemble
 from core.figures.training import curves_from_history, in_epochs, training_curves_figure
@@ -68,12 +68,10 @@ def run_table(runs: list[RunSummary], owner: str | None = None) -> pd.DataFrame:
 
 
 COLUMNS = {
-    "best validation": st.column_config.NumberColumn(format="percent"),
-    "test accuracy": st.column_config.NumberColumn(format="percent", help=TEST_ACCURACY_HELP),
-    "drawn accuracy": st.column_config.NumberColumn(
-        format="percent",
-        help="Mean accuracy on the test images drawn as people draw them, read as Predict reads them (Evaluate "
-        "shows each).",
+    "best validation": percent_column(),
+    "test accuracy": percent_column(TEST_ACCURACY_HELP),
+    "drawn accuracy": percent_column(
+        "Mean accuracy on the test images drawn as people draw them, read as Predict reads them (Evaluate shows each).",
     ),
     "robust to drawings": st.column_config.NumberColumn(format="percent", help="Share of training images redrawn."),
     "parameters": st.column_config.NumberColumn(format="localized"),

@@ -8,6 +8,7 @@ import streamlit as st
 from app_pages.access_gate import current_caller
 from app_pages.resources import activate_run, run_store
 from app_pages.sidebar import current_dataset
+from app_pages.wording import percent_column
 from core.access import AccessDenied
 from core.ensemble_info import display_name, ensemble_problem, member_scores, scored_on
 from core.ensemble_job import EnsembleBuild
@@ -130,7 +131,7 @@ def render_member_comparison(run: RunSummary) -> None:
     left, right = st.columns([3, 2], gap="large")
     left.plotly_chart(ensemble_accuracy_figure(names, test, drawn), key="ensemble_members_chart")
     table = pd.DataFrame({"model": names, "test accuracy": test, "drawn accuracy": drawn, "note": notes})
-    percent = st.column_config.NumberColumn(format="percent")
+    percent = percent_column()
     right.dataframe(table, hide_index=True, key="ensemble_members_table",
                     column_config={"test accuracy": percent, "drawn accuracy": percent})  # fmt: skip
     source = scored_on(run)

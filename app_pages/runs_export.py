@@ -12,6 +12,7 @@ import streamlit as st
 from app_pages.access_gate import current_caller
 from app_pages.resources import run_store
 from app_pages.sidebar import data_folder
+from app_pages.wording import percent_column
 from core.access import AccessDenied
 from core.export import (
     FORMATS,
@@ -40,14 +41,11 @@ ANSWER_WITH_KEY = "answer_with"
 
 COLUMNS = {
     "size (MB)": st.column_config.NumberColumn(format="%.3f"),
-    "test accuracy": st.column_config.NumberColumn(format="percent"),
-    "drawn accuracy": st.column_config.NumberColumn(
-        format="percent",
-        help="Mean accuracy on test images drawn as people draw them, read as the Predict page reads them.",
+    "test accuracy": percent_column(),
+    "drawn accuracy": percent_column(
+        "Mean accuracy on test images drawn as people draw them, read as the Predict page reads them."
     ),
-    "agreement": st.column_config.NumberColumn(
-        format="percent", help="Share of test images where this format's top answer is the Keras model's."
-    ),
+    "agreement": percent_column("Share of test images where this format's top answer is the Keras model's."),
     "p50 latency (ms)": st.column_config.NumberColumn(
         format="%.3f",
         help="Median time for one image: the Keras model through the app's compiled call, each .tflite with LiteRT.",

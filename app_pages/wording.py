@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import streamlit as st
+
 from core.steady_reading import ZOOMS
 
 # The help on test-accuracy columns: why a pruned sweep trial has none.
@@ -36,3 +38,10 @@ def epochs_words(epochs: float) -> str:
 def counted(number: int, noun: str) -> str:
     """'1 epoch', '3 epochs', '1,000 images'."""
     return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
+def percent_column(help: str | None = None) -> st.column_config.NumberColumn:
+    """A table column of shares (0-1) shown as percentages with two decimals, as the pages' metrics show them."""
+    # Streamlit's percent format trims zeros ("95%", "95.4%", "92.65%") unless a step fixes the precision:
+    # four decimals of the share are two of the percentage ("95.40%").
+    return st.column_config.NumberColumn(format="percent", step=0.0001, help=help)

@@ -55,6 +55,10 @@ def test_runs_are_listed_with_their_settings_and_results(store):
     columns = list(table.columns)
     assert columns[:4] == ["name", "test accuracy", "drawn accuracy", "best validation"]
     assert str(table["created"].dtype).startswith("datetime64")  # a date to read, not an ISO string
+    # Accuracies with two decimals each ("95.40%"): Streamlit's percent format trims zeros without a step.
+    columns_config = json.loads(app.dataframe[0].proto.columns)
+    for column in ("test accuracy", "drawn accuracy", "best validation"):
+        assert columns_config[column]["type_config"] == {"type": "number", "format": "percent", "step": 0.0001}
     assert app.multiselect(key="filter_dataset").format_func("fashion_mnist") == "Fashion-MNIST"
 
 
