@@ -73,8 +73,8 @@ class LiveControl(keras.callbacks.Callback):
         self._batch_started = 0.0
         self._epoch_started = 0.0
         self._speed = 0.0
-        self._cut_short = False  # a stop came before the epoch's last batch
-        self._share_trained = 1.0  # ...after this share of its batches
+        # The share of the epoch's batches trained when a stop came: below 1 if it came before the last batch.
+        self._share_trained = 1.0
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -182,12 +182,11 @@ class LiveControl(keras.callbacks.Callback):
         )
         if self.stop_requested.is_set():
             self.model.stop_training = True
-            self._cut_short = batch + 1 < self.batches_per_epoch
             self._share_trained = (batch + 1) / self.batches_per_epoch
             self.progress.update(state=JobState.STOPPING)
 
     def on_epoch_end(self, epoch, logs=None):
-        if self._cut_short and not self.stop_requested.score_after:
+        if self._share_trained < 1 and not self.stop_requested.score_after:
             # Stopped to be set aside unscored (a pruned trial): the part-epoch it was in when the stop
             # came needs no validation pass either; its record ends with the last whole epoch.
             return
@@ -206,7 +205,7 @@ class LiveControl(keras.callbacks.Callback):
                 val_accuracy=val_accuracy,
                 learning_rate=self.learning_rate(),
                 seconds=time.monotonic() - self._epoch_started,
-                fraction=self._share_trained if self._cut_short else 1.0,
+                fraction=self._share_trained,
             )
         )
         self._track_plateau(val_loss)
